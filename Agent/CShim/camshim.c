@@ -1,0 +1,244 @@
+// Implementation of camshim.h on a POSIX libc (glibc on the host, musl on targets).
+#define _GNU_SOURCE
+#include "camshim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+long long cs_monotonic_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long cs_wall_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec;
+}
+
+int cs_random(unsigned char *buf, long len) {
+    long done = 0;
+    while (done < len) {
+        ssize_t n = getrandom(buf + done, (size_t)(len - done), 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        done += n;
+    }
+    return 0;
+}
+
+int cs_resolve(const unsigned char *host, long host_len, unsigned char *out, int max_records) {
+    char name[256];
+    if (host_len <= 0 || host_len >= (long)sizeof(name)) return -EINVAL;
+    memcpy(name, host, (size_t)host_len);
+    name[host_len] = 0;
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    struct addrinfo *list = NULL;
+    int rc = getaddrinfo(name, NULL, &hints, &list);
+    // Resolver errors are mapped below -1000 so they never collide with errno values.
+    if (rc != 0) return -1000 + rc;
+    int count = 0;
+    for (struct addrinfo *ai = list; ai && count < max_records; ai = ai->ai_next) {
+        unsigned char *rec = out + count * CS_ADDR_RECORD;
+        memset(rec, 0, CS_ADDR_RECORD);
+        if (ai->ai_family == AF_INET) {
+            rec[0] = 4;
+            memcpy(rec + 4, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, 4);
+        } else if (ai->ai_family == AF_INET6) {
+            rec[0] = 6;
+            memcpy(rec + 4, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, 16);
+        } else {
+            continue;
+        }
+        count++;
+    }
+    freeaddrinfo(list);
+    return count;
+}
+
+int cs_tcp_connect(int family, const unsigned char *addr16, int port) {
+    int af = family == 6 ? AF_INET6 : AF_INET;
+    int fd = socket(af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    int rc;
+    if (af == AF_INET) {
+        struct sockaddr_in sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons((unsigned short)port);
+        memcpy(&sa.sin_addr, addr16, 4);
+        rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    } else {
+        struct sockaddr_in6 sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sin6_family = AF_INET6;
+        sa.sin6_port = htons((unsigned short)port);
+        memcpy(&sa.sin6_addr, addr16, 16);
+        rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    }
+    if (rc < 0 && errno != EINPROGRESS) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+    return fd;
+}
+
+int cs_connect_result(int fd) {
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return -errno;
+    return -err;
+}
+
+long cs_read(int fd, unsigned char *buf, long len) {
+    for (;;) {
+        ssize_t n = recv(fd, buf, (size_t)len, 0);
+        if (n >= 0) return (long)n;
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return CS_EAGAIN_RESULT;
+        return -errno;
+    }
+}
+
+long cs_write(int fd, const unsigned char *buf, long len) {
+    for (;;) {
+        ssize_t n = send(fd, buf, (size_t)len, MSG_NOSIGNAL);
+        if (n >= 0) return (long)n;
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return CS_EAGAIN_RESULT;
+        return -errno;
+    }
+}
+
+int cs_shutdown_write(int fd) { return shutdown(fd, SHUT_WR) < 0 ? -errno : 0; }
+
+int cs_close(int fd) { return close(fd) < 0 ? -errno : 0; }
+
+int cs_poll(const int *fds, const int *events, int *revents, int n, int timeout_ms) {
+    // The agent polls few descriptors (2 control links + 2 per tunnel); a fixed
+    // stack array keeps the loop allocation-free.
+    enum { MAX_FDS = 256 };
+    struct pollfd pfds[MAX_FDS];
+    if (n > MAX_FDS) return -EINVAL;
+    for (int i = 0; i < n; i++) {
+        pfds[i].fd = fds[i];
+        pfds[i].events = (short)(((events[i] & CS_POLL_IN) ? POLLIN : 0) | ((events[i] & CS_POLL_OUT) ? POLLOUT : 0));
+        pfds[i].revents = 0;
+    }
+    int rc = poll(pfds, (nfds_t)n, timeout_ms);
+    if (rc < 0) return errno == EINTR ? 0 : -errno;
+    for (int i = 0; i < n; i++) {
+        int r = 0;
+        if (pfds[i].revents & POLLIN) r |= CS_POLL_IN;
+        if (pfds[i].revents & POLLOUT) r |= CS_POLL_OUT;
+        if (pfds[i].revents & (POLLERR | POLLNVAL)) r |= CS_POLL_ERR;
+        if (pfds[i].revents & POLLHUP) r |= CS_POLL_HUP;
+        revents[i] = r;
+    }
+    return rc;
+}
+
+long cs_read_file(const unsigned char *path, long path_len, unsigned char *buf, long cap) {
+    char name[4096];
+    if (path_len <= 0 || path_len >= (long)sizeof(name)) return -ENAMETOOLONG;
+    memcpy(name, path, (size_t)path_len);
+    name[path_len] = 0;
+    int fd = open(name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    long total = 0;
+    for (;;) {
+        if (total == cap) {
+            unsigned char probe;
+            ssize_t extra = read(fd, &probe, 1);
+            close(fd);
+            return extra > 0 ? CS_ETOOBIG : total;
+        }
+        ssize_t n = read(fd, buf + total, (size_t)(cap - total));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            int err = errno;
+            close(fd);
+            return -err;
+        }
+        if (n == 0) break;
+        total += n;
+    }
+    close(fd);
+    return total;
+}
+
+static void write_all(int fd, const unsigned char *buf, long len) {
+    while (len > 0) {
+        ssize_t n = write(fd, buf, (size_t)len);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return;
+        }
+        buf += n;
+        len -= n;
+    }
+}
+
+void cs_write_stderr(const unsigned char *buf, long len) { write_all(2, buf, len); }
+void cs_write_stdout(const unsigned char *buf, long len) { write_all(1, buf, len); }
+
+long cs_command_line(unsigned char *buf, long cap) {
+    static const unsigned char path[] = "/proc/self/cmdline";
+    return cs_read_file(path, (long)sizeof(path) - 1, buf, cap);
+}
+
+long cs_error_text(int code, unsigned char *buf, long cap) {
+    const char *text;
+    if (code <= -1000 && code > -2000) {
+        text = gai_strerror(code + 1000);
+    } else if (code == CS_ETOOBIG) {
+        text = "file too large";
+    } else {
+        text = strerror(-code);
+    }
+    long len = (long)strlen(text);
+    if (len > cap) len = cap;
+    memcpy(buf, text, (size_t)len);
+    return len;
+}
+
+static volatile sig_atomic_t termination_flag = 0;
+
+static void on_termination(int sig) {
+    (void)sig;
+    termination_flag = 1;
+}
+
+void cs_install_signal_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sa.sa_handler = on_termination;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+int cs_termination_requested(void) { return termination_flag; }
+
+void cs_exit(int code) { exit(code); }

@@ -1,0 +1,74 @@
+// camshim: the only place the agent touches libc.
+//
+// Every function takes integers or pointer+length pairs and includes no system
+// header. That keeps the Swift side free of libc types, so the same Swift
+// sources import this header on the host, in Embedded Swift for bare-metal
+// triples, and (later) under wasm32, where a pointer is a linear-memory offset
+// and a host layer implements these functions with bounds checks.
+//
+// Return convention: >= 0 success, < 0 is a negated errno (or CS_E* below).
+#ifndef CAMSHIM_H
+#define CAMSHIM_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// poll event bits (our own, translated to POLL* inside the shim).
+#define CS_POLL_IN 1
+#define CS_POLL_OUT 2
+#define CS_POLL_ERR 4
+#define CS_POLL_HUP 8
+
+#define CS_EAGAIN_RESULT (-11)
+
+// Resolved address record: 20 bytes = family (4 or 6), 3 zero bytes, 16 address bytes.
+#define CS_ADDR_RECORD 20
+
+long long cs_monotonic_ms(void);
+long long cs_wall_seconds(void);
+int cs_random(unsigned char *buf, long len);
+
+// Blocking name resolution (numeric addresses never touch DNS). Returns the
+// number of records written to out (capacity max_records), or < 0.
+int cs_resolve(const unsigned char *host, long host_len, unsigned char *out, int max_records);
+
+// Starts a non-blocking TCP connect. Returns the fd (connect may still be in
+// progress: wait for CS_POLL_OUT, then call cs_connect_result) or < 0.
+int cs_tcp_connect(int family, const unsigned char *addr16, int port);
+// 0 once connected, else the negated socket error.
+int cs_connect_result(int fd);
+
+long cs_read(int fd, unsigned char *buf, long len);   // 0 = EOF, CS_EAGAIN_RESULT = would block
+long cs_write(int fd, const unsigned char *buf, long len);
+int cs_shutdown_write(int fd);
+int cs_close(int fd);
+
+// fds/events/revents are parallel arrays of n entries.
+int cs_poll(const int *fds, const int *events, int *revents, int n, int timeout_ms);
+
+// Reads a whole file (path is not NUL-terminated). Returns bytes read, or < 0.
+// A file larger than cap returns CS_ETOOBIG.
+#define CS_ETOOBIG (-100000)
+long cs_read_file(const unsigned char *path, long path_len, unsigned char *buf, long cap);
+
+// Writes to stderr, retrying short writes.
+void cs_write_stderr(const unsigned char *buf, long len);
+void cs_write_stdout(const unsigned char *buf, long len);
+
+// The process command line as NUL-separated arguments (from /proc/self/cmdline).
+long cs_command_line(unsigned char *buf, long cap);
+
+// Human-readable text for a negated errno or resolver error; returns length.
+long cs_error_text(int code, unsigned char *buf, long cap);
+
+// SIGPIPE ignored; SIGTERM/SIGINT set a flag that cs_termination_requested reads.
+void cs_install_signal_handlers(void);
+int cs_termination_requested(void);
+
+void cs_exit(int code) __attribute__((noreturn));
+
+#ifdef __cplusplus
+}
+#endif
+#endif

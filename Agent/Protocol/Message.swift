@@ -1,0 +1,224 @@
+/// A local service the agent may tunnel to, announced to the streampoint.
+public struct TunnelTarget: Equatable, Sendable {
+    public var name: String
+    public var host: String
+    public var port: UInt16
+
+    public init(name: String, host: String, port: UInt16) {
+        self.name = name
+        self.host = host
+        self.port = port
+    }
+}
+
+/// Every control message of protocol version 1. Type codes and layouts are in
+/// docs/PROTOCOL.md §4; fields are decoded in order and trailing bytes are
+/// ignored, so a later minor revision may append fields.
+public enum Message: Equatable, Sendable {
+    case hello(version: UInt8, role: LinkRole, software: String)
+    case helloAck(version: UInt8, server: String)
+    case error(code: ErrorCode, message: String)
+    case heartbeat
+    case authBegin(agentID: String, clientNonce: [UInt8])
+    case authChallenge(serverNonce: [UInt8])
+    case authProof(proof: [UInt8])
+    case authOK(serverProof: [UInt8], heartbeatSeconds: UInt16, peerTimeoutSeconds: UInt16)
+    case agentInfo(software: String, buildTarget: String)
+    case streampointAssign(streampointID: String, host: String, port: UInt16, ticket: [UInt8])
+    case streamRegister(ticket: [UInt8], targets: [TunnelTarget])
+    case streamRegistered(streampointID: String)
+    case tunnelOpen(tunnelID: UInt32, host: String, port: UInt16, bindToken: [UInt8])
+    case tunnelOpenFailed(tunnelID: UInt32, code: ErrorCode, message: String)
+    case tunnelBind(tunnelID: UInt32, bindToken: [UInt8])
+
+    public enum Kind: UInt8, Sendable {
+        case hello = 0x01
+        case helloAck = 0x02
+        case error = 0x03
+        case heartbeat = 0x04
+        case authBegin = 0x10
+        case authChallenge = 0x11
+        case authProof = 0x12
+        case authOK = 0x13
+        case agentInfo = 0x14
+        case streampointAssign = 0x20
+        case streamRegister = 0x30
+        case streamRegistered = 0x31
+        case tunnelOpen = 0x40
+        case tunnelOpenFailed = 0x41
+        case tunnelBind = 0x42
+    }
+
+    public var kind: Kind {
+        switch self {
+        case .hello: return .hello
+        case .helloAck: return .helloAck
+        case .error: return .error
+        case .heartbeat: return .heartbeat
+        case .authBegin: return .authBegin
+        case .authChallenge: return .authChallenge
+        case .authProof: return .authProof
+        case .authOK: return .authOK
+        case .agentInfo: return .agentInfo
+        case .streampointAssign: return .streampointAssign
+        case .streamRegister: return .streamRegister
+        case .streamRegistered: return .streamRegistered
+        case .tunnelOpen: return .tunnelOpen
+        case .tunnelOpenFailed: return .tunnelOpenFailed
+        case .tunnelBind: return .tunnelBind
+        }
+    }
+
+    /// For logs. Never includes field values, so secrets cannot leak through it.
+    public var name: String {
+        switch kind {
+        case .hello: return "HELLO"
+        case .helloAck: return "HELLO_ACK"
+        case .error: return "ERROR"
+        case .heartbeat: return "HEARTBEAT"
+        case .authBegin: return "AUTH_BEGIN"
+        case .authChallenge: return "AUTH_CHALLENGE"
+        case .authProof: return "AUTH_PROOF"
+        case .authOK: return "AUTH_OK"
+        case .agentInfo: return "AGENT_INFO"
+        case .streampointAssign: return "STREAMPOINT_ASSIGN"
+        case .streamRegister: return "STREAM_REGISTER"
+        case .streamRegistered: return "STREAM_REGISTERED"
+        case .tunnelOpen: return "TUNNEL_OPEN"
+        case .tunnelOpenFailed: return "TUNNEL_OPEN_FAILED"
+        case .tunnelBind: return "TUNNEL_BIND"
+        }
+    }
+
+    public func frame() -> Frame {
+        var w = ByteWriter()
+        switch self {
+        case .hello(let version, let role, let software):
+            w.raw(ProtocolConstants.helloMagic)
+            w.u8(version)
+            w.u8(role.rawValue)
+            w.string(software)
+        case .helloAck(let version, let server):
+            w.u8(version)
+            w.string(server)
+        case .error(let code, let message):
+            w.u16(code.rawValue)
+            w.string(message)
+        case .heartbeat:
+            break
+        case .authBegin(let agentID, let clientNonce):
+            w.string(agentID)
+            w.raw(clientNonce)
+        case .authChallenge(let serverNonce):
+            w.raw(serverNonce)
+        case .authProof(let proof):
+            w.raw(proof)
+        case .authOK(let serverProof, let heartbeatSeconds, let peerTimeoutSeconds):
+            w.raw(serverProof)
+            w.u16(heartbeatSeconds)
+            w.u16(peerTimeoutSeconds)
+        case .agentInfo(let software, let buildTarget):
+            w.string(software)
+            w.string(buildTarget)
+        case .streampointAssign(let streampointID, let host, let port, let ticket):
+            w.string(streampointID)
+            w.string(host)
+            w.u16(port)
+            w.blob(ticket)
+        case .streamRegister(let ticket, let targets):
+            w.blob(ticket)
+            w.u8(UInt8(truncatingIfNeeded: targets.count))
+            for target in targets {
+                w.string(target.name)
+                w.string(target.host)
+                w.u16(target.port)
+            }
+        case .streamRegistered(let streampointID):
+            w.string(streampointID)
+        case .tunnelOpen(let tunnelID, let host, let port, let bindToken):
+            w.u32(tunnelID)
+            w.string(host)
+            w.u16(port)
+            w.raw(bindToken)
+        case .tunnelOpenFailed(let tunnelID, let code, let message):
+            w.u32(tunnelID)
+            w.u16(code.rawValue)
+            w.string(message)
+        case .tunnelBind(let tunnelID, let bindToken):
+            w.u32(tunnelID)
+            w.raw(bindToken)
+        }
+        return Frame(type: kind.rawValue, payload: w.bytes)
+    }
+
+    public func encoded() -> [UInt8] { frame().encoded() }
+
+    public init(frame: Frame) throws(ProtocolError) {
+        guard let kind = Kind(rawValue: frame.type) else { throw .unknownMessageType(frame.type) }
+        var r = ByteReader(frame.payload, context: "message")
+        switch kind {
+        case .hello:
+            guard try r.raw(4) == ProtocolConstants.helloMagic else { throw .badMagic }
+            let version = try r.u8()
+            // Checked before the rest: another version may lay out the rest differently.
+            guard version == ProtocolConstants.version else { throw .unsupportedVersion(version) }
+            let roleByte = try r.u8()
+            let software = try r.string()
+            guard let role = LinkRole(rawValue: roleByte) else { throw .unknownRole(roleByte) }
+            self = .hello(version: version, role: role, software: software)
+        case .helloAck:
+            let version = try r.u8()
+            guard version == ProtocolConstants.version else { throw .unsupportedVersion(version) }
+            self = .helloAck(version: version, server: try r.string())
+        case .error:
+            self = .error(code: ErrorCode(wire: try r.u16()), message: try r.string())
+        case .heartbeat:
+            self = .heartbeat
+        case .authBegin:
+            let agentID = try r.string()
+            self = .authBegin(agentID: agentID, clientNonce: try r.raw(ProtocolConstants.nonceSize))
+        case .authChallenge:
+            self = .authChallenge(serverNonce: try r.raw(ProtocolConstants.nonceSize))
+        case .authProof:
+            self = .authProof(proof: try r.raw(ProtocolConstants.proofSize))
+        case .authOK:
+            let proof = try r.raw(ProtocolConstants.proofSize)
+            let heartbeat = try r.u16()
+            let timeout = try r.u16()
+            self = .authOK(serverProof: proof, heartbeatSeconds: heartbeat, peerTimeoutSeconds: timeout)
+        case .agentInfo:
+            let software = try r.string()
+            self = .agentInfo(software: software, buildTarget: try r.string())
+        case .streampointAssign:
+            let id = try r.string()
+            let host = try r.string()
+            let port = try r.u16()
+            self = .streampointAssign(streampointID: id, host: host, port: port, ticket: try r.blob())
+        case .streamRegister:
+            let ticket = try r.blob()
+            let count = Int(try r.u8())
+            guard count <= ProtocolConstants.maxTargets else { throw .tooManyTargets }
+            var targets: [TunnelTarget] = []
+            for _ in 0..<count {
+                let name = try r.string()
+                let host = try r.string()
+                targets.append(TunnelTarget(name: name, host: host, port: try r.u16()))
+            }
+            self = .streamRegister(ticket: ticket, targets: targets)
+        case .streamRegistered:
+            self = .streamRegistered(streampointID: try r.string())
+        case .tunnelOpen:
+            let id = try r.u32()
+            let host = try r.string()
+            let port = try r.u16()
+            self = .tunnelOpen(tunnelID: id, host: host, port: port, bindToken: try r.raw(ProtocolConstants.bindTokenSize))
+        case .tunnelOpenFailed:
+            let id = try r.u32()
+            let code = ErrorCode(wire: try r.u16())
+            self = .tunnelOpenFailed(tunnelID: id, code: code, message: try r.string())
+        case .tunnelBind:
+            let id = try r.u32()
+            self = .tunnelBind(tunnelID: id, bindToken: try r.raw(ProtocolConstants.bindTokenSize))
+        }
+    }
+}

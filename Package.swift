@@ -1,0 +1,77 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// The agent targets (CamProtocol, CamCore, CCamShim, CamRuntime, camagent) must
+// stay Embedded-Swift clean: no Foundation, no existentials in hot paths.
+// The host build here compiles them as normal Swift for tests;
+// Scripts/cross-build compiles the same sources in Embedded mode.
+let stubSettings: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
+let package = Package(
+    name: "camagent",
+    products: [
+        .executable(name: "camagent", targets: ["camagent"]),
+        .executable(name: "camagent-endpoint", targets: ["camagent-endpoint"]),
+        .executable(name: "camagent-streampoint", targets: ["camagent-streampoint"]),
+        .executable(name: "camagent-simcam", targets: ["camagent-simcam"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // Wire protocol shared by agent and stubs. Pure Swift, no imports.
+        .target(name: "CamProtocol", path: "Agent/Protocol"),
+        // Agent state machines and config. Pure: no syscalls, time is a parameter.
+        .target(name: "CamCore", dependencies: ["CamProtocol"], path: "Agent/Core"),
+        // The few libc calls the agent makes; integer and pointer+length arguments only.
+        .target(name: "CCamShim", path: "Agent/CShim"),
+        // poll(2) loop, sockets, logging: drives the CamCore state machines.
+        .target(name: "CamRuntime", dependencies: ["CamCore", "CCamShim"], path: "Agent/Runtime"),
+        .executableTarget(name: "camagent", dependencies: ["CamRuntime"], path: "Agent/Main"),
+
+        // Host-only servers (full Swift, SwiftNIO).
+        .target(
+            name: "CamNIO",
+            dependencies: [
+                "CamProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "ServerStubs/NIOSupport", swiftSettings: stubSettings),
+        .executableTarget(
+            name: "camagent-endpoint",
+            dependencies: [
+                "CamNIO", "CamProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "ServerStubs/Endpoint", swiftSettings: stubSettings),
+        .executableTarget(
+            name: "camagent-streampoint",
+            dependencies: [
+                "CamNIO", "CamProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "ServerStubs/Streampoint", swiftSettings: stubSettings),
+        .executableTarget(
+            name: "camagent-simcam",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "ServerStubs/SimCam", resources: [.copy("Media")], swiftSettings: stubSettings),
+
+        .testTarget(name: "CamProtocolTests", dependencies: ["CamProtocol", "CamNIO"], path: "Tests/CamProtocolTests"),
+        .testTarget(name: "CamCoreTests", dependencies: ["CamCore"], path: "Tests/CamCoreTests"),
+        .testTarget(name: "EndToEndTests", dependencies: ["CamProtocol"], path: "Tests/EndToEndTests"),
+    ]
+)
