@@ -26,7 +26,7 @@ public struct Frame: Equatable, Sendable {
 /// its 4 bytes are in, before the payload is buffered, so a hostile length never
 /// makes us allocate. Memory is bounded by what the caller appends between
 /// `nextFrame` calls.
-public struct FrameDecoder {
+public struct FrameDecoder: Sendable {
     private var buffer: [UInt8] = []
     private var readIndex = 0
 

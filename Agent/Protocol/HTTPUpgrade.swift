@@ -31,7 +31,7 @@ public enum HTTPUpgrade {
 
 /// Collects bytes up to the blank line ending an HTTP head, bounded in size.
 /// Whatever follows the head (pipelined frames) is kept for the frame decoder.
-public struct HTTPHeadAccumulator {
+public struct HTTPHeadAccumulator: Sendable {
     private var head: [UInt8] = []
     private var matched = 0  // how much of "\r\n\r\n" the tail matches
 

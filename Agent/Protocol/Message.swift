@@ -25,6 +25,8 @@ public enum Message: Equatable, Sendable {
     case authOK(serverProof: [UInt8], heartbeatSeconds: UInt16, peerTimeoutSeconds: UInt16)
     case agentInfo(software: String, buildTarget: String)
     case streampointAssign(streampointID: String, host: String, port: UInt16, ticket: [UInt8])
+    /// The streampoint refused the agent's ticket (expired, usually): ask for a fresh STREAMPOINT_ASSIGN.
+    case ticketRequest
     case streamRegister(ticket: [UInt8], targets: [TunnelTarget])
     case streamRegistered(streampointID: String)
     case tunnelOpen(tunnelID: UInt32, host: String, port: UInt16, bindToken: [UInt8])
@@ -42,6 +44,7 @@ public enum Message: Equatable, Sendable {
         case authOK = 0x13
         case agentInfo = 0x14
         case streampointAssign = 0x20
+        case ticketRequest = 0x21
         case streamRegister = 0x30
         case streamRegistered = 0x31
         case tunnelOpen = 0x40
@@ -61,6 +64,7 @@ public enum Message: Equatable, Sendable {
         case .authOK: return .authOK
         case .agentInfo: return .agentInfo
         case .streampointAssign: return .streampointAssign
+        case .ticketRequest: return .ticketRequest
         case .streamRegister: return .streamRegister
         case .streamRegistered: return .streamRegistered
         case .tunnelOpen: return .tunnelOpen
@@ -82,6 +86,7 @@ public enum Message: Equatable, Sendable {
         case .authOK: return "AUTH_OK"
         case .agentInfo: return "AGENT_INFO"
         case .streampointAssign: return "STREAMPOINT_ASSIGN"
+        case .ticketRequest: return "TICKET_REQUEST"
         case .streamRegister: return "STREAM_REGISTER"
         case .streamRegistered: return "STREAM_REGISTERED"
         case .tunnelOpen: return "TUNNEL_OPEN"
@@ -104,7 +109,7 @@ public enum Message: Equatable, Sendable {
         case .error(let code, let message):
             w.u16(code.rawValue)
             w.string(message)
-        case .heartbeat:
+        case .heartbeat, .ticketRequest:
             break
         case .authBegin(let agentID, let clientNonce):
             w.string(agentID)
@@ -194,6 +199,8 @@ public enum Message: Equatable, Sendable {
             let host = try r.string()
             let port = try r.u16()
             self = .streampointAssign(streampointID: id, host: host, port: port, ticket: try r.blob())
+        case .ticketRequest:
+            self = .ticketRequest
         case .streamRegister:
             let ticket = try r.blob()
             let count = Int(try r.u8())

@@ -1,0 +1,185 @@
+import CamProtocol
+
+/// One problem in a config file, phrased for the person who wrote it.
+public struct ConfigError: Error, Equatable, Sendable {
+    public var line: Int  // 0 when the problem is the file as a whole
+    public var key: String
+    public var problem: String
+
+    public var description: String {
+        line > 0 ? "line \(line): \(key): \(problem)" : "\(key): \(problem)"
+    }
+}
+
+/// Parses the agent's `key = value` config. Unknown keys are errors: a typo in
+/// firmware config must fail loudly at the factory, not silently in the field.
+public enum ConfigParser {
+    public static let maxFileBytes = 16 * 1024
+
+    public static func parse(_ text: String) throws(ConfigError) -> AgentConfig {
+        var agentID: String?
+        var deviceKey: [UInt8]?
+        var endpoints: [ServerAddress] = []
+        var targets: [TunnelTarget] = []
+        var logLevel = LogLevel.info
+        var maxTunnels = 8
+        var backoffInitial: Int64 = 1000
+        var backoffMax: Int64 = 60000
+        var lineNumber = 0
+
+        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNumber += 1
+            let line = stripComment(trimmed(String(rawLine)))
+            if line.isEmpty { continue }
+            guard let equals = line.firstIndex(of: "=") else {
+                throw ConfigError(line: lineNumber, key: line, problem: "expected 'key = value'")
+            }
+            let key = trimmed(String(line[..<equals]))
+            let value = trimmed(String(line[line.index(after: equals)...]))
+            func fail(_ problem: String) -> ConfigError { ConfigError(line: lineNumber, key: key, problem: problem) }
+            if value.isEmpty { throw fail("value is empty") }
+            switch key {
+            case "agent_id":
+                guard agentID == nil else { throw fail("given twice") }
+                guard isValidAgentID(value) else { throw fail("must be 1-64 characters of A-Z a-z 0-9 . _ -") }
+                agentID = value
+            case "device_key":
+                guard deviceKey == nil else { throw fail("given twice") }
+                guard let bytes = Hex.decode(value) else { throw fail("must be hexadecimal") }
+                guard bytes.count >= 16, bytes.count <= 64 else { throw fail("must be 16 to 64 bytes (32 to 128 hex digits)") }
+                deviceKey = bytes
+            case "endpoint":
+                guard endpoints.count < 8 else { throw fail("at most 8 endpoints") }
+                endpoints.append(try parseServerURL(value, fail: fail))
+            case "target":
+                guard targets.count < ProtocolConstants.maxTargets else {
+                    throw fail("at most \(ProtocolConstants.maxTargets) targets")
+                }
+                let target = try parseTarget(value, fail: fail)
+                for existing in targets where existing.name == target.name { throw fail("target name '\(target.name)' given twice") }
+                targets.append(target)
+            case "log_level":
+                switch value {
+                case "debug": logLevel = .debug
+                case "info": logLevel = .info
+                case "warn": logLevel = .warn
+                case "error": logLevel = .error
+                default: throw fail("must be debug, info, warn or error")
+                }
+            case "max_tunnels":
+                guard let n = parseInteger(value), n >= 1, n <= 64 else { throw fail("must be a number from 1 to 64") }
+                maxTunnels = Int(n)
+            case "backoff_initial_ms":
+                guard let n = parseInteger(value), n >= 100, n <= 60000 else { throw fail("must be 100 to 60000") }
+                backoffInitial = n
+            case "backoff_max_ms":
+                guard let n = parseInteger(value), n >= 1000, n <= 3_600_000 else { throw fail("must be 1000 to 3600000") }
+                backoffMax = n
+            default:
+                throw fail("unknown key")
+            }
+        }
+
+        guard let agentID else { throw ConfigError(line: 0, key: "agent_id", problem: "missing") }
+        guard let deviceKey else { throw ConfigError(line: 0, key: "device_key", problem: "missing") }
+        guard !endpoints.isEmpty else { throw ConfigError(line: 0, key: "endpoint", problem: "missing (at least one)") }
+        guard !targets.isEmpty else { throw ConfigError(line: 0, key: "target", problem: "missing (at least one)") }
+        guard backoffMax >= backoffInitial else {
+            throw ConfigError(line: 0, key: "backoff_max_ms", problem: "must not be below backoff_initial_ms")
+        }
+        var config = AgentConfig(agentID: agentID, deviceKey: deviceKey, endpoints: endpoints, targets: targets)
+        config.logLevel = logLevel
+        config.maxTunnels = maxTunnels
+        config.backoffInitialMs = backoffInitial
+        config.backoffMaxMs = backoffMax
+        return config
+    }
+
+    /// `http://host[:port][/]`.
+    static func parseServerURL(_ value: String, fail: (String) -> ConfigError) throws(ConfigError) -> ServerAddress {
+        let prefix = "http://"
+        if value.hasPrefix("https://") { throw fail("https is not supported by this build yet; use http://") }
+        guard value.hasPrefix(prefix) else { throw fail("must start with http://") }
+        var rest = String(value.dropFirst(prefix.count))
+        if rest.hasSuffix("/") { rest = String(rest.dropLast()) }
+        guard !rest.contains("/") else { throw fail("must not have a path") }
+        guard let (host, port) = splitHostPort(rest, defaultPort: 80) else {
+            throw fail("'\(value)' is not http://host[:port]")
+        }
+        return ServerAddress(host: host, port: port)
+    }
+
+    /// `name=host:port`.
+    static func parseTarget(_ value: String, fail: (String) -> ConfigError) throws(ConfigError) -> TunnelTarget {
+        guard let equals = value.firstIndex(of: "=") else { throw fail("must be name=host:port") }
+        let name = trimmed(String(value[..<equals]))
+        let address = trimmed(String(value[value.index(after: equals)...]))
+        guard isValidAgentID(name), name.utf8.count <= 32 else { throw fail("target name must be 1-32 characters of A-Z a-z 0-9 . _ -") }
+        guard let (host, port) = splitHostPort(address, defaultPort: nil) else {
+            throw fail("'\(address)' is not host:port")
+        }
+        return TunnelTarget(name: name, host: host, port: port)
+    }
+
+    static func splitHostPort(_ text: String, defaultPort: UInt16?) -> (String, UInt16)? {
+        var host = text
+        var portText: String?
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let after = text[text.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":") else { return nil }
+                portText = String(after.dropFirst())
+            }
+        } else if let colon = text.lastIndex(of: ":") {
+            host = String(text[..<colon])
+            portText = String(text[text.index(after: colon)...])
+        }
+        guard !host.isEmpty, host.utf8.count <= 253 else { return nil }
+        for byte in host.utf8 where !(isAlphanumeric(byte) || byte == 0x2E || byte == 0x2D || byte == 0x3A || byte == 0x5F) {
+            return nil
+        }
+        if let portText {
+            guard let port = parseInteger(portText), port >= 1, port <= 65535 else { return nil }
+            return (host, UInt16(port))
+        }
+        guard let defaultPort else { return nil }
+        return (host, defaultPort)
+    }
+
+    static func stripComment(_ line: String) -> String {
+        guard let hash = line.firstIndex(of: "#") else { return line }
+        return trimmed(String(line[..<hash]))
+    }
+}
+
+/// Agent ids and target names: 1-64 of [A-Za-z0-9._-].
+public func isValidAgentID(_ text: String) -> Bool {
+    let count = text.utf8.count
+    guard count >= 1, count <= 64 else { return false }
+    for byte in text.utf8 where !(isAlphanumeric(byte) || byte == 0x2E || byte == 0x5F || byte == 0x2D) { return false }
+    return true
+}
+
+func isAlphanumeric(_ byte: UInt8) -> Bool {
+    (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+}
+
+/// Decimal digits only (no sign, no spaces); nil on overflow past 10^12.
+public func parseInteger(_ text: String) -> Int64? {
+    guard !text.isEmpty, text.utf8.count <= 12 else { return nil }
+    var value: Int64 = 0
+    for byte in text.utf8 {
+        guard byte >= 0x30, byte <= 0x39 else { return nil }
+        value = value * 10 + Int64(byte - 0x30)
+    }
+    return value
+}
+
+func trimmed(_ text: String) -> String {
+    var slice = Substring(text)
+    while let first = slice.first, first == " " || first == "\t" || first == "\r" { slice.removeFirst() }
+    while let last = slice.last, last == " " || last == "\t" || last == "\r" { slice.removeLast() }
+    return String(slice)
+}

@@ -1,0 +1,169 @@
+import CamProtocol
+
+/// Where the endpoint sent us: the streampoint to register with and the ticket to present.
+public struct StreampointAssignment: Equatable, Sendable {
+    public var streampointID: String
+    public var address: ServerAddress
+    public var ticket: [UInt8]
+}
+
+/// The management link: dial the endpoint list in turn, prove the device key
+/// and check the endpoint's proof, then keep the link alive and pass on
+/// streampoint assignments.
+struct EndpointSession: Sendable {
+    enum Handshake: Equatable, Sendable {
+        case awaitingHelloAck
+        case awaitingChallenge(clientNonce: [UInt8])
+        case awaitingAuthOK(clientNonce: [UInt8], serverNonce: [UInt8])
+    }
+
+    private(set) var link: ControlLink
+    private var handshake = Handshake.awaitingHelloAck
+    private let agentID: String
+    private let verifier: [UInt8]
+    private let endpoints: [ServerAddress]
+    /// Index into `endpoints` of the next (or current) attempt.
+    private(set) var endpointIndex = 0
+
+    init(config: AgentConfig) {
+        agentID = config.agentID
+        verifier = Authentication.verifier(deviceKey: config.deviceKey, agentID: config.agentID)
+        endpoints = config.endpoints
+        link = ControlLink(id: .endpoint, role: .endpointControl,
+                           backoff: Backoff(initialMs: config.backoffInitialMs, maximumMs: config.backoffMaxMs),
+                           heartbeatMs: config.heartbeatSeconds * 1000,
+                           peerTimeoutMs: config.peerTimeoutSeconds * 1000)
+    }
+
+    var currentEndpoint: ServerAddress { endpoints[endpointIndex] }
+
+    mutating func dialIfDue(now: Int64) -> [AgentAction] {
+        guard link.mayDial(now: now) else { return [] }
+        handshake = .awaitingHelloAck
+        return link.dial(endpoints[endpointIndex], now: now)
+    }
+
+    mutating func connected(now: Int64) -> [AgentAction] { link.connected(now: now) }
+
+    mutating func feed(_ bytes: [UInt8], now: Int64) -> [LinkInput] { link.feed(bytes, now: now) }
+
+    /// A failure moves on to the next endpoint in the list, after backoff.
+    mutating func fail(_ reason: String, now: Int64, random: UInt64, closeSocket: Bool = true) -> [AgentAction] {
+        let wasUp = link.isUp
+        let actions = link.fail(reason, now: now, random: random, closeSocket: closeSocket)
+        // After a working session was lost, start again from the main endpoint.
+        endpointIndex = wasUp ? 0 : (endpointIndex + 1) % endpoints.count
+        return actions
+    }
+
+    /// Handles one input; an assignment, if the endpoint sent one, is returned.
+    mutating func handle<E: EntropySource>(_ input: LinkInput, now: Int64, entropy: inout E,
+                                          actions: inout [AgentAction]) -> StreampointAssignment? {
+        switch input {
+        case .upgraded:
+            return nil
+        case .raw:
+            actions += fail("endpoint sent raw bytes on a control link", now: now, random: entropy.uint64())
+            return nil
+        case .violation(let error):
+            actions.append(.send(.endpoint, Message.error(code: error.code, message: error.description).encoded()))
+            actions += fail("protocol violation: \(error.description)", now: now, random: entropy.uint64())
+            return nil
+        case .message(let message):
+            return handle(message, now: now, entropy: &entropy, actions: &actions)
+        }
+    }
+
+    private mutating func handle<E: EntropySource>(_ message: Message, now: Int64, entropy: inout E,
+                                                  actions: inout [AgentAction]) -> StreampointAssignment? {
+        switch (message, handshake, link.isUp) {
+        case (.error(let code, let text), _, _):
+            actions += fail("endpoint refused us: \(code.name): \(text)", now: now, random: entropy.uint64())
+        case (.helloAck, .awaitingHelloAck, false):
+            let nonce = entropy.bytes(ProtocolConstants.nonceSize)
+            handshake = .awaitingChallenge(clientNonce: nonce)
+            actions.append(.send(.endpoint, Message.authBegin(agentID: agentID, clientNonce: nonce).encoded()))
+        case (.authChallenge(let serverNonce), .awaitingChallenge(let clientNonce), false):
+            let proof = Authentication.clientProof(verifier: verifier, agentID: agentID,
+                                                   clientNonce: clientNonce, serverNonce: serverNonce)
+            handshake = .awaitingAuthOK(clientNonce: clientNonce, serverNonce: serverNonce)
+            actions.append(.send(.endpoint, Message.authProof(proof: proof).encoded()))
+        case (.authOK(let serverProof, let heartbeat, let timeout), .awaitingAuthOK(let clientNonce, let serverNonce), false):
+            let expected = Authentication.serverProof(verifier: verifier, agentID: agentID,
+                                                      clientNonce: clientNonce, serverNonce: serverNonce)
+            guard constantTimeEqual(serverProof, expected) else {
+                actions += fail("endpoint could not prove it knows our key; refusing it", now: now,
+                                random: entropy.uint64())
+                return nil
+            }
+            adoptTimers(heartbeatSeconds: heartbeat, peerTimeoutSeconds: timeout)
+            link.markUp(now: now)
+            actions.append(.log(.info, "endpoint: authenticated to \(currentEndpoint.display) as \(agentID)"))
+            actions.append(.send(.endpoint, Message.agentInfo(software: AgentVersion.software,
+                                                              buildTarget: BuildInfo.target).encoded()))
+        case (.heartbeat, _, true):
+            break
+        case (.streampointAssign(let id, let host, let port, let ticket), _, true):
+            guard isValidAgentID(id), !host.isEmpty, port != 0 else {
+                actions += fail("endpoint sent an unusable streampoint assignment", now: now, random: entropy.uint64())
+                return nil
+            }
+            return StreampointAssignment(streampointID: id, address: ServerAddress(host: host, port: port), ticket: ticket)
+        default:
+            let text = "unexpected \(message.name)"
+            actions.append(.send(.endpoint, Message.error(code: .unexpectedMessage, message: text).encoded()))
+            actions += fail("endpoint sent \(text)", now: now, random: entropy.uint64())
+        }
+        return nil
+    }
+
+    /// The endpoint chooses the timers; values outside sane bounds are clamped so
+    /// a misconfigured server cannot make us spin or never notice a dead peer.
+    private mutating func adoptTimers(heartbeatSeconds: UInt16, peerTimeoutSeconds: UInt16) {
+        let heartbeat = Int64(min(max(heartbeatSeconds, 1), 300))
+        let timeout = Int64(min(max(peerTimeoutSeconds, 3), 900))
+        link.heartbeatMs = heartbeat * 1000
+        link.peerTimeoutMs = max(timeout, heartbeat * 2) * 1000
+    }
+
+    mutating func requestTicket(now: Int64) -> [AgentAction] {
+        guard link.isUp else { return [] }
+        link.noteSent(now: now)
+        return [.send(.endpoint, Message.ticketRequest.encoded())]
+    }
+
+    mutating func tick<E: EntropySource>(now: Int64, entropy: inout E) -> [AgentAction] {
+        switch link.tick(now: now) {
+        case .nothing:
+            return dialIfDue(now: now)
+        case .sendHeartbeat:
+            link.noteSent(now: now)
+            return [.send(.endpoint, Message.heartbeat.encoded())]
+        case .expired(let reason):
+            return fail(reason, now: now, random: entropy.uint64())
+        }
+    }
+}
+
+/// Filled in by the build: Scripts/cross-build defines the target triple.
+public enum BuildInfo {
+    #if hasFeature(Embedded)
+    public static let flavour = "embedded"
+    #else
+    public static let flavour = "host"
+    #endif
+
+    #if arch(x86_64)
+    public static let arch = "x86_64"
+    #elseif arch(arm)
+    public static let arch = "arm"
+    #elseif arch(arm64)
+    public static let arch = "aarch64"
+    #elseif arch(wasm32)
+    public static let arch = "wasm32"
+    #else
+    public static let arch = "unknown"
+    #endif
+
+    public static var target: String { "\(arch)-linux (\(flavour))" }
+}

@@ -1,0 +1,115 @@
+import CamProtocol
+
+/// A TUNNEL_OPEN the streampoint sent, not yet checked against the allowlist.
+public struct TunnelRequest: Equatable, Sendable {
+    public var tunnelID: UInt32
+    public var host: String
+    public var port: UInt16
+    public var bindToken: [UInt8]
+}
+
+/// The streaming link: register with the assigned streampoint using the
+/// endpoint's ticket, then wait for tunnel requests.
+struct StreampointSession: Sendable {
+    private(set) var link: ControlLink
+    private(set) var assignment: StreampointAssignment?
+    private var registered = false
+    /// Set when the streampoint refused our ticket; cleared by the next assignment.
+    private(set) var needsFreshTicket = false
+    private let targets: [TunnelTarget]
+
+    init(config: AgentConfig) {
+        targets = config.targets
+        link = ControlLink(id: .streampoint, role: .streampointControl,
+                           backoff: Backoff(initialMs: config.backoffInitialMs, maximumMs: config.backoffMaxMs),
+                           heartbeatMs: config.heartbeatSeconds * 1000,
+                           peerTimeoutMs: config.peerTimeoutSeconds * 1000)
+    }
+
+    /// A new assignment: a different streampoint means leaving the current one
+    /// (tunnels already open keep running on their own data links); the same one
+    /// only refreshes the ticket.
+    mutating func assign(_ new: StreampointAssignment, now: Int64) -> [AgentAction] {
+        let sameServer = assignment.map { $0.streampointID == new.streampointID && $0.address == new.address } ?? false
+        assignment = new
+        needsFreshTicket = false
+        if sameServer && !link.isDown { return [] }
+        var actions: [AgentAction] = [.log(.info, "streampoint: assigned \(new.streampointID) at \(new.address.display)")]
+        actions += link.shutDown()
+        link.backoff.reset()
+        actions += dialIfDue(now: now)
+        return actions
+    }
+
+    mutating func dialIfDue(now: Int64) -> [AgentAction] {
+        guard let assignment, !needsFreshTicket, link.mayDial(now: now) else { return [] }
+        registered = false
+        return link.dial(assignment.address, now: now)
+    }
+
+    mutating func connected(now: Int64) -> [AgentAction] { link.connected(now: now) }
+
+    mutating func feed(_ bytes: [UInt8], now: Int64) -> [LinkInput] { link.feed(bytes, now: now) }
+
+    mutating func fail(_ reason: String, now: Int64, random: UInt64, closeSocket: Bool = true) -> [AgentAction] {
+        registered = false
+        return link.fail(reason, now: now, random: random, closeSocket: closeSocket)
+    }
+
+    mutating func handle(_ input: LinkInput, now: Int64, random: UInt64, actions: inout [AgentAction]) -> TunnelRequest? {
+        switch input {
+        case .upgraded:
+            return nil
+        case .raw:
+            actions += fail("streampoint sent raw bytes on a control link", now: now, random: random)
+        case .violation(let error):
+            actions.append(.send(.streampoint, Message.error(code: error.code, message: error.description).encoded()))
+            actions += fail("protocol violation: \(error.description)", now: now, random: random)
+        case .message(let message):
+            return handle(message, now: now, random: random, actions: &actions)
+        }
+        return nil
+    }
+
+    private mutating func handle(_ message: Message, now: Int64, random: UInt64, actions: inout [AgentAction]) -> TunnelRequest? {
+        switch (message, link.isUp) {
+        case (.error(let code, let text), _):
+            if code == .invalidTicket { needsFreshTicket = true }
+            actions += fail("streampoint refused us: \(code.name): \(text)", now: now, random: random)
+        case (.helloAck, false) where !registered:
+            guard let assignment else { return nil }
+            registered = true
+            actions.append(.send(.streampoint, Message.streamRegister(ticket: assignment.ticket, targets: targets).encoded()))
+        case (.streamRegistered(let id), false) where registered:
+            link.markUp(now: now)
+            actions.append(.log(.info, "streampoint: registered with \(id) at \(link.address?.display ?? "?")"))
+        case (.heartbeat, true):
+            break
+        case (.tunnelOpen(let id, let host, let port, let token), true):
+            return TunnelRequest(tunnelID: id, host: host, port: port, bindToken: token)
+        default:
+            // Includes TUNNEL_OPEN before registration: a server must not ask for tunnels it has not admitted.
+            let text = "unexpected \(message.name)"
+            actions.append(.send(.streampoint, Message.error(code: .unexpectedMessage, message: text).encoded()))
+            actions += fail("streampoint sent \(text)", now: now, random: random)
+        }
+        return nil
+    }
+
+    mutating func send(_ message: Message, now: Int64) -> [AgentAction] {
+        guard link.isUp else { return [] }
+        link.noteSent(now: now)
+        return [.send(.streampoint, message.encoded())]
+    }
+
+    mutating func tick(now: Int64, random: UInt64) -> [AgentAction] {
+        switch link.tick(now: now) {
+        case .nothing:
+            return dialIfDue(now: now)
+        case .sendHeartbeat:
+            return send(.heartbeat, now: now)
+        case .expired(let reason):
+            return fail(reason, now: now, random: random)
+        }
+    }
+}

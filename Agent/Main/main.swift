@@ -1,0 +1,3 @@
+import CamRuntime
+
+Launcher.main()

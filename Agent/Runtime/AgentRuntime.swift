@@ -1,0 +1,255 @@
+import CCamShim
+import CamCore
+import CamProtocol
+
+/// A socket the core drives: a control link, or a tunnel socket before splicing.
+struct LinkSocket {
+    var fd: Int32
+    var connecting: Bool
+    var outbound: [UInt8] = []
+}
+
+/// The single-threaded poll(2) loop. It owns every socket, executes the core's
+/// actions, reports I/O back as events, and sleeps until the next I/O or the
+/// core's next deadline: no busy waiting, no threads.
+public struct AgentRuntime {
+    /// A control link whose peer does not read is broken; drop it past this.
+    static let maxOutbound = 64 * 1024
+    static let readChunk = 4096
+
+    private var core: AgentCore<SystemEntropy>
+    private let logger: Logger
+    private var sockets: [LinkID: LinkSocket] = [:]
+    private var splices: [UInt32: Splice] = [:]
+    private var pending: [AgentAction] = []
+    private var readBuffer = [UInt8](repeating: 0, count: AgentRuntime.readChunk)
+
+    public init(config: AgentConfig) {
+        core = AgentCore(config: config, entropy: SystemEntropy())
+        logger = Logger(minimum: config.logLevel)
+    }
+
+    public mutating func run() {
+        cs_install_signal_handlers()
+        pending += core.start(now: cs_monotonic_ms())
+        perform()
+        var ids: [LinkID] = []
+        var fds: [Int32] = []
+        var events: [Int32] = []
+        var revents: [Int32] = []
+        while cs_termination_requested() == 0 {
+            let now = cs_monotonic_ms()
+            if let deadline = core.nextDeadline, deadline <= now {
+                pending += core.tick(now: now)
+                perform()
+                continue
+            }
+            ids.removeAll(keepingCapacity: true)
+            fds.removeAll(keepingCapacity: true)
+            events.removeAll(keepingCapacity: true)
+            for (id, socket) in sockets {
+                ids.append(id)
+                fds.append(socket.fd)
+                events.append(interest(id, socket))
+            }
+            var spliceIDs: [UInt32] = []
+            for (id, splice) in splices {
+                spliceIDs.append(id)
+                // A side with nothing to do is left out, so a hung-up socket
+                // whose queue is full cannot make poll return at once forever.
+                let targetEvents = splice.targetEvents
+                let dataEvents = splice.dataEvents
+                fds.append(targetEvents == 0 ? -1 : splice.targetFD)
+                events.append(targetEvents)
+                fds.append(dataEvents == 0 ? -1 : splice.dataFD)
+                events.append(dataEvents)
+            }
+            revents = [Int32](repeating: 0, count: fds.count)
+            var timeout: Int64 = 1000
+            if let deadline = core.nextDeadline { timeout = min(timeout, max(0, deadline - now)) }
+            let ready = fds.withUnsafeBufferPointer { fdp in
+                events.withUnsafeBufferPointer { ep in
+                    revents.withUnsafeMutableBufferPointer { rp in
+                        cs_poll(fdp.baseAddress, ep.baseAddress, rp.baseAddress, Int32(fdp.count), Int32(timeout))
+                    }
+                }
+            }
+            if ready < 0 {
+                logger.log(.error, "poll failed: \(errorText(Int(ready)))")
+                continue
+            }
+            if ready == 0 { continue }
+            for index in 0..<ids.count where revents[index] != 0 {
+                handleSocketEvent(ids[index], fd: fds[index], revents: revents[index])
+                perform()
+            }
+            for (n, id) in spliceIDs.enumerated() {
+                let targetRevents = revents[ids.count + 2 * n]
+                let dataRevents = revents[ids.count + 2 * n + 1]
+                guard targetRevents != 0 || dataRevents != 0 else { continue }
+                handleSplice(id, targetRevents: targetRevents, dataRevents: dataRevents)
+                perform()
+            }
+        }
+        logger.log(.info, "terminating on signal")
+        for (_, socket) in sockets { _ = cs_close(socket.fd) }
+        for (_, splice) in splices { splice.closeSockets() }
+    }
+
+    private func interest(_ id: LinkID, _ socket: LinkSocket) -> Int32 {
+        if socket.connecting { return Int32(CS_POLL_OUT) }
+        var events: Int32 = 0
+        // A tunnel's camera socket is not read until the splice starts: its bytes
+        // wait in the kernel, which is the bound we want.
+        if case .tunnelTarget = id {} else { events |= Int32(CS_POLL_IN) }
+        if !socket.outbound.isEmpty { events |= Int32(CS_POLL_OUT) }
+        return events
+    }
+
+    // MARK: - Events
+
+    private mutating func handleSocketEvent(_ id: LinkID, fd: Int32, revents: Int32) {
+        // An earlier event in this round may have closed or replaced the socket.
+        guard var socket = sockets[id], socket.fd == fd else { return }
+        let now = cs_monotonic_ms()
+        if socket.connecting {
+            let result = cs_connect_result(fd)
+            if result != 0 {
+                drop(id)
+                pending += core.connectFailed(id, reason: errorText(Int(result)), now: now)
+                return
+            }
+            socket.connecting = false
+            sockets[id] = socket
+            pending += core.connected(id, now: now)
+            return
+        }
+        if revents & Int32(CS_POLL_OUT) != 0 && !flush(id) { return }
+        guard revents & Int32(CS_POLL_IN | CS_POLL_HUP | CS_POLL_ERR) != 0 else { return }
+        if case .tunnelTarget = id {
+            // Not reading yet; only a failure matters.
+            if revents & Int32(CS_POLL_ERR | CS_POLL_HUP) != 0 {
+                drop(id)
+                pending += core.closed(id, reason: "connection lost", now: now)
+            }
+            return
+        }
+        let n = readBuffer.withUnsafeMutableBufferPointer { cs_read(fd, $0.baseAddress, $0.count) }
+        if n > 0 {
+            pending += core.received(id, bytes: Array(readBuffer[0..<n]), now: now)
+        } else if n == 0 {
+            drop(id)
+            pending += core.closed(id, reason: "closed by peer", now: now)
+        } else if n != CS_EAGAIN_RESULT_VALUE {
+            drop(id)
+            pending += core.closed(id, reason: errorText(n), now: now)
+        }
+    }
+
+    private mutating func handleSplice(_ id: UInt32, targetRevents: Int32, dataRevents: Int32) {
+        guard var splice = splices[id] else { return }
+        let outcome = splice.handle(targetRevents: targetRevents, dataRevents: dataRevents)
+        switch outcome {
+        case .running:
+            splices[id] = splice
+        case .finished(let reason):
+            splice.closeSockets()
+            splices[id] = nil
+            pending += core.tunnelFinished(id, bytesToStreampoint: splice.bytesUp, bytesFromStreampoint: splice.bytesDown,
+                                           reason: reason, now: cs_monotonic_ms())
+        }
+    }
+
+    /// Writes what it can; false if the socket failed (and was reported).
+    private mutating func flush(_ id: LinkID) -> Bool {
+        guard var socket = sockets[id], !socket.connecting, !socket.outbound.isEmpty else { return true }
+        let n = socket.outbound.withUnsafeBufferPointer { cs_write(socket.fd, $0.baseAddress, $0.count) }
+        if n > 0 {
+            socket.outbound.removeFirst(n)
+            sockets[id] = socket
+        } else if n != CS_EAGAIN_RESULT_VALUE {
+            drop(id)
+            pending += core.closed(id, reason: errorText(n), now: cs_monotonic_ms())
+            return false
+        }
+        return true
+    }
+
+    private mutating func drop(_ id: LinkID) {
+        if let socket = sockets.removeValue(forKey: id) { _ = cs_close(socket.fd) }
+    }
+
+    // MARK: - Actions
+
+    /// Executes queued actions; executing one may queue more (a failed connect, say).
+    private mutating func perform() {
+        while !pending.isEmpty {
+            let action = pending.removeFirst()
+            execute(action)
+        }
+    }
+
+    private mutating func execute(_ action: AgentAction) {
+        switch action {
+        case .log(let level, let text):
+            logger.log(level, text)
+        case .connect(let id, let address):
+            connect(id, address)
+        case .send(let id, let bytes):
+            guard var socket = sockets[id] else { return }
+            socket.outbound += bytes
+            if socket.outbound.count > AgentRuntime.maxOutbound {
+                drop(id)
+                pending += core.closed(id, reason: "peer is not reading (send buffer full)", now: cs_monotonic_ms())
+                return
+            }
+            sockets[id] = socket
+            _ = flush(id)
+        case .close(let id):
+            drop(id)
+        case .splice(let tunnelID, let toTarget):
+            startSplice(tunnelID, toTarget: toTarget)
+        }
+    }
+
+    private mutating func connect(_ id: LinkID, _ address: ServerAddress) {
+        var records = [UInt8](repeating: 0, count: 4 * Int(CS_ADDR_RECORD))
+        var host = Array(address.host.utf8)
+        let count = host.withUnsafeMutableBufferPointer { hp in
+            records.withUnsafeMutableBufferPointer { rp in
+                cs_resolve(hp.baseAddress, hp.count, rp.baseAddress, 4)
+            }
+        }
+        let now = cs_monotonic_ms()
+        guard count > 0 else {
+            let reason = count == 0 ? "no address for \(address.host)" : "cannot resolve \(address.host): \(errorText(Int(count)))"
+            pending += core.connectFailed(id, reason: reason, now: now)
+            return
+        }
+        // The first address; walking the rest is the failover work's job.
+        let family = Int32(records[0])
+        let fd = records.withUnsafeMutableBufferPointer { rp in
+            cs_tcp_connect(family, rp.baseAddress! + 4, Int32(address.port))
+        }
+        guard fd >= 0 else {
+            pending += core.connectFailed(id, reason: errorText(Int(fd)), now: now)
+            return
+        }
+        drop(id)
+        sockets[id] = LinkSocket(fd: fd, connecting: true)
+    }
+
+    private mutating func startSplice(_ tunnelID: UInt32, toTarget: [UInt8]) {
+        guard let target = sockets.removeValue(forKey: .tunnelTarget(tunnelID)),
+              let data = sockets.removeValue(forKey: .tunnelData(tunnelID)) else {
+            logger.log(.error, "tunnel \(tunnelID): sockets missing at splice start")
+            return
+        }
+        var splice = Splice(tunnelID: tunnelID, targetFD: target.fd, dataFD: data.fd)
+        // The handshake's bytes are small (one read), far below a queue's capacity.
+        _ = splice.downstream.append(toTarget)
+        _ = splice.upstream.append(data.outbound)
+        splices[tunnelID] = splice
+        handleSplice(tunnelID, targetRevents: 0, dataRevents: 0)
+    }
+}

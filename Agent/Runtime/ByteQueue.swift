@@ -1,0 +1,64 @@
+import CCamShim
+
+/// A fixed-capacity byte buffer between a reading and a writing socket. Its
+/// capacity is the tunnel's memory bound: when it is full the runtime stops
+/// reading from the source, and TCP pushes the stall back to the sender.
+struct ByteQueue {
+    private var storage: [UInt8]
+    private var start = 0
+    private var end = 0
+
+    init(capacity: Int) { storage = [UInt8](repeating: 0, count: capacity) }
+
+    var isEmpty: Bool { start == end }
+    var count: Int { end - start }
+    var hasSpace: Bool { end < storage.count || start > 0 }
+
+    mutating func append(_ bytes: [UInt8]) -> Bool {
+        makeRoomAtEnd()
+        guard storage.count - end >= bytes.count else { return false }
+        for byte in bytes {
+            storage[end] = byte
+            end += 1
+        }
+        return true
+    }
+
+    /// Reads once from fd into the free space. Returns the shim's result.
+    mutating func fill(from fd: Int32) -> Int {
+        makeRoomAtEnd()
+        let free = storage.count - end
+        guard free > 0 else { return CS_EAGAIN_RESULT_VALUE }
+        let offset = end
+        let n = storage.withUnsafeMutableBufferPointer { cs_read(fd, $0.baseAddress! + offset, free) }
+        if n > 0 { end += n }
+        return n
+    }
+
+    /// Writes once from the buffered bytes to fd. Returns the shim's result.
+    mutating func drain(to fd: Int32) -> Int {
+        guard !isEmpty else { return 0 }
+        let offset = start
+        let length = end - start
+        let n = storage.withUnsafeMutableBufferPointer { cs_write(fd, $0.baseAddress! + offset, length) }
+        if n > 0 {
+            start += n
+            if start == end { start = 0; end = 0 }
+        }
+        return n
+    }
+
+    private mutating func makeRoomAtEnd() {
+        if start == end {
+            start = 0
+            end = 0
+        } else if end == storage.count && start > 0 {
+            let length = end - start
+            for i in 0..<length { storage[i] = storage[start + i] }
+            start = 0
+            end = length
+        }
+    }
+}
+
+let CS_EAGAIN_RESULT_VALUE = -11

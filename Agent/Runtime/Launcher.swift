@@ -1,0 +1,106 @@
+import CCamShim
+import CamCore
+import CamProtocol
+
+/// Command-line handling for `camagent`. The only place the agent exits with an
+/// error: a usage mistake or a broken config. Everything after start-up is
+/// retried, never fatal.
+public enum Launcher {
+    public static let usage = """
+        usage: camagent --config FILE [--check]
+               camagent --version | --help
+
+        camagent dials out to its endpoint (management server), authenticates with
+        its device key, registers with the streampoint (streaming server) the
+        endpoint names, and opens tunnels to the camera's local services on request.
+
+          --config FILE   agent configuration (key = value lines; see docs/CONFIG.md)
+          --check         validate the configuration and exit
+          --version       print version and build target
+          --help          print this text
+
+        Exit status: 0 on a signal or after --check, 64 on a usage error,
+        78 on a configuration error. Network failures are never fatal.
+
+        """
+
+    public static func main() -> Never {
+        let arguments = commandLineArguments()
+        var configPath: String?
+        var checkOnly = false
+        var index = 1
+        while index < arguments.count {
+            switch arguments[index] {
+            case "--version", "-V":
+                writeStdout("camagent \(AgentVersion.number) (\(BuildInfo.target))\n")
+                cs_exit(0)
+            case "--help", "-h":
+                writeStdout(usage)
+                cs_exit(0)
+            case "--config", "-c":
+                guard index + 1 < arguments.count else { usageError("--config needs a file") }
+                configPath = arguments[index + 1]
+                index += 1
+            case "--check":
+                checkOnly = true
+            default:
+                usageError("unknown argument '\(arguments[index])'")
+            }
+            index += 1
+        }
+        guard let configPath else { usageError("--config FILE is required") }
+        let config = loadConfig(configPath)
+        if checkOnly {
+            writeStdout("camagent: config \(configPath) is valid\n")
+            cs_exit(0)
+        }
+        var runtime = AgentRuntime(config: config)
+        runtime.run()
+        cs_exit(0)
+    }
+
+    static func loadConfig(_ path: String) -> AgentConfig {
+        var buffer = [UInt8](repeating: 0, count: ConfigParser.maxFileBytes)
+        var pathBytes = Array(path.utf8)
+        let n = pathBytes.withUnsafeMutableBufferPointer { pp in
+            buffer.withUnsafeMutableBufferPointer { bp in cs_read_file(pp.baseAddress, pp.count, bp.baseAddress, bp.count) }
+        }
+        guard n >= 0 else {
+            configError("cannot read \(path): \(n == Int(CS_ETOOBIG) ? "larger than \(ConfigParser.maxFileBytes) bytes" : errorText(n))")
+        }
+        guard let text = decodeUTF8(Array(buffer[0..<n])) else { configError("\(path): not valid UTF-8") }
+        do {
+            return try ConfigParser.parse(text)
+        } catch {
+            configError("\(path) \(error.description)")
+        }
+    }
+
+    static func commandLineArguments() -> [String] {
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        let n = buffer.withUnsafeMutableBufferPointer { cs_command_line($0.baseAddress, $0.count) }
+        guard n > 0 else { return [] }
+        var arguments: [String] = []
+        var current: [UInt8] = []
+        for byte in buffer[0..<n] {
+            if byte == 0 {
+                arguments.append(decodeUTF8Lossy(current))
+                current.removeAll()
+            } else {
+                current.append(byte)
+            }
+        }
+        if !current.isEmpty { arguments.append(decodeUTF8Lossy(current)) }
+        return arguments
+    }
+
+    static func usageError(_ text: String) -> Never {
+        writeStderr("camagent: \(text)\n\(usage)")
+        cs_exit(64)
+    }
+
+    static func configError(_ text: String) -> Never {
+        writeStderr("camagent: config error: \(text)\n")
+        cs_exit(78)
+    }
+}
