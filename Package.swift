@@ -70,8 +70,8 @@ let package = Package(
             ],
             path: "ServerStubs/SimCam", resources: [.copy("Media")], swiftSettings: stubSettings),
 
-        .testTarget(name: "CamProtocolTests", dependencies: ["CamProtocol", "CamNIO"], path: "Tests/CamProtocolTests"),
-        .testTarget(name: "CamCoreTests", dependencies: ["CamCore"], path: "Tests/CamCoreTests"),
+        .testTarget(name: "CamProtocolTests", dependencies: ["CamProtocol", "CamNIO", .product(name: "NIOEmbedded", package: "swift-nio")], path: "Tests/CamProtocolTests"),
+        .testTarget(name: "CamCoreTests", dependencies: ["CamCore"], path: "Tests/CamCoreTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "EndToEndTests", dependencies: ["CamProtocol"], path: "Tests/EndToEndTests"),
     ]
 )

@@ -1,0 +1,148 @@
+import CamCore
+import CamProtocol
+import Testing
+
+@Suite struct StreampointSessionTests {
+    @Test func assignmentDialsAndRegistersWithTicketAndTargets() {
+        var h = Harness()
+        _ = h.authenticate()
+        let ticket = h.ticket()
+        let assigned = h.receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "127.0.0.1", port: 7100, ticket: ticket)])
+        #expect(connects(assigned).map(\.0) == [.streampoint])
+        let hello = h.core.connected(.streampoint, now: h.now)
+        #expect(sentMessages(hello, on: .streampoint) == [.hello(version: 1, role: .streampointControl, software: AgentVersion.software)])
+        let register = h.receive(.streampoint, [.helloAck(version: 1, server: "sp1")], upgrade: true)
+        #expect(sentMessages(register, on: .streampoint) == [.streamRegister(ticket: ticket, targets: testConfig().targets)])
+        _ = h.receive(.streampoint, [.streamRegistered(streampointID: "sp1")])
+        #expect(h.core.isStreampointUp)
+    }
+
+    @Test func tunnelRequestBeforeRegistrationIsRefused() {
+        var h = Harness()
+        _ = h.authenticate()
+        _ = h.receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "127.0.0.1", port: 7100, ticket: h.ticket())])
+        _ = h.core.connected(.streampoint, now: h.now)
+        let early = h.receive(.streampoint, [.helloAck(version: 1, server: "sp1"),
+                                             .tunnelOpen(tunnelID: 1, host: "127.0.0.1", port: 8554, bindToken: [UInt8](repeating: 0, count: 16))],
+                              upgrade: true)
+        #expect(!connects(early).contains { $0.0 == .tunnelTarget(1) })
+        #expect(closes(early) == [.streampoint])
+    }
+
+    @Test func reassignmentMovesToTheNewStreampoint() {
+        var h = Harness()
+        _ = h.registerWithStreampoint()
+        let moved = h.receive(.endpoint, [.streampointAssign(streampointID: "sp2", host: "127.0.0.1", port: 7200, ticket: [1])])
+        #expect(closes(moved) == [.streampoint])
+        #expect(connects(moved).first?.1 == ServerAddress(host: "127.0.0.1", port: 7200))
+        // The same streampoint again only refreshes the ticket.
+        var same = Harness()
+        _ = same.registerWithStreampoint()
+        let refreshed = same.receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "127.0.0.1", port: 7100, ticket: [9])])
+        #expect(closes(refreshed).isEmpty && connects(refreshed).isEmpty)
+    }
+
+    @Test func refusedTicketAsksTheEndpointForAFreshOneWithoutSpinning() {
+        var h = Harness()
+        _ = h.authenticate()
+        _ = h.receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "127.0.0.1", port: 7100, ticket: h.ticket())])
+        _ = h.core.connected(.streampoint, now: h.now)
+        _ = h.receive(.streampoint, [.helloAck(version: 1, server: "sp1")], upgrade: true)
+        let refused = h.receive(.streampoint, [.error(code: .invalidTicket, message: "ticket has expired")])
+        #expect(sentMessages(refused, on: .endpoint) == [.ticketRequest])
+        // No redial with the stale ticket, however long we wait.
+        for _ in 0..<15 {
+            _ = h.receive(.endpoint, [.heartbeat])  // the endpoint link stays healthy meanwhile
+            #expect(connects(h.advance(20_000)).allSatisfy { $0.0 != .streampoint })
+        }
+        #expect(h.core.isEndpointUp)
+        let fresh = h.receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "127.0.0.1", port: 7100, ticket: [2])])
+        #expect(connects(fresh).map(\.0) == [.streampoint])
+    }
+}
+
+@Suite struct TunnelTests {
+    let token = [UInt8](repeating: 0x77, count: 16)
+
+    @Test func allowedTunnelConnectsTargetThenDataLinkThenSplices() {
+        var h = Harness()
+        _ = h.registerWithStreampoint()
+        let open = h.receive(.streampoint, [.tunnelOpen(tunnelID: 5, host: "127.0.0.1", port: 8554, bindToken: token)])
+        #expect(connects(open).map(\.0) == [.tunnelTarget(5)])
+        let targetUp = h.core.connected(.tunnelTarget(5), now: h.now)
+        #expect(connects(targetUp).first?.1 == ServerAddress(host: "127.0.0.1", port: 7100))
+        let bind = h.core.connected(.tunnelData(5), now: h.now)
+        #expect(sentMessages(bind, on: .tunnelData(5)) == [.hello(version: 1, role: .tunnelData, software: AgentVersion.software),
+                                                           .tunnelBind(tunnelID: 5, bindToken: token)])
+        // HELLO_ACK and the viewer's first bytes arrive in one read.
+        var bytes = HTTPUpgrade.switchingResponse() + Message.helloAck(version: 1, server: "sp1").encoded()
+        bytes += Array("OPTIONS rtsp://x RTSP/1.0\r\n".utf8)
+        let splice = h.core.received(.tunnelData(5), bytes: bytes, now: h.now)
+        #expect(splice.contains(.splice(tunnelID: 5, toTarget: Array("OPTIONS rtsp://x RTSP/1.0\r\n".utf8))))
+        #expect(h.core.stats.tunnelsEstablished == 1)
+        // Splicing tunnels have no deadline and survive the setup timeout.
+        #expect(closes(h.advance(11_000)).isEmpty)
+        _ = h.core.tunnelFinished(5, bytesToStreampoint: 100, bytesFromStreampoint: 20, reason: "done", now: h.now)
+        #expect(h.core.stats.bytesToStreampoint == 100)
+        #expect(h.core.tunnelCount == 0)
+    }
+
+    @Test(arguments: [("192.168.1.10", UInt16(8554)), ("127.0.0.1", UInt16(22)), ("localhost", UInt16(8554))])
+    func targetsOutsideTheConfigAreRefusedAndCounted(_ host: String, _ port: UInt16) {
+        var h = Harness()
+        _ = h.registerWithStreampoint()
+        let open = h.receive(.streampoint, [.tunnelOpen(tunnelID: 9, host: host, port: port, bindToken: token)])
+        #expect(connects(open).isEmpty)
+        guard case .tunnelOpenFailed(9, .targetNotAllowed, _)? = sentMessages(open, on: .streampoint).first else {
+            Issue.record("no refusal sent"); return
+        }
+        #expect(h.core.stats.tunnelsRefused == 1)
+        #expect(logs(open).contains { $0.contains("refused") })
+    }
+
+    @Test func unreachableTargetIsReported() {
+        var h = Harness()
+        _ = h.registerWithStreampoint()
+        _ = h.receive(.streampoint, [.tunnelOpen(tunnelID: 3, host: "127.0.0.1", port: 8554, bindToken: token)])
+        let failed = h.core.connectFailed(.tunnelTarget(3), reason: "Connection refused", now: h.now)
+        guard case .tunnelOpenFailed(3, .targetUnreachable, _)? = sentMessages(failed, on: .streampoint).first else {
+            Issue.record("no failure report"); return
+        }
+        #expect(h.core.stats.tunnelsFailed == 1)
+    }
+
+    @Test func tunnelLimitIsEnforced() {
+        var h = Harness()
+        _ = h.registerWithStreampoint()
+        for id: UInt32 in 1...2 {
+            _ = h.receive(.streampoint, [.tunnelOpen(tunnelID: id, host: "127.0.0.1", port: 8554, bindToken: token)])
+        }
+        let third = h.receive(.streampoint, [.tunnelOpen(tunnelID: 3, host: "127.0.0.1", port: 8554, bindToken: token)])
+        #expect(connects(third).isEmpty)
+        guard case .tunnelOpenFailed(3, _, _)? = sentMessages(third, on: .streampoint).first else {
+            Issue.record("limit not reported"); return
+        }
+    }
+
+    @Test func stalledSetupTimesOutAndClosesBothSockets() {
+        var h = Harness()
+        _ = h.registerWithStreampoint()
+        _ = h.receive(.streampoint, [.tunnelOpen(tunnelID: 4, host: "127.0.0.1", port: 8554, bindToken: token)])
+        _ = h.core.connected(.tunnelTarget(4), now: h.now)
+        _ = h.core.connected(.tunnelData(4), now: h.now)
+        let expired = h.advance(10_000)
+        #expect(Set(closes(expired)) == [.tunnelTarget(4), .tunnelData(4)])
+        #expect(h.core.tunnelCount == 0)
+    }
+
+    @Test func rejectedBindFailsTheTunnel() {
+        var h = Harness()
+        _ = h.registerWithStreampoint()
+        _ = h.receive(.streampoint, [.tunnelOpen(tunnelID: 6, host: "127.0.0.1", port: 8554, bindToken: token)])
+        _ = h.core.connected(.tunnelTarget(6), now: h.now)
+        _ = h.core.connected(.tunnelData(6), now: h.now)
+        let refused = h.receive(.tunnelData(6), [.error(code: .invalidBind, message: "unknown tunnel")], upgrade: true)
+        #expect(Set(closes(refused)) == [.tunnelTarget(6), .tunnelData(6)])
+        #expect(h.core.stats.tunnelsFailed == 1)
+    }
+}
