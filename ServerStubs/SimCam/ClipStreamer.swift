@@ -1,0 +1,120 @@
+import NIOCore
+
+/// Per-client playback state: walks the clip forever, one access unit per
+/// tick. Pure (no I/O, no clock) so the pacing/backpressure policy is easy to
+/// reason about; the connection handler supplies time and writability.
+struct ClipStreamer {
+    enum TickOutcome: Equatable {
+        case sent
+        /// First frame sent after a stall; the client gets a fresh IDR.
+        case resumed(skippedFrames: UInt64)
+        /// The socket stopped draining; frames are dropped from here on.
+        case stalled
+        case skipping
+    }
+
+    let clip: H264Clip
+    let rtpChannel: UInt8
+    let rtcpChannel: UInt8
+    private(set) var packetizer: RTPPacketizer
+    let timestampBase: UInt32
+    private let frameRate: (num: UInt64, den: UInt64)
+
+    /// Index into clip.accessUnits of the next picture.
+    private(set) var position = 0
+    /// Frames elapsed since PLAY, including skipped ones: RTP time keeps
+    /// tracking real time while a stalled client is being starved.
+    private(set) var frameIndex: UInt64 = 0
+    private(set) var waitingForIDR = false
+    private var skippedSinceStall: UInt64 = 0
+    private(set) var framesSent: UInt64 = 0
+    private(set) var framesSkipped: UInt64 = 0
+    private(set) var loopsCompleted: UInt64 = 0
+
+    init(clip: H264Clip, rtpChannel: UInt8, rtcpChannel: UInt8, ssrc: UInt32, initialSequenceNumber: UInt16, timestampBase: UInt32) {
+        self.clip = clip
+        self.rtpChannel = rtpChannel
+        self.rtcpChannel = rtcpChannel
+        self.packetizer = RTPPacketizer(ssrc: ssrc, initialSequenceNumber: initialSequenceNumber)
+        self.timestampBase = timestampBase
+        self.frameRate = clip.frameRate
+    }
+
+    var ssrc: UInt32 { packetizer.ssrc }
+    var nextSequenceNumber: UInt16 { packetizer.sequenceNumber }
+    var nextTimestamp: UInt32 { timestamp(forFrame: frameIndex) }
+
+    /// Nanoseconds from the first frame to frame `n`; exact for non-integer
+    /// rates such as 30000/1001.
+    func nanoseconds(forFrames n: UInt64) -> Int64 {
+        let (quotient, _) = frameRate.num.dividingFullWidth(n.multipliedFullWidth(by: 1_000_000_000 * frameRate.den))
+        return Int64(clamping: quotient)
+    }
+
+    private func timestamp(forFrame n: UInt64) -> UInt32 {
+        // 90 kHz is fixed for video by RFC 6184; truncation gives the natural wrap.
+        timestampBase &+ UInt32(truncatingIfNeeded: n &* 90_000 &* frameRate.den / frameRate.num)
+    }
+
+    /// Emits the next access unit into `out` unless the client is backed up.
+    /// Dropping whole pictures until the next IDR keeps memory bounded and
+    /// leaves the client with a stream it can still decode.
+    mutating func tick(writable: Bool, into out: inout ByteBuffer) -> TickOutcome {
+        let au = clip.accessUnits[position]
+        let ts = timestamp(forFrame: frameIndex)
+        var outcome: TickOutcome
+
+        if !writable {
+            outcome = waitingForIDR ? .skipping : .stalled
+            waitingForIDR = true
+        } else if waitingForIDR && !au.isIDR {
+            outcome = .skipping
+        } else {
+            outcome = waitingForIDR ? .resumed(skippedFrames: skippedSinceStall) : .sent
+            waitingForIDR = false
+            skippedSinceStall = 0
+            var nals = au.nalUnits
+            if au.isIDR {
+                // Parameter sets ride in front of every IDR so late joiners and
+                // recovering clients need nothing from SDP.
+                nals.insert(contentsOf: clip.spsList + clip.ppsList, at: 0)
+            }
+            packetizer.appendAccessUnit(nals, timestamp: ts, channel: rtpChannel, to: &out)
+            framesSent += 1
+        }
+        if outcome == .stalled || outcome == .skipping {
+            framesSkipped += 1
+            skippedSinceStall += 1
+        }
+
+        frameIndex += 1
+        position += 1
+        if position == clip.accessUnits.count {
+            position = 0
+            loopsCompleted += 1
+        }
+        return outcome
+    }
+
+    /// After PAUSE the decoder's reference pictures are stale relative to
+    /// where we resume, so playback restarts at the next IDR.
+    mutating func skipToNextIDR() {
+        if clip.accessUnits[position].isIDR { return }
+        if let next = clip.accessUnits[position...].firstIndex(where: \.isIDR) {
+            position = next
+        } else {
+            position = 0
+            loopsCompleted += 1
+        }
+    }
+
+    func appendSenderReport(ntpTime: (seconds: UInt32, fraction: UInt32), lastTimestamp: UInt32, cname: String, to out: inout ByteBuffer) {
+        appendRTCPSenderReport(
+            ssrc: packetizer.ssrc, ntpTime: ntpTime, rtpTimestamp: lastTimestamp,
+            packetCount: packetizer.packetCount, octetCount: packetizer.octetCount,
+            cname: cname, channel: rtcpChannel, to: &out)
+    }
+
+    /// Timestamp of the frame most recently passed to `tick`.
+    var lastTimestamp: UInt32 { timestamp(forFrame: frameIndex &- 1) }
+}

@@ -1,0 +1,234 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Every end-to-end suite nests here so they run one at a time: each starts
+/// real processes and streams real time, and the machine has two cores.
+@Suite(.serialized) enum EndToEnd {}
+
+/// Where the binaries under test live. `swift build` puts them beside the test
+/// bundle; CAMAGENT_AGENT and CAMAGENT_AGENT_RUNNER swap in a cross-built agent
+/// and the emulator that runs it (e.g. `qemu-arm-static -cpu cortex-a7`).
+enum Binaries {
+    static var buildDirectory: URL {
+        if let dir = ProcessInfo.processInfo.environment["CAMAGENT_BUILD_DIR"] { return URL(fileURLWithPath: dir) }
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        // .../debug/camagentPackageTests.xctest (a file on Linux)
+        while url.pathComponents.count > 1 && url.pathExtension != "xctest" { url.deleteLastPathComponent() }
+        return url.deletingLastPathComponent()
+    }
+
+    static func host(_ name: String) -> String { buildDirectory.appendingPathComponent(name).path }
+}
+
+/// A child process whose stdout and stderr go to files in the cluster's
+/// directory, so tests can wait for announced lines and keep logs for failures.
+final class ChildProcess {
+    let name: String
+    let process = Process()
+    let stdoutURL: URL
+    let stderrURL: URL
+
+    init(name: String, executable: String, arguments: [String], directory: URL) throws {
+        self.name = name
+        stdoutURL = directory.appendingPathComponent("\(name).out")
+        stderrURL = directory.appendingPathComponent("\(name).err")
+        FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
+        FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
+        process.standardError = try FileHandle(forWritingTo: stderrURL)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var stdout: String { (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? "" }
+    var stderr: String { (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "" }
+    var isRunning: Bool { process.isRunning }
+
+    /// Waits until a stdout line starts with `prefix`; returns the rest of that line.
+    func waitForLine(startingWith prefix: String, in stream: KeyPath<ChildProcess, String> = \.stdout,
+                     timeout: TimeInterval = 30) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            for line in self[keyPath: stream].split(separator: "\n") where line.hasPrefix(prefix) {
+                return String(line.dropFirst(prefix.count))
+            }
+            guard process.isRunning else { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw ClusterError("\(name) did not print '\(prefix)…' within \(Int(timeout)) s\n--- stdout\n\(stdout)\n--- stderr\n\(stderr)")
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+}
+
+struct ClusterError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A port announced as `... listening on 127.0.0.1:PORT`.
+func port(fromAnnouncement text: String) throws -> Int {
+    guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else {
+        throw ClusterError("cannot read a port from '\(text)'")
+    }
+    return port
+}
+
+/// Runs a command to completion with a time limit; returns (status, stdout, stderr).
+@discardableResult
+func run(_ executable: String, _ arguments: [String], timeout: TimeInterval = 60) throws -> (Int32, String, String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("camagent-run-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let out = directory.appendingPathComponent("out"), err = directory.appendingPathComponent("err")
+    FileManager.default.createFile(atPath: out.path, contents: nil)
+    FileManager.default.createFile(atPath: err.path, contents: nil)
+    process.standardOutput = try FileHandle(forWritingTo: out)
+    process.standardError = try FileHandle(forWritingTo: err)
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let deadline = Date().addingTimeInterval(timeout)
+    while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+    if process.isRunning {
+        process.terminate()
+        Thread.sleep(forTimeInterval: 0.5)
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+    process.waitUntilExit()
+    return (process.terminationStatus,
+            (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+            (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+}
+
+func which(_ tool: String) -> String? {
+    for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+        let path = "\(directory)/\(tool)"
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+    }
+    return nil
+}
+
+/// simcam + endpoint + streampoint + agent on loopback with ephemeral ports,
+/// in a private temp directory; `stop()` ends every process it started.
+final class Cluster {
+    let directory: URL
+    let deviceKey: String
+    let agentID = "cam-e2e"
+    private(set) var children: [ChildProcess] = []
+    var simcam: ChildProcess!
+    var endpoint: ChildProcess!
+    var streampoint: ChildProcess!
+    var agent: ChildProcess?
+    var rtspPort = 0, httpPort = 0, endpointPort = 0, endpointAdminPort = 0, streampointPort = 0, streampointAdminPort = 0
+    let ticketKey: String
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("camagent-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        deviceKey = Cluster.randomHex(32)
+        ticketKey = Cluster.randomHex(32)
+    }
+
+    static func randomHex(_ count: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<count).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+
+    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    func spawn(_ name: String, _ executable: String, _ arguments: [String]) throws -> ChildProcess {
+        let child = try ChildProcess(name: name, executable: executable, arguments: arguments, directory: directory)
+        children.append(child)
+        return child
+    }
+
+    /// Starts the three servers. The agent is started separately so tests can vary it.
+    func startServers(streampointID: String = "sp1") throws {
+        try deviceKey.write(toFile: path("device.key"), atomically: true, encoding: .utf8)
+        try ticketKey.write(toFile: path("ticket.key"), atomically: true, encoding: .utf8)
+
+        simcam = try spawn("simcam", Binaries.host("camagent-simcam"), ["--rtsp-port", "0", "--http-port", "0"])
+        rtspPort = try port(fromAnnouncement: simcam.waitForLine(startingWith: "simcam: rtsp listening on "))
+        httpPort = try port(fromAnnouncement: simcam.waitForLine(startingWith: "simcam: http listening on "))
+
+        streampoint = try spawn("streampoint", Binaries.host("camagent-streampoint"), [
+            "--id", streampointID, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+            "--ticket-key-file", path("ticket.key"),
+        ])
+        streampointPort = try port(fromAnnouncement: streampoint.waitForLine(startingWith: "streampoint: agents listening on "))
+        streampointAdminPort = try port(fromAnnouncement: streampoint.waitForLine(startingWith: "streampoint: admin listening on "))
+
+        let (status, _, enrollErr) = try run(Binaries.host("camagent-endpoint"), [
+            "enroll", "--registry", path("registry.json"), "--id", agentID, "--key-file", path("device.key"),
+        ])
+        guard status == 0 else { throw ClusterError("enroll failed: \(enrollErr)") }
+        endpoint = try spawn("endpoint", Binaries.host("camagent-endpoint"), [
+            "serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--registry", path("registry.json"),
+            "--ticket-key-file", path("ticket.key"), "--streampoint", "\(streampointID)=127.0.0.1:\(streampointPort)",
+        ])
+        endpointPort = try port(fromAnnouncement: endpoint.waitForLine(startingWith: "endpoint: agents listening on "))
+        endpointAdminPort = try port(fromAnnouncement: endpoint.waitForLine(startingWith: "endpoint: admin listening on "))
+    }
+
+    func agentConfig(key: String? = nil, endpointPort: Int? = nil, extra: String = "") -> String {
+        """
+        agent_id = \(agentID)
+        device_key = \(key ?? deviceKey)
+        endpoint = http://127.0.0.1:\(endpointPort ?? self.endpointPort)
+        target = rtsp=127.0.0.1:\(rtspPort)
+        target = http=127.0.0.1:\(httpPort)
+        backoff_initial_ms = 200
+        backoff_max_ms = 2000
+        \(extra)
+        """
+    }
+
+    /// The agent binary: the host build, or a cross-built one under its emulator.
+    @discardableResult
+    func startAgent(config: String? = nil, name: String = "agent", binary: String? = nil, runner: String? = nil) throws -> ChildProcess {
+        try (config ?? agentConfig()).write(toFile: path("\(name).conf"), atomically: true, encoding: .utf8)
+        let environment = ProcessInfo.processInfo.environment
+        let binary = binary ?? environment["CAMAGENT_AGENT"] ?? Binaries.host("camagent")
+        var executable = binary
+        var arguments = ["--config", path("\(name).conf")]
+        if let runner = runner ?? environment["CAMAGENT_AGENT_RUNNER"], !runner.isEmpty {
+            let parts = runner.split(separator: " ").map(String.init)
+            executable = parts[0].hasPrefix("/") ? parts[0] : (which(parts[0]) ?? parts[0])
+            arguments = Array(parts.dropFirst()) + [binary] + arguments
+        }
+        let child = try spawn(name, executable, arguments)
+        agent = child
+        return child
+    }
+
+    /// Waits for the streampoint to announce the agent's target and returns its URL.
+    func viewerURL(target: String, timeout: TimeInterval = 30) throws -> String {
+        try streampoint.waitForLine(startingWith: "streampoint: agent \(agentID) target \(target) at ", timeout: timeout)
+    }
+
+    func stop() {
+        for child in children.reversed() { child.stop() }
+    }
+
+    /// Every log the cluster wrote, for failure messages and secret scans.
+    var allLogs: String {
+        children.map { "--- \($0.name) stdout\n\($0.stdout)\n--- \($0.name) stderr\n\($0.stderr)" }.joined(separator: "\n")
+    }
+
+    func removeDirectory() { try? FileManager.default.removeItem(at: directory) }
+}
