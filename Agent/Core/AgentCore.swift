@@ -99,15 +99,19 @@ public struct AgentCore<Entropy: EntropySource> {
         switch link {
         case .endpoint:
             for input in endpoint.feed(bytes, now: now) {
-                if case .violation = input { stats.protocolErrors += 1 }
+                if input.isProtocolError { stats.protocolErrors += 1 }
+                let wasUp = endpoint.link.isUp
                 if let assignment = endpoint.handle(input, now: now, entropy: &entropy, actions: &actions) {
                     actions += streampoint.assign(assignment, now: now)
+                }
+                if !wasUp && endpoint.link.isUp {
+                    streampoint.adoptTimers(heartbeatMs: endpoint.heartbeatMs, peerTimeoutMs: endpoint.peerTimeoutMs)
                 }
                 if endpoint.link.isDown { break }
             }
         case .streampoint:
             for input in streampoint.feed(bytes, now: now) {
-                if case .violation = input { stats.protocolErrors += 1 }
+                if input.isProtocolError { stats.protocolErrors += 1 }
                 if let request = streampoint.handle(input, now: now, random: entropy.uint64(), actions: &actions) {
                     actions += openTunnel(request, now: now)
                 }
@@ -180,7 +184,7 @@ public struct AgentCore<Entropy: EntropySource> {
                 return failTunnel(id, code: code, reason: "streampoint refused the bind: \(code.name): \(text)", now: now)
             case .message(let other):
                 return failTunnel(id, code: .unexpectedMessage, reason: "unexpected \(other.name) on data link", now: now)
-            case .violation(let error):
+            case .violation(let error), .upgradeFailed(let error):
                 stats.protocolErrors += 1
                 return failTunnel(id, code: error.code, reason: error.description, now: now)
             case .raw:

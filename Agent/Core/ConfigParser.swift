@@ -27,7 +27,8 @@ public enum ConfigParser {
         var backoffMax: Int64 = 60000
         var lineNumber = 0
 
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // "\r\n" is one Character in Swift, so CRLF files need their own separator.
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             lineNumber += 1
             let line = stripComment(trimmed(String(rawLine)))
             if line.isEmpty { continue }

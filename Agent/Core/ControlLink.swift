@@ -103,6 +103,11 @@ struct ControlLink: Sendable {
         return actions
     }
 
+    /// Cancels a pending retry delay: the next dial may happen at once.
+    mutating func retryNow() {
+        if isDown { phase = .down(retryAt: nil) }
+    }
+
     /// Closes without counting a failure (an ordered move elsewhere).
     mutating func shutDown() -> [AgentAction] {
         guard !isDown else { return [] }

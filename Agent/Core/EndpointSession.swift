@@ -65,6 +65,9 @@ struct EndpointSession: Sendable {
         case .raw:
             actions += fail("endpoint sent raw bytes on a control link", now: now, random: entropy.uint64())
             return nil
+        case .upgradeFailed(let error):
+            actions += fail(error.description, now: now, random: entropy.uint64())
+            return nil
         case .violation(let error):
             actions.append(.send(.endpoint, Message.error(code: error.code, message: error.description).encoded()))
             actions += fail("protocol violation: \(error.description)", now: now, random: entropy.uint64())
@@ -92,6 +95,8 @@ struct EndpointSession: Sendable {
             let expected = Authentication.serverProof(verifier: verifier, agentID: agentID,
                                                       clientNonce: clientNonce, serverNonce: serverNonce)
             guard constantTimeEqual(serverProof, expected) else {
+                actions.append(.send(.endpoint, Message.error(code: .authenticationFailed,
+                                                              message: "server proof does not verify").encoded()))
                 actions += fail("endpoint could not prove it knows our key; refusing it", now: now,
                                 random: entropy.uint64())
                 return nil
@@ -105,6 +110,8 @@ struct EndpointSession: Sendable {
             break
         case (.streampointAssign(let id, let host, let port, let ticket), _, true):
             guard isValidAgentID(id), !host.isEmpty, port != 0 else {
+                actions.append(.send(.endpoint, Message.error(code: .malformedFrame,
+                                                              message: "unusable STREAMPOINT_ASSIGN").encoded()))
                 actions += fail("endpoint sent an unusable streampoint assignment", now: now, random: entropy.uint64())
                 return nil
             }
@@ -116,6 +123,9 @@ struct EndpointSession: Sendable {
         }
         return nil
     }
+
+    var heartbeatMs: Int64 { link.heartbeatMs }
+    var peerTimeoutMs: Int64 { link.peerTimeoutMs }
 
     /// The endpoint chooses the timers; values outside sane bounds are clamped so
     /// a misconfigured server cannot make us spin or never notice a dead peer.

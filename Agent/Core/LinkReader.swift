@@ -7,6 +7,17 @@ public enum LinkInput: Equatable, Sendable {
     /// Tunnel bytes, once a data link has finished its handshake.
     case raw([UInt8])
     case violation(ProtocolError)
+    /// The server did not switch protocols: it is still speaking HTTP, so no ERROR frame is owed.
+    case upgradeFailed(ProtocolError)
+}
+
+extension LinkInput {
+    var isProtocolError: Bool {
+        switch self {
+        case .violation, .upgradeFailed: return true
+        default: return false
+        }
+    }
 }
 
 /// Turns the bytes of one agent-side link into protocol events: first the HTTP
@@ -46,7 +57,7 @@ public struct LinkReader: Sendable {
                 frames.append(rest)
             } catch {
                 phase = .failed
-                inputs.append(.violation(error))
+                inputs.append(.upgradeFailed(error))
                 return inputs
             }
         case .frames:

@@ -29,6 +29,12 @@ struct StreampointSession: Sendable {
     /// A new assignment: a different streampoint means leaving the current one
     /// (tunnels already open keep running on their own data links); the same one
     /// only refreshes the ticket.
+    /// The endpoint's timer values apply to every control link.
+    mutating func adoptTimers(heartbeatMs: Int64, peerTimeoutMs: Int64) {
+        link.heartbeatMs = heartbeatMs
+        link.peerTimeoutMs = peerTimeoutMs
+    }
+
     mutating func assign(_ new: StreampointAssignment, now: Int64) -> [AgentAction] {
         let sameServer = assignment.map { $0.streampointID == new.streampointID && $0.address == new.address } ?? false
         assignment = new
@@ -37,6 +43,7 @@ struct StreampointSession: Sendable {
         var actions: [AgentAction] = [.log(.info, "streampoint: assigned \(new.streampointID) at \(new.address.display)")]
         actions += link.shutDown()
         link.backoff.reset()
+        link.retryNow()
         actions += dialIfDue(now: now)
         return actions
     }
@@ -62,6 +69,8 @@ struct StreampointSession: Sendable {
             return nil
         case .raw:
             actions += fail("streampoint sent raw bytes on a control link", now: now, random: random)
+        case .upgradeFailed(let error):
+            actions += fail(error.description, now: now, random: random)
         case .violation(let error):
             actions.append(.send(.streampoint, Message.error(code: error.code, message: error.description).encoded()))
             actions += fail("protocol violation: \(error.description)", now: now, random: random)

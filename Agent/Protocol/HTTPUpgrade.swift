@@ -43,6 +43,9 @@ public struct HTTPHeadAccumulator: Sendable {
         for index in 0..<bytes.count {
             let byte = bytes[index]
             head.append(byte)
+            guard head.count <= ProtocolConstants.maxUpgradeHeaderBytes else {
+                throw .upgradeHeadersTooLarge
+            }
             if byte == terminator[matched] {
                 matched += 1
             } else {
@@ -53,9 +56,6 @@ public struct HTTPHeadAccumulator: Sendable {
                 head = []
                 matched = 0
                 return (complete, Array(bytes[(index + 1)...]))
-            }
-            guard head.count <= ProtocolConstants.maxUpgradeHeaderBytes else {
-                throw .upgradeHeadersTooLarge
             }
         }
         return nil
