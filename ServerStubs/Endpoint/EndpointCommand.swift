@@ -1,0 +1,305 @@
+import ArgumentParser
+import CamNIO
+import CamProtocol
+import Dispatch
+import Foundation
+import NIOCore
+import NIOPosix
+
+struct EndpointCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "camagent-endpoint",
+        abstract: "The camagent management server: authenticates cameras and tells each one which streampoint to use.",
+        discussion: """
+            Cameras running camagent dial out to the endpoint (they have no listening
+            port of their own). Over one long-lived link per camera the endpoint:
+              1. proves mutually with the camera that both know its device key
+                 (HMAC challenge-response; the endpoint stores only a verifier
+                 derived from the key, never the key);
+              2. names the camera's streampoint (streaming server) and hands it a
+                 short-lived ticket signed with the ticket key shared with the
+                 streampoints, which check tickets without calling the endpoint;
+              3. keeps the link alive with heartbeats, and moves the camera to
+                 another streampoint the moment an operator asks (admin API).
+
+            Typical use:
+              camagent-endpoint enroll --registry agents.json --id cam-1 \\
+                  --key-file cam-1.key
+              camagent-endpoint serve --registry agents.json --ticket-key-file ticket.key \\
+                  --streampoint sp1=127.0.0.1:7100 --streampoint sp2=127.0.0.1:7200
+
+            Key files hold hex, at least 16 bytes (`openssl rand -hex 32 > cam-1.key`).
+            `serve` is the default subcommand. More: `camagent-endpoint help serve`,
+            `camagent-endpoint help enroll`.
+            """,
+        subcommands: [Serve.self, Enroll.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+enum LogLevelOption: String, ExpressibleByArgument, CaseIterable {
+    case debug, info, warn, error
+
+    var level: ServerLog.Level {
+        switch self {
+        case .debug: return .debug
+        case .info: return .info
+        case .warn: return .warn
+        case .error: return .error
+        }
+    }
+}
+
+// MARK: serve
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the endpoint: accept agent links and serve the admin API.",
+        discussion: """
+            AGENT LINKS (--listen): agents send `GET /camagent/v1` with `Connection:
+            Upgrade`, then framed messages (docs/PROTOCOL.md): HELLO, mutual
+            authentication against the registry, then STREAMPOINT_ASSIGN naming a
+            streampoint with a signed ticket. Only enrolled agents get in; a newer
+            session of an agent replaces the older one. Unauthenticated connections
+            must finish the handshake within 10 s and are capped by --max-pending.
+
+            ADMIN API (--admin), JSON over HTTP; keep it on loopback or a private network,
+            it has no authentication:
+              GET  /health                     {"status":"ok"}
+              GET  /agents                     all enrolled agents, sorted by id:
+                                               {id, online, streampoint, lastSeen,
+                                                remoteAddress, software, buildTarget}
+              GET  /agents/ID                  one agent (404 if not enrolled)
+              POST /agents/ID/streampoint      body {"streampoint":"sp2"}: reassign, save
+                                               to the registry, and if the agent is
+                                               online move it at once
+              GET  /streampoints               [{id, host, port}]
+
+            REGISTRY (--registry): JSON written by `enroll`, e.g.
+              {"version":1,"agents":[
+                {"id":"cam-1","verifier":"<hex>","streampoint":"sp1"}]}
+            A missing file means no agents yet. The endpoint reloads it when another
+            process (enroll) replaces it, and rewrites it atomically on reassignment.
+            Agents without a streampoint (or with one not given on this command line)
+            go to the first --streampoint.
+
+            Once bound, two lines go to stdout (port 0 picks a free port):
+              endpoint: agents listening on 127.0.0.1:7000
+              endpoint: admin listening on 127.0.0.1:7001
+            Logs go to stderr. Keys, verifiers, proofs, nonces and tickets are never logged.
+
+            Example:
+              camagent-endpoint serve --registry agents.json --ticket-key-file ticket.key \\
+                  --streampoint sp1=127.0.0.1:7100 --streampoint sp2=127.0.0.1:7200
+              curl -s http://127.0.0.1:7001/agents
+              curl -s -X POST -d '{"streampoint":"sp2"}' \\
+                  http://127.0.0.1:7001/agents/cam-1/streampoint
+            """
+    )
+
+    @Option(help: ArgumentHelp("Address for agent links (port 0 = any free port).", valueName: "host:port"))
+    var listen: String = "127.0.0.1:7000"
+
+    @Option(help: ArgumentHelp("Address for the JSON admin API (port 0 = any free port).", valueName: "host:port"))
+    var admin: String = "127.0.0.1:7001"
+
+    @Option(help: ArgumentHelp("Agent registry (JSON, written by `enroll`).", valueName: "file"))
+    var registry: String
+
+    @Option(help: ArgumentHelp("File with the hex ticket-signing key shared with all streampoints (at least 16 bytes).", valueName: "file"))
+    var ticketKeyFile: String
+
+    @Option(help: ArgumentHelp(
+        "A streampoint agents can be sent to, as ID=HOST:PORT (its agent-facing address). Repeatable; the first is the default.",
+        valueName: "id=host:port"))
+    var streampoint: [String] = []
+
+    @Option(help: ArgumentHelp("Seconds between heartbeats; also told to agents.", valueName: "seconds"))
+    var heartbeat: Int = 10
+
+    @Option(help: ArgumentHelp("Close a link silent for this long; also told to agents.", valueName: "seconds"))
+    var peerTimeout: Int = 30
+
+    @Option(help: ArgumentHelp("How long a streampoint ticket stays valid.", valueName: "seconds"))
+    var ticketLifetime: Int = 300
+
+    @Option(help: ArgumentHelp("Maximum connections that have not authenticated yet; more are closed at once.", valueName: "count"))
+    var maxPending: Int = 256
+
+    @Option(help: "Server name sent to agents in HELLO_ACK.")
+    var name: String = "endpoint"
+
+    @Option(help: ArgumentHelp("Least severe log level written to stderr.", valueName: "level"))
+    var logLevel: LogLevelOption = .info
+
+    func validate() throws {
+        guard HostPort(listen) != nil else { throw ValidationError("--listen \(listen): expected HOST:PORT, e.g. 127.0.0.1:7000") }
+        guard HostPort(admin) != nil else { throw ValidationError("--admin \(admin): expected HOST:PORT, e.g. 127.0.0.1:7001") }
+        guard !streampoint.isEmpty else {
+            throw ValidationError("give at least one --streampoint ID=HOST:PORT (the first is the default)")
+        }
+        var seen = Set<String>()
+        for text in streampoint {
+            let sp: StreampointInfo
+            do { sp = try StreampointInfo(argument: text) } catch { throw ValidationError("\(error)") }
+            guard seen.insert(sp.id).inserted else { throw ValidationError("--streampoint id \(sp.id) is given twice") }
+        }
+        guard (1...Int(UInt16.max)).contains(heartbeat) else { throw ValidationError("--heartbeat must be 1 to 65535 seconds") }
+        guard (1...Int(UInt16.max)).contains(peerTimeout) else { throw ValidationError("--peer-timeout must be 1 to 65535 seconds") }
+        guard peerTimeout > heartbeat else {
+            throw ValidationError("--peer-timeout (\(peerTimeout)) must be longer than --heartbeat (\(heartbeat)), or live links would time out")
+        }
+        guard ticketLifetime >= 1 else { throw ValidationError("--ticket-lifetime must be at least 1 second") }
+        guard maxPending >= 1 else { throw ValidationError("--max-pending must be at least 1") }
+        guard !name.isEmpty, name.utf8.count <= 255 else { throw ValidationError("--name must be 1 to 255 bytes") }
+    }
+
+    func run() throws {
+        ServerLog.minimum = logLevel.level
+        let listenAddress = HostPort(listen)!
+        let adminAddress = HostPort(admin)!
+        let streampoints = try streampoint.map { try StreampointInfo(argument: $0) }
+        let ticketKey = try readHexSecret(path: ticketKeyFile)
+        let (loaded, existed) = try Registry.load(path: registry)
+        if existed {
+            ServerLog.info(component, "registry \(registry): \(loaded.agents.count) agents")
+        } else {
+            ServerLog.warn(component, "registry \(registry) does not exist yet; no agents can log in until `camagent-endpoint enroll` creates it")
+        }
+
+        // One thread: links, timers and the admin API share the state without locks.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let settings = EndpointState.Settings(
+            registryPath: registry, streampoints: streampoints, ticketKey: ticketKey,
+            ticketLifetime: UInt64(ticketLifetime), maxPending: maxPending,
+            link: .init(serverName: name, heartbeatSeconds: UInt16(heartbeat), peerTimeoutSeconds: UInt16(peerTimeout)))
+        let state = EndpointState(eventLoop: loop, settings: settings, registry: loaded)
+        let heartbeatAmount = TimeAmount.seconds(Int64(heartbeat))
+        let peerTimeoutAmount = TimeAmount.seconds(Int64(peerTimeout))
+
+        let agentChannel: Channel
+        let adminChannel: Channel
+        do {
+            agentChannel = try ServerBootstrap(group: group)
+                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelOption(ChannelOptions.backlog, value: 256)
+                .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer { channel in
+                    let remote = channel.remoteAddress.map(describeAddress) ?? "?"
+                    guard state.admitConnection(remote: remote) else {
+                        return channel.close()
+                    }
+                    let keepalive = LinkKeepaliveHandler(component: component, handshakeTimeout: .seconds(10),
+                                                         heartbeatInterval: heartbeatAmount, peerTimeout: peerTimeoutAmount)
+                    return channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(keepalive)
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LinkDecoder()))
+                        try channel.pipeline.syncOperations.addHandler(
+                            EndpointLinkHandler(state: state, keepalive: keepalive, remote: remote))
+                    }
+                }
+                .bind(host: listenAddress.host, port: listenAddress.port).wait()
+        } catch {
+            try? group.syncShutdownGracefully()
+            throw ValidationFailure("cannot listen for agents on \(listenAddress): \(error)")
+        }
+        do {
+            let api = AdminAPI(state: state)
+            adminChannel = try AdminHTTPServer(group: group, route: api.route)
+                .bind(host: adminAddress.host, port: adminAddress.port)
+        } catch {
+            agentChannel.close(promise: nil)
+            try? group.syncShutdownGracefully()
+            throw ValidationFailure("cannot listen for the admin API on \(adminAddress): \(error)")
+        }
+        announceListening(component, "agents", agentChannel)
+        announceListening(component, "admin", adminChannel)
+        ServerLog.info(component, "streampoints: " + streampoints.map { "\($0.id)=\(HostPort(host: $0.host, port: $0.port))" }.joined(separator: ", ")
+                       + " (default \(streampoints[0].id)); heartbeat \(heartbeat) s, peer timeout \(peerTimeout) s, tickets \(ticketLifetime) s")
+
+        // SIGINT/SIGTERM: tell online agents we are going, then stop.
+        var signalSources: [DispatchSourceSignal] = []
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler {
+                loop.execute {
+                    ServerLog.info(component, "signal \(signalNumber): shutting down")
+                    state.shutdownSessions()
+                    // Give the ERROR frames a moment to leave before the listeners close.
+                    loop.scheduleTask(in: .milliseconds(100)) {
+                        adminChannel.close(promise: nil)
+                        agentChannel.close(promise: nil)
+                    }
+                }
+            }
+            source.resume()
+            signalSources.append(source)
+        }
+
+        try agentChannel.closeFuture.wait()
+        try? adminChannel.closeFuture.wait()
+        signalSources.forEach { $0.cancel() }
+        try? group.syncShutdownGracefully()
+    }
+}
+
+/// `host:port` of a socket address, for logs and the admin API.
+func describeAddress(_ address: SocketAddress) -> String {
+    HostPort(host: address.ipAddress ?? "?", port: address.port ?? 0).description
+}
+
+// MARK: enroll
+
+struct Enroll: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Add an agent to the registry, or update its key or streampoint.",
+        discussion: """
+            Reads the agent's device key (the same key the camera holds), derives the
+            verifier the endpoint authenticates against, and stores only that verifier
+            in the registry. Neither key nor verifier is printed. The registry file is
+            created if missing and replaced atomically; a running endpoint picks the
+            change up on its own.
+
+            Re-enrolling an existing id replaces its verifier; its streampoint is kept
+            unless --streampoint is given.
+
+            Example:
+              openssl rand -hex 32 > cam-1.key      # the camera gets the same key
+              camagent-endpoint enroll --registry agents.json --id cam-1 \\
+                  --key-file cam-1.key --streampoint sp1
+            Prints `enrolled cam-1`.
+            """
+    )
+
+    @Option(help: ArgumentHelp("Agent registry (JSON); created if missing.", valueName: "file"))
+    var registry: String
+
+    @Option(help: ArgumentHelp("Agent id: 1 to 64 characters of A-Z a-z 0-9 . _ -", valueName: "id"))
+    var id: String
+
+    @Option(help: ArgumentHelp("File with the agent's device key as hex (at least 16 bytes).", valueName: "file"))
+    var keyFile: String
+
+    @Option(help: ArgumentHelp("Assign this streampoint id (default: the endpoint's first --streampoint).", valueName: "id"))
+    var streampoint: String?
+
+    func validate() throws {
+        guard Identifier.isValid(id) else { throw ValidationError("--id must be \(Identifier.rule)") }
+        if let streampoint, !Identifier.isValid(streampoint) {
+            throw ValidationError("--streampoint must be \(Identifier.rule)")
+        }
+    }
+
+    func run() throws {
+        let key = try readHexSecret(path: keyFile)
+        var (registryContents, _) = try Registry.load(path: registry)
+        let verifier = Authentication.verifier(deviceKey: key, agentID: id)
+        let existing = registryContents[id]
+        registryContents.upsert(AgentRecord(id: id, verifier: Hex.encode(verifier),
+                                            streampoint: streampoint ?? existing?.streampoint))
+        try registryContents.save(path: registry)
+        print("enrolled \(id)")
+    }
+}

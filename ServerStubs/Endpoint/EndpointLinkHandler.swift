@@ -1,0 +1,168 @@
+import CamNIO
+import CamProtocol
+import NIOCore
+
+/// Drives one agent link: feeds what LinkDecoder yields into the
+/// EndpointLinkStateMachine and performs the actions it returns.
+/// Pipeline: LinkKeepaliveHandler → ByteToMessageHandler(LinkDecoder) → this.
+final class EndpointLinkHandler: ChannelInboundHandler {
+    typealias InboundIn = LinkInbound
+    typealias OutboundOut = ByteBuffer
+
+    private let state: EndpointState
+    private let keepalive: LinkKeepaliveHandler
+    private var machine: EndpointLinkStateMachine
+    private var context: ChannelHandlerContext?
+    /// Still counted against --max-pending.
+    private var pending = true
+    /// Why we closed the link, for the closing log line.
+    private var closeReason: String?
+    let remote: String
+
+    init(state: EndpointState, keepalive: LinkKeepaliveHandler, remote: String) {
+        self.state = state
+        self.keepalive = keepalive
+        self.remote = remote
+        self.machine = EndpointLinkStateMachine(configuration: state.settings.link)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        ServerLog.info(component, "\(remote): connected")
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let action: EndpointLinkStateMachine.Action
+        switch unwrapInboundIn(data) {
+        case .upgraded(let request):
+            action = machine.upgradeReceived(path: request.path)
+        case .message(let message):
+            if let agentID = machine.agentID { state.seen(agentID: agentID, handler: self) }
+            ServerLog.debug(component, "\(remote): received \(message.name) in state \(machine.stateName)")
+            let state = self.state
+            action = machine.messageReceived(message, verifierFor: { state.verifier(for: $0) },
+                                             makeNonce: { state.randomBytes(ProtocolConstants.nonceSize) })
+        case .raw:
+            // Only a tunnel data link turns raw, and TUNNEL_BIND already closed this one.
+            action = .none
+        }
+        perform(action, context: context)
+    }
+
+    private func perform(_ action: EndpointLinkStateMachine.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .none:
+            break
+        case .acceptUpgrade:
+            write(HTTPUpgrade.switchingResponse(), context: context)
+        case .rejectUpgrade(let status, let statusText, let reason):
+            ServerLog.warn(component, "\(remote): rejected: \(reason)")
+            closeReason = "HTTP \(status): \(reason)"
+            var buffer = context.channel.allocator.buffer(capacity: 128)
+            buffer.writeBytes(HTTPUpgrade.errorResponse(status: status, reason: statusText))
+            context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { [channel = context.channel] _ in
+                channel.close(promise: nil)
+            }
+        case .send(let message):
+            context.send(message)
+        case .closeWithError(let code, let text, let reason):
+            ServerLog.warn(component, "\(remote)\(agentLabel): rejected (\(code.name)): \(reason)")
+            closeReason = "\(code.name): \(reason)"
+            context.fail(code, text)
+        case .authenticated(let agentID, let reply):
+            leavePending()
+            establishedAgent = agentID
+            ServerLog.info(component, "\(remote): agent \(agentID) authenticated")
+            context.send(reply)
+            if let keepaliveContext = try? context.pipeline.syncOperations.context(handler: keepalive) {
+                keepalive.markEstablished(context: keepaliveContext)
+            }
+            state.sessionAuthenticated(agentID: agentID, handler: self, remote: remote)
+        case .agentInfo(let agentID, let software, let buildTarget):
+            state.agentInfo(agentID: agentID, software: software, buildTarget: buildTarget)
+        case .ticketRequested(let agentID):
+            ServerLog.info(component, "\(remote): agent \(agentID) asked for a fresh ticket")
+            context.send(state.assignment(for: agentID))
+        case .peerClosed(let code, let text):
+            ServerLog.info(component, "\(remote)\(agentLabel): peer sent ERROR \(code.name): \(bounded(text))")
+            closeReason = "peer sent ERROR \(code.name)"
+            context.close(promise: nil)
+        }
+    }
+
+    private var agentLabel: String {
+        establishedAgent.map { " (agent \($0))" } ?? ""
+    }
+
+    private func write(_ bytes: [UInt8], context: ChannelHandlerContext) {
+        var buffer = context.channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    private func leavePending() {
+        if pending {
+            pending = false
+            state.pendingConnectionFinished()
+        }
+    }
+
+    // MARK: called by EndpointState
+
+    /// Sends a message on an established link (streampoint assignment).
+    func push(_ message: Message) {
+        guard let context, machine.isEstablished else { return }
+        context.send(message)
+    }
+
+    /// A newer session of the same agent took over.
+    func replaced() {
+        closeWithError(.shuttingDown, "replaced by a newer session")
+    }
+
+    func closeWithError(_ code: ErrorCode, _ text: String) {
+        guard let context else { return }
+        closeReason = "\(code.name): \(text)"
+        machine.closed()
+        context.fail(code, text)
+    }
+
+    // MARK: errors and closing
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if let linkError = error as? LinkDecodingError {
+            let what = linkError.protocolError
+            ServerLog.warn(component, "\(remote)\(agentLabel): rejected (\(linkError.duringUpgrade ? "HTTP 400" : what.code.name)): \(what.description)")
+            closeReason = linkError.duringUpgrade ? "HTTP 400: \(what.description)" : "\(what.code.name): \(what.description)"
+            machine.closed()
+            context.reject(linkError)
+        } else {
+            ServerLog.debug(component, "\(remote)\(agentLabel): \(error)")
+            if closeReason == nil { closeReason = "connection error: \(error)" }
+            machine.closed()
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        leavePending()
+        let reason = closeReason ?? "connection closed"
+        if let agentID = establishedAgent {
+            state.sessionClosed(agentID: agentID, handler: self)
+            ServerLog.info(component, "\(remote): agent \(agentID) disconnected (\(reason))")
+        } else {
+            ServerLog.info(component, "\(remote): closed before authenticating (\(reason))")
+        }
+        machine.closed()
+        self.context = nil
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        leavePending()
+        self.context = nil
+    }
+
+    /// The agent id once authenticated, remembered after the machine is closed.
+    private var establishedAgent: String?
+}

@@ -1,0 +1,212 @@
+import CamNIO
+import CamProtocol
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One enrolled agent. Only the verifier is stored, never the device key.
+struct AgentRecord: Codable, Equatable {
+    var id: String
+    /// Hex of Authentication.verifier(deviceKey:agentID:).
+    var verifier: String
+    /// Assigned streampoint id; nil means "the endpoint's default streampoint".
+    var streampoint: String?
+
+    init(id: String, verifier: String, streampoint: String?) {
+        self.id = id
+        self.verifier = verifier
+        self.streampoint = streampoint
+    }
+
+    private enum CodingKeys: String, CodingKey { case id, verifier, streampoint }
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(String.self, forKey: .id)
+        verifier = try c.decode(String.self, forKey: .verifier)
+        streampoint = try c.decodeIfPresent(String.self, forKey: .streampoint)
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(verifier, forKey: .verifier)
+        // Written as null rather than left out, so the file shows the field exists.
+        try c.encode(streampoint, forKey: .streampoint)
+    }
+}
+
+/// The endpoint's agent registry, a small JSON file:
+/// `{"version":1,"agents":[{"id":"cam-1","verifier":"<hex>","streampoint":"sp1"}]}`.
+struct Registry: Equatable {
+    static let formatVersion = 1
+
+    private(set) var agents: [String: AgentRecord] = [:]
+
+    init() {}
+
+    var sortedAgents: [AgentRecord] { agents.values.sorted { $0.id < $1.id } }
+
+    subscript(id: String) -> AgentRecord? { agents[id] }
+
+    mutating func upsert(_ record: AgentRecord) { agents[record.id] = record }
+
+    /// The verifier bytes of an agent, nil if the agent is unknown.
+    func verifier(for id: String) -> [UInt8]? {
+        agents[id].flatMap { Hex.decode($0.verifier) }
+    }
+
+    // MARK: file format
+
+    private struct FileFormat: Codable {
+        var version: Int
+        var agents: [AgentRecord]
+    }
+
+    /// Parses and validates the file contents. Errors describe the problem
+    /// (never a verifier) and name the file.
+    static func decode(_ data: Data, path: String) throws -> Registry {
+        let file: FileFormat
+        do {
+            file = try JSONDecoder().decode(FileFormat.self, from: data)
+        } catch let error as DecodingError {
+            throw ValidationFailure("registry \(path) is malformed: \(describe(error))")
+        } catch {
+            throw ValidationFailure("registry \(path) is malformed: \(error.localizedDescription)")
+        }
+        guard file.version == formatVersion else {
+            throw ValidationFailure("registry \(path) has version \(file.version); this endpoint reads version \(formatVersion)")
+        }
+        var registry = Registry()
+        for (index, agent) in file.agents.enumerated() {
+            let at = "agents[\(index)]"
+            guard Identifier.isValid(agent.id) else {
+                throw ValidationFailure("registry \(path): \(at) has an invalid id (must be \(Identifier.rule))")
+            }
+            guard registry.agents[agent.id] == nil else {
+                throw ValidationFailure("registry \(path): agent id \(agent.id) appears more than once")
+            }
+            guard let bytes = Hex.decode(agent.verifier), bytes.count == SHA256.digestSize else {
+                throw ValidationFailure("registry \(path): agent \(agent.id) has a verifier that is not \(SHA256.digestSize * 2) hex digits")
+            }
+            if let sp = agent.streampoint, !Identifier.isValid(sp) {
+                throw ValidationFailure("registry \(path): agent \(agent.id) has an invalid streampoint id (must be \(Identifier.rule))")
+            }
+            registry.agents[agent.id] = agent
+        }
+        return registry
+    }
+
+    func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(FileFormat(version: Registry.formatVersion, agents: sortedAgents)) + Data("\n".utf8)
+    }
+
+    /// Loads the registry; a missing file is an empty registry (`enroll` creates it).
+    static func load(path: String) throws -> (registry: Registry, existed: Bool) {
+        guard FileManager.default.fileExists(atPath: path) else { return (Registry(), false) }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationFailure("cannot read registry \(path)")
+        }
+        return (try decode(data, path: path), true)
+    }
+
+    /// Writes atomically: a temporary file in the same directory, fsync, rename over
+    /// the old file, then fsync of the directory. A crash leaves either the old or the
+    /// new file, never half of one. Mode 0600: a verifier lets its holder pass as the
+    /// endpoint to that agent, so the file is as private as a key.
+    func save(path: String) throws {
+        let data = try encoded()
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent().path
+        let temp = url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw ValidationFailure("cannot write registry: cannot create \(temp): \(String(cString: strerror(errno)))")
+        }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
+        do {
+            try handle.write(contentsOf: data)
+            try handle.synchronize()
+            try handle.close()
+        } catch {
+            _ = try? handle.close()
+            unlink(temp)
+            throw ValidationFailure("cannot write registry \(temp): \(error.localizedDescription)")
+        }
+        guard rename(temp, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temp)
+            throw ValidationFailure("cannot replace registry \(path): \(reason)")
+        }
+        let dirFD = open(directory.isEmpty ? "." : directory, O_RDONLY | O_CLOEXEC)
+        if dirFD >= 0 {
+            _ = fsync(dirFD)
+            close(dirFD)
+        }
+    }
+}
+
+/// Identifies one version of a file on disk, to notice when another process
+/// (`camagent-endpoint enroll`) has replaced it.
+struct FileStamp: Equatable {
+    var inode: UInt64
+    var size: UInt64
+    var modified: Double
+
+    static func of(path: String) -> FileStamp? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        let modified = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
+        return FileStamp(inode: UInt64(info.st_ino), size: UInt64(info.st_size), modified: modified)
+    }
+}
+
+/// Readable text for a JSON decoding error: what is wrong and where.
+func describe(_ error: DecodingError) -> String {
+    func path(_ codingPath: [CodingKey]) -> String {
+        var text = ""
+        for key in codingPath {
+            if let index = key.intValue {
+                text += "[\(index)]"
+            } else {
+                text += text.isEmpty ? key.stringValue : ".\(key.stringValue)"
+            }
+        }
+        return text.isEmpty ? "top level" : text
+    }
+    switch error {
+    case .keyNotFound(let key, let context):
+        let parent = path(context.codingPath)
+        return "missing field \"\(key.stringValue)\"" + (context.codingPath.isEmpty ? "" : " in \(parent)")
+    case .typeMismatch(let type, let context):
+        return "\(path(context.codingPath)) should be \(jsonTypeName(type))"
+    case .valueNotFound(let type, let context):
+        return "\(path(context.codingPath)) is null but should be \(jsonTypeName(type))"
+    case .dataCorrupted(let context):
+        if context.codingPath.isEmpty { return "not valid JSON" }
+        return "\(path(context.codingPath)): \(context.debugDescription)"
+    @unknown default:
+        return "\(error)"
+    }
+}
+
+private func jsonTypeName(_ type: Any.Type) -> String {
+    switch type {
+    case is String.Type: return "a string"
+    case is Int.Type, is Double.Type, is UInt16.Type: return "a number"
+    case is Bool.Type: return "true or false"
+    default:
+        let name = "\(type)"
+        if name.hasPrefix("Array") { return "an array" }
+        return "an object"
+    }
+}

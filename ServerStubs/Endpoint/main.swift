@@ -1,0 +1,2 @@
+// camagent-endpoint: see EndpointCommand for the command line.
+EndpointCommand.main()
