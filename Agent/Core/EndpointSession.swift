@@ -155,7 +155,7 @@ struct EndpointSession: Sendable {
     }
 }
 
-/// Filled in by the build: Scripts/cross-build defines the target triple.
+/// What `--version` and AGENT_INFO report about this build.
 public enum BuildInfo {
     #if hasFeature(Embedded)
     public static let flavour = "embedded"

@@ -1,0 +1,94 @@
+# shellcheck shell=bash
+# Scripts/lib/cross-targets.sh: the target table for Scripts/cross-build.
+#
+# Each target is a function cross_target_<name> that sets the T_* variables
+# below, and its name is listed in CROSS_TARGETS (the order of `all`).
+# Adding a target = adding one function and one list entry.
+#
+#   T_DESC          one line for --list
+#   T_KIND          pipeline: "native" (Swift objects for the CPU, linked
+#                   with lld against musl). "wasm2c" (mipsel/mips/ppc: Swift
+#                   -> wasm32 -> wasm2c -> gcc) is planned, not implemented.
+#   T_SWIFT_TRIPLE  -target for swiftc (an Embedded triple with a prebuilt
+#                   stdlib under <toolchain>/lib/swift/embedded/<triple>/)
+#   T_SWIFT_FLAGS   extra swiftc flags (e.g. -target-cpu arm926ej-s)
+#   T_CLANG_TRIPLE  --target for clang when compiling C and linking
+#   T_C_FLAGS       extra C flags (CPU/FPU/float ABI; must match the Swift objects)
+#   T_MUSL          Debian musl multiarch dir name: /usr/lib/<T_MUSL>, /usr/include/<T_MUSL>
+#   T_BUILTINS      compiler runtime for __aeabi_*, __udivti3...:
+#                     compiler-rt:<arch>  the toolchain's libclang_rt.builtins-<arch>.a
+#                     gcc:<driver>        `<driver> -print-libgcc-file-name`
+#   T_COMPAT        C files from Toolchains/compat/ linked into this target
+#   T_LINK_FLAGS    extra linker-driver flags
+#   T_PACKAGES      Debian packages the target needs (pkg or pkg:arch)
+#   T_RUNNER        how to run the binary on this host ("" = directly)
+#
+# Facts behind the choices: docs in /work/shared/DESIGN.md section 3, and
+# Toolchains/compat/README.md.
+
+CROSS_TARGETS=(x86_64 armv7)
+
+_cross_target_reset() {
+    T_DESC="" T_KIND=native T_SWIFT_TRIPLE="" T_CLANG_TRIPLE="" T_MUSL="" T_BUILTINS="" T_RUNNER=""
+    T_SWIFT_FLAGS=() T_C_FLAGS=() T_COMPAT=() T_LINK_FLAGS=() T_PACKAGES=()
+}
+
+# x86_64 Linux. Embedded Swift's only Linux triple; the objects are plain
+# SysV x86_64 and link against musl like any C object.
+cross_target_x86_64() {
+    T_DESC="x86_64 Linux, static musl (Embedded Swift x86_64-unknown-linux-gnu)"
+    T_SWIFT_TRIPLE=x86_64-unknown-linux-gnu
+    T_CLANG_TRIPLE=x86_64-linux-musl
+    T_MUSL=x86_64-linux-musl
+    T_BUILTINS=compiler-rt:x86_64
+    T_COMPAT=(arc4random.c)
+    T_PACKAGES=(musl-dev)
+}
+
+# ARMv7-A, soft-float ABI (armel userland, e.g. Cortex-A7/A9 camera SoCs).
+# Linux ARM triples have no Embedded stdlib, so Swift compiles for the
+# bare-metal triple (same AAPCS ABI, int-sized enums) and lld links it as a
+# Linux static executable. The Swift objects use VFPv3 + NEON instructions
+# with the soft-float calling convention, so C uses softfp + NEON to match.
+# Thumb-2: `-Xcc -mthumb` reaches Swift's code generator through the clang
+# target features (there is no thumbv7 Embedded stdlib to use as a triple);
+# measured 317 KB -> 241 KB stripped for the agent, all Swift functions Thumb,
+# interworking with the ARM-mode musl/libgcc/Unicode tables done by lld.
+cross_target_armv7() {
+    T_DESC="ARMv7-A Linux, Thumb-2, soft-float ABI (armel), static musl (Embedded Swift armv7-none-none-eabi)"
+    T_SWIFT_TRIPLE=armv7-none-none-eabi
+    T_SWIFT_FLAGS=(-Xcc -mthumb)
+    T_CLANG_TRIPLE=arm-linux-musleabi
+    T_C_FLAGS=(-march=armv7-a -mthumb -mfpu=neon -mfloat-abi=softfp)
+    T_MUSL=arm-linux-musleabi
+    # No ARM compiler-rt in the Swift toolchain; Debian's armel libgcc has
+    # __aeabi_idiv & co. (soft-float, ARMv5TE baseline, fine for v7).
+    T_BUILTINS=gcc:arm-linux-gnueabi-gcc
+    T_COMPAT=(arc4random.c)
+    T_PACKAGES=(musl-dev:armel gcc-arm-linux-gnueabi)
+    T_RUNNER=qemu-arm-static
+}
+
+# Template for the next targets (not enabled; see DESIGN.md section 3):
+#
+# cross_target_armv5() {          # ARM926EJ-S, armel
+#     ...as armv7, plus:
+#     T_SWIFT_TRIPLE=armv4t-none-none-eabi
+#     T_SWIFT_FLAGS=(-target-cpu arm926ej-s)
+#     T_C_FLAGS=(-march=armv5te -mcpu=arm926ej-s -mfloat-abi=soft)
+#     T_COMPAT=(arc4random.c atomic-sync.c)   # __atomic_*_4 on __sync_* (libatomic's IFUNCs never resolve under static musl)
+#     T_RUNNER="qemu-arm-static -cpu arm926"
+# }
+# cross_target_armv7hf() {        # armhf: T_SWIFT_FLAGS=(-Xcc -mfloat-abi=hard), T_C_FLAGS=(... -mfloat-abi=hard),
+#                                 # T_MUSL=arm-linux-musleabihf, musl-dev:armhf, gcc:arm-linux-gnueabihf-gcc (link with lld: GNU ld trips on .ARM.attributes)
+# cross_target_aarch64() {        # T_SWIFT_TRIPLE=aarch64-none-none-elf, T_MUSL=aarch64-linux-musl, musl-dev:arm64, gcc:aarch64-linux-gnu-gcc
+# cross_target_mipsel() {         # T_KIND=wasm2c: wasm32-unknown-none-wasm + wasm-ld + wasm2c (wabt) + mipsel-linux-gnu-gcc -static
+
+# cross_load_target NAME: sets T_*; returns 1 for an unknown target.
+cross_load_target() {
+    local name=$1
+    [[ "$name" =~ ^[A-Za-z0-9_]+$ ]] || return 1
+    declare -F "cross_target_$name" >/dev/null || return 1
+    _cross_target_reset
+    "cross_target_$name"
+}
