@@ -1,0 +1,273 @@
+import CamNIO
+import CamProtocol
+import Foundation
+import NIOCore
+import NIOPosix
+
+struct StreampointConfig {
+    var streampointID: String
+    var ticketKey: [UInt8]
+    var viewerBind: String
+    var publicHost: String
+    var viewerPortBase: Int
+    var heartbeat: TimeAmount
+    var peerTimeout: TimeAmount
+    var maxTunnels: Int
+    var bindTimeout: TimeAmount = .seconds(10)
+    /// Consecutive ports found busy (by other processes) before a target is given up.
+    var maxPortAttempts = 1024
+}
+
+/// One announced target and the listener viewers use to reach it.
+final class TargetListener {
+    let target: TunnelTarget
+    var channel: Channel?
+    var viewerPort: Int?
+    var url: String?
+
+    init(target: TunnelTarget) { self.target = target }
+}
+
+/// A registered agent: one control link and its viewer listeners.
+final class AgentSession {
+    let sessionID: UInt64
+    let agentID: String
+    let remoteAddress: String
+    let connectedSince = Date()
+    let control: Channel
+    let targets: [TargetListener]
+    fileprivate(set) var isActive = true
+    /// STREAM_REGISTERED has been sent: viewers may now be tunnelled (never TUNNEL_OPEN before it).
+    fileprivate(set) var isAnnounced = false
+
+    init(sessionID: UInt64, agentID: String, remoteAddress: String, control: Channel, targets: [TunnelTarget]) {
+        self.sessionID = sessionID
+        self.agentID = agentID
+        self.remoteAddress = remoteAddress
+        self.control = control
+        self.targets = targets.map(TargetListener.init)
+    }
+
+    func send(_ message: Message) {
+        let bytes = message.encoded()
+        var buffer = control.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        control.writeAndFlush(buffer, promise: nil)
+    }
+}
+
+/// All streampoint state. Only touched on the single event loop, so no locks.
+final class StreampointRegistry {
+    let config: StreampointConfig
+    let eventLoop: EventLoop
+    private(set) var sessions: [String: AgentSession] = [:]
+    private(set) var tunnels: [UInt32: Tunnel] = [:]
+    private var ports: ViewerPortAllocator
+    private var nextSessionID: UInt64 = 1
+    private var nextTunnelID: UInt32 = 1
+    private var random = SystemRandomNumberGenerator()
+    let startedAt = Date()
+
+    init(config: StreampointConfig, eventLoop: EventLoop) {
+        self.config = config
+        self.eventLoop = eventLoop
+        self.ports = ViewerPortAllocator(base: config.viewerPortBase)
+    }
+
+    // MARK: agents
+
+    /// A control link presented a valid ticket. Replaces any older session of the
+    /// same agent, binds one viewer listener per target, then prints the URLs and
+    /// answers STREAM_REGISTERED.
+    func register(agentID: String, targets: [TunnelTarget], control: Channel, remoteAddress: String) -> AgentSession {
+        eventLoop.assertInEventLoop()
+        if let old = sessions[agentID] {
+            ServerLog.info("streampoint", "agent \(agentID) registered again from \(remoteAddress); replacing its session from \(old.remoteAddress)")
+            end(old, reason: "replaced by a newer registration")
+            old.control.close(promise: nil)
+        }
+        let session = AgentSession(sessionID: nextSessionID, agentID: agentID, remoteAddress: remoteAddress,
+                                   control: control, targets: targets)
+        nextSessionID += 1
+        sessions[agentID] = session
+
+        // One target after the other, so that with --viewer-port-base the ports follow the target order.
+        var binds: [EventLoopFuture<Void>] = []
+        var previous = eventLoop.makeSucceededVoidFuture()
+        for listener in session.targets {
+            let promise = eventLoop.makePromise(of: Void.self)
+            previous.whenComplete { [self] _ in
+                bindListener(session: session, listener: listener, from: nil, attempt: 1, promise: promise)
+            }
+            previous = promise.futureResult
+            binds.append(promise.futureResult)
+        }
+        EventLoopFuture.whenAllComplete(binds, on: eventLoop).whenSuccess { [self] results in
+            guard session.isActive else { return }
+            var summary: [String] = []
+            for (listener, result) in zip(session.targets, results) {
+                switch result {
+                case .success:
+                    let url = listener.url ?? "?"
+                    print("streampoint: agent \(agentID) target \(listener.target.name) at \(url)")
+                    summary.append("\(listener.target.name) \(listener.target.host):\(listener.target.port) -> \(url)")
+                case .failure(let error):
+                    ServerLog.error("streampoint", "agent \(agentID): no viewer listener for target \(listener.target.name): \(error)")
+                }
+            }
+            fflush(stdout)
+            ServerLog.info("streampoint", "agent \(agentID) registered from \(remoteAddress); targets: \(summary.isEmpty ? "none" : summary.joined(separator: ", "))")
+            session.isAnnounced = true
+            session.send(.streamRegistered(streampointID: config.streampointID))
+        }
+        return session
+    }
+
+    /// The control link of `sessionID` closed.
+    func controlLinkClosed(sessionID: UInt64, agentID: String) {
+        guard let session = sessions[agentID], session.sessionID == sessionID else { return }
+        end(session, reason: "its control link closed")
+    }
+
+    func isCurrent(sessionID: UInt64, agentID: String) -> Bool {
+        sessions[agentID]?.sessionID == sessionID
+    }
+
+    private func end(_ session: AgentSession, reason: String) {
+        guard session.isActive else { return }
+        session.isActive = false
+        if sessions[session.agentID] === session { sessions[session.agentID] = nil }
+        var listeners = 0
+        for listener in session.targets {
+            if let channel = listener.channel {
+                channel.close(promise: nil)
+                listeners += 1
+            }
+            listener.channel = nil
+        }
+        let pending = tunnels.values.filter { $0.sessionID == session.sessionID && $0.state == .pending }
+        for tunnel in pending {
+            tunnel.abortPending(reason: "agent \(session.agentID) left (\(reason))")
+        }
+        ServerLog.info("streampoint", "agent \(session.agentID) from \(session.remoteAddress) deregistered: \(reason); closed \(listeners) viewer listener(s) and \(pending.count) pending tunnel(s)")
+    }
+
+    // MARK: viewer listeners
+
+    private func bindListener(session: AgentSession, listener: TargetListener, from: Int?, attempt: Int,
+                              promise: EventLoopPromise<Void>) {
+        guard session.isActive else {
+            promise.fail(ValidationFailure("agent left"))
+            return
+        }
+        guard let port = ports.reserve(from: from) else {
+            promise.fail(ValidationFailure("no free viewer port at or above \(config.viewerPortBase)"))
+            return
+        }
+        let target = listener.target
+        let sessionID = session.sessionID
+        let agentID = session.agentID
+        ServerBootstrap(group: eventLoop)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ViewerHandler(registry: self, sessionID: sessionID, agentID: agentID, target: target))
+                }
+            }
+            .bind(host: config.viewerBind, port: port)
+            .whenComplete { [self] result in
+                switch result {
+                case .success(let channel):
+                    let actual = channel.localAddress?.port ?? port
+                    channel.closeFuture.whenComplete { [self] _ in ports.release(port) }
+                    guard session.isActive else {
+                        channel.close(promise: nil)
+                        promise.fail(ValidationFailure("agent left"))
+                        return
+                    }
+                    listener.channel = channel
+                    listener.viewerPort = actual
+                    listener.url = ViewerURL.make(targetName: target.name, host: config.publicHost, port: actual)
+                    promise.succeed(())
+                case .failure(let error):
+                    ports.release(port)
+                    let busy = (error as? IOError).map { $0.errnoCode == EADDRINUSE || $0.errnoCode == EACCES } ?? false
+                    if busy, !ports.isEphemeral, port < 65535, attempt < config.maxPortAttempts {
+                        bindListener(session: session, listener: listener, from: port + 1, attempt: attempt + 1, promise: promise)
+                    } else {
+                        promise.fail(error)
+                    }
+                }
+            }
+    }
+
+    // MARK: tunnels
+
+    /// A viewer connected to a target listener. Returns nil (after logging why) when refused.
+    func openTunnel(sessionID: UInt64, agentID: String, target: TunnelTarget,
+                    viewer: ChannelHandlerContext, viewerAddress: String) -> Tunnel? {
+        eventLoop.assertInEventLoop()
+        guard let session = sessions[agentID], session.sessionID == sessionID, session.isActive else {
+            ServerLog.info("streampoint", "refusing viewer \(viewerAddress) for agent \(agentID) target \(target.name): the agent is not connected")
+            return nil
+        }
+        guard session.isAnnounced else {
+            ServerLog.info("streampoint", "refusing viewer \(viewerAddress) for agent \(agentID) target \(target.name): the agent is still registering")
+            return nil
+        }
+        guard tunnels.count < config.maxTunnels else {
+            ServerLog.warn("streampoint", "refusing viewer \(viewerAddress) for agent \(agentID) target \(target.name): \(tunnels.count) tunnels reached --max-tunnels \(config.maxTunnels)")
+            return nil
+        }
+        var id = nextTunnelID
+        while id == 0 || tunnels[id] != nil { id &+= 1 }
+        nextTunnelID = id &+ 1
+        var token = [UInt8](repeating: 0, count: ProtocolConstants.bindTokenSize)
+        for i in token.indices { token[i] = UInt8.random(in: .min ... .max, using: &random) }
+
+        let tunnel = Tunnel(id: id, agentID: agentID, sessionID: sessionID, target: target, bindToken: token,
+                            viewer: viewer, viewerAddress: viewerAddress)
+        tunnel.onFinished = { [self] finished in
+            if tunnels[finished.id] === finished { tunnels[finished.id] = nil }
+        }
+        tunnels[id] = tunnel
+        let timeout = config.bindTimeout
+        tunnel.pendingTimeout = eventLoop.scheduleTask(in: timeout) {
+            tunnel.abortPending(reason: "the agent did not bind within \(timeout.nanoseconds / 1_000_000_000) s")
+        }
+        session.send(.tunnelOpen(tunnelID: id, host: target.host, port: target.port, bindToken: token))
+        ServerLog.info("streampoint", "\(tunnel.label) requested: TUNNEL_OPEN to \(target.host):\(target.port)")
+        return tunnel
+    }
+
+    /// TUNNEL_OPEN_FAILED on the control link of `sessionID`.
+    func tunnelOpenFailed(sessionID: UInt64, tunnelID: UInt32, code: ErrorCode, message: String) {
+        guard let tunnel = tunnels[tunnelID], tunnel.sessionID == sessionID, tunnel.state == .pending else {
+            ServerLog.debug("streampoint", "TUNNEL_OPEN_FAILED for unknown or already settled tunnel \(tunnelID) (\(code.name): \(message))")
+            return
+        }
+        tunnel.abortPending(reason: "the agent could not open it: \(code.name): \(message)")
+    }
+
+    /// TUNNEL_BIND on a data link. On acceptance the tunnel is returned, still pending:
+    /// the caller sends HELLO_ACK and then attaches the link.
+    func bind(tunnelID: UInt32, bindToken: [UInt8]) -> Result<Tunnel, ValidationFailure> {
+        eventLoop.assertInEventLoop()
+        let tunnel = tunnels[tunnelID]
+        let candidate = tunnel.map { tunnel in
+            BindCandidate(isPending: tunnel.state == .pending,
+                          ownerLinkLive: isCurrent(sessionID: tunnel.sessionID, agentID: tunnel.agentID),
+                          bindToken: tunnel.bindToken)
+        }
+        switch BindDecision.decide(tunnelID: tunnelID, candidate: candidate, presentedToken: bindToken) {
+        case .accept:
+            return .success(tunnel!)
+        case .reject(let reason):
+            return .failure(ValidationFailure(reason))
+        }
+    }
+}

@@ -1,0 +1,319 @@
+import CamProtocol
+
+// Pure protocol logic of the streampoint: no NIO, no clocks, no sockets.
+// The NIO glue (AgentLinkHandler, ViewerHandler, Tunnel) feeds events in and
+// carries out the returned actions.
+
+// MARK: - Agent links
+
+/// What every agent link (control or data) may do, step by step:
+///
+///     awaitingUpgrade --GET /camagent/v1--> awaitingHello
+///     awaitingHello --HELLO(streampoint-control)--> awaitingRegister --STREAM_REGISTER(valid ticket)--> registered
+///     awaitingHello --HELLO(tunnel-data)--> awaitingBind --TUNNEL_BIND--> binding --(registry accepts)--> bound
+///
+/// Anything else closes the link with a reason the peer can read.
+struct StreampointLinkStateMachine {
+    enum State: Equatable {
+        case awaitingUpgrade
+        case awaitingHello
+        case awaitingRegister
+        case registered(agentID: String)
+        case awaitingBind
+        case binding(tunnelID: UInt32)
+        case bound(tunnelID: UInt32)
+        case closed
+    }
+
+    enum Action: Equatable {
+        /// Answer the upgrade with 101 Switching Protocols.
+        case acceptUpgrade
+        /// Answer with an HTTP error and close.
+        case rejectUpgrade(status: Int, reason: String, logReason: String)
+        /// Control link: reply HELLO_ACK now.
+        case sendHelloAck(server: String)
+        /// Data link: no reply until TUNNEL_BIND validates.
+        case awaitBind
+        /// A valid STREAM_REGISTER: record the agent and open its viewer listeners.
+        case register(agentID: String, targets: [TunnelTarget])
+        /// Ask the registry whether this data link may carry the tunnel.
+        case bind(tunnelID: UInt32, bindToken: [UInt8])
+        /// The agent could not reach a target: close that viewer.
+        case tunnelOpenFailed(tunnelID: UInt32, code: ErrorCode, message: String)
+        case ignore
+        /// Send ERROR(code, text) and close.
+        case fail(ErrorCode, String)
+        /// The peer sent ERROR: log it and close.
+        case peerError(ErrorCode, String)
+    }
+
+    let streampointID: String
+    let ticketKey: [UInt8]
+    private(set) var state: State = .awaitingUpgrade
+
+    init(streampointID: String, ticketKey: [UInt8]) {
+        self.streampointID = streampointID
+        self.ticketKey = ticketKey
+    }
+
+    var serverName: String { "camagent-streampoint \(streampointID)" }
+
+    var isBound: Bool {
+        if case .bound = state { return true }
+        return false
+    }
+
+    var isControl: Bool {
+        if case .registered = state { return true }
+        return false
+    }
+
+    mutating func upgraded(_ request: UpgradeRequest) -> Action {
+        guard state == .awaitingUpgrade else { return close(.unexpectedMessage, "second HTTP upgrade on one link") }
+        guard request.path == ProtocolConstants.upgradePath else {
+            state = .closed
+            return .rejectUpgrade(status: 404, reason: "Not Found",
+                                  logReason: "upgrade request for unknown path \(request.path)")
+        }
+        state = .awaitingHello
+        return .acceptUpgrade
+    }
+
+    /// `now` is Unix seconds, used for the ticket's expiry.
+    mutating func received(_ message: Message, now: UInt64) -> Action {
+        if case .error(let code, let text) = message {
+            state = .closed
+            return .peerError(code, text)
+        }
+        switch state {
+        case .awaitingUpgrade:
+            return close(.unexpectedMessage, "\(message.name) before the HTTP upgrade")
+        case .awaitingHello:
+            guard case .hello(let version, let role, _) = message else {
+                return close(.unexpectedMessage, "expected HELLO, got \(message.name)")
+            }
+            guard version == ProtocolConstants.version else {
+                return close(.unsupportedVersion, ProtocolError.unsupportedVersion(version).description)
+            }
+            switch role {
+            case .streampointControl:
+                state = .awaitingRegister
+                return .sendHelloAck(server: serverName)
+            case .tunnelData:
+                state = .awaitingBind
+                return .awaitBind
+            case .endpointControl:
+                return close(.unexpectedMessage,
+                             "this is streampoint \(streampointID); it serves streampoint-control and tunnel-data links, not endpoint-control")
+            }
+        case .awaitingRegister:
+            switch message {
+            case .heartbeat:
+                return .ignore
+            case .streamRegister(let ticketBytes, let targets):
+                let ticket: Ticket
+                do {
+                    ticket = try Ticket.verify(ticketBytes, key: ticketKey, streampointID: streampointID, now: now)
+                } catch {
+                    return close(.invalidTicket, error.description)
+                }
+                if let problem = Self.checkTargets(targets) {
+                    return close(.malformedFrame, problem)
+                }
+                state = .registered(agentID: ticket.agentID)
+                return .register(agentID: ticket.agentID, targets: targets)
+            default:
+                return close(.unexpectedMessage, "expected STREAM_REGISTER, got \(message.name)")
+            }
+        case .registered:
+            switch message {
+            case .heartbeat:
+                return .ignore
+            case .tunnelOpenFailed(let tunnelID, let code, let text):
+                return .tunnelOpenFailed(tunnelID: tunnelID, code: code, message: text)
+            default:
+                return close(.unexpectedMessage, "unexpected \(message.name) on a registered control link")
+            }
+        case .awaitingBind:
+            switch message {
+            case .heartbeat:
+                return .ignore
+            case .tunnelBind(let tunnelID, let token):
+                state = .binding(tunnelID: tunnelID)
+                return .bind(tunnelID: tunnelID, bindToken: token)
+            default:
+                return close(.unexpectedMessage, "expected TUNNEL_BIND on a tunnel-data link, got \(message.name)")
+            }
+        case .binding, .bound:
+            // The decoder turns the link into raw bytes after TUNNEL_BIND; a message here is a bug.
+            return close(.unexpectedMessage, "unexpected \(message.name) on a bound data link")
+        case .closed:
+            return .ignore
+        }
+    }
+
+    /// The registry's verdict on the TUNNEL_BIND.
+    mutating func bindResolved(accepted: Bool) {
+        guard case .binding(let id) = state else { return }
+        state = accepted ? .bound(tunnelID: id) : .closed
+    }
+
+    private mutating func close(_ code: ErrorCode, _ text: String) -> Action {
+        state = .closed
+        return .fail(code, text)
+    }
+
+    /// Target names become URLs and admin keys: they must be present and unique.
+    static func checkTargets(_ targets: [TunnelTarget]) -> String? {
+        var seen = Set<String>()
+        for target in targets {
+            if target.name.isEmpty { return "STREAM_REGISTER has a target without a name" }
+            if target.host.isEmpty { return "target \(target.name) has no host" }
+            if target.port == 0 { return "target \(target.name) has port 0" }
+            if !seen.insert(target.name).inserted { return "STREAM_REGISTER names target \(target.name) twice" }
+        }
+        return nil
+    }
+}
+
+// MARK: - Tunnel bind
+
+/// What the registry knows about the tunnel a TUNNEL_BIND names.
+struct BindCandidate {
+    var isPending: Bool
+    /// The control link of the agent that was asked to open the tunnel is still up.
+    var ownerLinkLive: Bool
+    var bindToken: [UInt8]
+}
+
+enum BindDecision: Equatable {
+    case accept
+    case reject(String)
+
+    /// The token is the proof that the data link comes from the agent that got
+    /// TUNNEL_OPEN on its control link; it is compared in constant time.
+    static func decide(tunnelID: UInt32, candidate: BindCandidate?, presentedToken: [UInt8]) -> BindDecision {
+        guard let candidate else { return .reject("no pending tunnel \(tunnelID)") }
+        guard constantTimeEqual(candidate.bindToken, presentedToken) else {
+            return .reject("bind token for tunnel \(tunnelID) does not match")
+        }
+        guard candidate.isPending else { return .reject("tunnel \(tunnelID) is already bound") }
+        guard candidate.ownerLinkLive else { return .reject("the agent of tunnel \(tunnelID) is no longer registered") }
+        return .accept
+    }
+}
+
+// MARK: - Splicing
+
+enum SpliceSide: CustomStringConvertible {
+    case viewer
+    case agent
+
+    var other: SpliceSide { self == .viewer ? .agent : .viewer }
+    var description: String { self == .viewer ? "viewer" : "agent" }
+}
+
+/// Close bookkeeping of one spliced tunnel. Half-close travels across (EOF in
+/// from one side becomes a shutdown of the output to the other side, after the
+/// bytes already queued there are written); when both directions are done, or
+/// one side closes outright, both sides close.
+struct SpliceStateMachine {
+    enum Action: Equatable {
+        case none
+        /// Write what is queued to `side`, then shut down its output.
+        case shutdownOutputAfterDrain(SpliceSide)
+        /// The partner of `side` is gone: write what is queued to `side`, then close it.
+        case closeAfterDrain(SpliceSide)
+        /// Both directions finished: close both channels.
+        case closeBoth
+        /// Both channels are closed: account for the tunnel and forget it.
+        case finished
+    }
+
+    private struct PerSide {
+        var inputClosed = false
+        var outputShutdown = false
+        var inactive = false
+    }
+
+    private var viewer = PerSide()
+    private var agent = PerSide()
+
+    private subscript(side: SpliceSide) -> PerSide {
+        get { side == .viewer ? viewer : agent }
+        set { if side == .viewer { viewer = newValue } else { agent = newValue } }
+    }
+
+    var isFinished: Bool { viewer.inactive && agent.inactive }
+
+    /// EOF arrived from `side`.
+    mutating func inputClosed(_ side: SpliceSide) -> Action {
+        guard !self[side].inputClosed, !self[side].inactive else { return .none }
+        self[side].inputClosed = true
+        if self[side.other].inactive || self[side.other].outputShutdown { return .none }
+        return .shutdownOutputAfterDrain(side.other)
+    }
+
+    /// The output shutdown of `side` completed.
+    mutating func outputShutdown(_ side: SpliceSide) -> Action {
+        guard !self[side].outputShutdown else { return .none }
+        self[side].outputShutdown = true
+        if viewer.outputShutdown && agent.outputShutdown && !viewer.inactive && !agent.inactive {
+            return .closeBoth
+        }
+        return .none
+    }
+
+    /// The channel of `side` closed.
+    mutating func channelInactive(_ side: SpliceSide) -> Action {
+        guard !self[side].inactive else { return .none }
+        self[side].inactive = true
+        if self[side.other].inactive { return .finished }
+        return .closeAfterDrain(side.other)
+    }
+}
+
+// MARK: - Viewer ports
+
+/// Picks viewer listener ports: 0 (ephemeral) when `base` is 0, otherwise the
+/// lowest port from `base` upward that this process does not hold or try already.
+struct ViewerPortAllocator {
+    let base: Int
+    private(set) var reserved = Set<Int>()
+
+    init(base: Int) { self.base = base }
+
+    var isEphemeral: Bool { base == 0 }
+
+    /// Reserves and returns the next candidate at or above `from` (default `base`); nil when none is left.
+    mutating func reserve(from: Int? = nil) -> Int? {
+        if isEphemeral { return 0 }
+        var port = max(from ?? base, base)
+        while port <= 65535 {
+            if reserved.insert(port).inserted { return port }
+            port += 1
+        }
+        return nil
+    }
+
+    mutating func release(_ port: Int) {
+        guard !isEphemeral else { return }
+        reserved.remove(port)
+    }
+}
+
+// MARK: - URLs
+
+enum ViewerURL {
+    /// `rtsp://host:port/` for target "rtsp", `http://…/` for "http", `tcp://…` otherwise.
+    static func make(targetName: String, host: String, port: Int) -> String {
+        let scheme: String
+        switch targetName.lowercased() {
+        case "rtsp": scheme = "rtsp"
+        case "http": scheme = "http"
+        default: scheme = "tcp"
+        }
+        let hostPart = host.contains(":") ? "[\(host)]" : host
+        return "\(scheme)://\(hostPart):\(port)/"
+    }
+}

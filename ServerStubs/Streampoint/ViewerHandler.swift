@@ -1,0 +1,69 @@
+import CamNIO
+import CamProtocol
+import NIOCore
+
+/// The only handler of a viewer connection (ffprobe, curl, a browser…) accepted
+/// on a target listener. Asks the registry for a tunnel, then forwards every
+/// event to it.
+final class ViewerHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let registry: StreampointRegistry
+    private let sessionID: UInt64
+    private let agentID: String
+    private let target: TunnelTarget
+    private var tunnel: Tunnel?
+
+    init(registry: StreampointRegistry, sessionID: UInt64, agentID: String, target: TunnelTarget) {
+        self.registry = registry
+        self.sessionID = sessionID
+        self.agentID = agentID
+        self.target = target
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let viewer = describe(context.channel.remoteAddress)
+        tunnel = registry.openTunnel(sessionID: sessionID, agentID: agentID, target: target,
+                                     viewer: context, viewerAddress: viewer)
+        if tunnel == nil { context.close(promise: nil) }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        tunnel?.read(from: .viewer, unwrapInboundIn(data))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        tunnel?.readComplete(from: .viewer)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if tunnel?.mayRead(.viewer) ?? true { context.read() }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        tunnel?.writabilityChanged(.viewer)
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            if let tunnel { tunnel.inputClosed(.viewer) } else { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        tunnel?.channelInactive(.viewer)
+        tunnel = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        ServerLog.debug("streampoint", "viewer \(describe(context.channel.remoteAddress)): \(error); closing")
+        context.close(promise: nil)
+    }
+}

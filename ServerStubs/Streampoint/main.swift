@@ -1,0 +1,199 @@
+import ArgumentParser
+import CamNIO
+import CamProtocol
+import Foundation
+import NIOCore
+import NIOPosix
+
+struct StreampointCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "camagent-streampoint",
+        abstract: "The camagent streaming server: lets ordinary video clients reach cameras behind NAT.",
+        discussion: """
+            Cameras running camagent never accept connections: they dial out. The
+            management server (camagent-endpoint) gives each camera a short-lived
+            ticket naming this streampoint (--id), signed with a key only the endpoint
+            and its streampoints share (--ticket-key-file). The camera connects to
+            --listen, presents the ticket and announces its local targets, e.g.
+            "rtsp" = 127.0.0.1:554 and "http" = 127.0.0.1:80 on the camera.
+
+            How a viewer reaches a camera:
+              1. For every target of a registered camera the streampoint opens a
+                 viewer port on --viewer-bind and prints one line to stdout:
+                   streampoint: agent cam-0001 target rtsp at rtsp://127.0.0.1:40123/
+                 (the same URLs are listed by GET /agents on the admin API).
+              2. Point any ordinary client at that address: ffplay, ffprobe, VLC,
+                 curl. Add the camera's own path, e.g. rtsp://…:40123/stream1 or
+                 http://…:40124/snapshot.jpg.
+              3. For each viewer connection the streampoint asks the camera
+                 (TUNNEL_OPEN on its control link) to connect to the target locally
+                 and to open a new data connection back to --listen. The bytes are
+                 then spliced both ways, with flow control, so the viewer talks to
+                 the camera's RTSP or HTTP server as if it were local. Bytes the
+                 viewer sends first (an RTSP OPTIONS, say) wait at most 64 KiB and
+                 10 s for the camera.
+            When a camera disconnects, its viewer ports close; running tunnels end
+            on their own. The URLs use --public-host, so set it to the name viewers
+            use when --viewer-bind is 0.0.0.0.
+
+            stdout carries only the lines scripts parse:
+              streampoint: agents listening on HOST:PORT
+              streampoint: admin listening on HOST:PORT
+              streampoint: agent <agent-id> target <name> at <url>
+            Logs go to stderr. Tickets and tunnel bind tokens are never logged.
+
+            Admin API (JSON): GET /health, /agents, /agents/<id>, /tunnels.
+
+            Example:
+              camagent-streampoint --id sp1 --ticket-key-file /etc/camagent/ticket.key \\
+                  --listen 0.0.0.0:7100 --viewer-bind 0.0.0.0 \\
+                  --public-host sp1.example.net --viewer-port-base 20000
+              curl -s http://127.0.0.1:7101/agents
+              ffplay -rtsp_transport tcp rtsp://sp1.example.net:20000/stream1
+            """
+    )
+
+    @Option(help: "This streampoint's id; tickets must name it.")
+    var id: String = "sp1"
+
+    @Option(help: ArgumentHelp("Address agents connect to (port 0 = pick a free port).", valueName: "host:port"))
+    var listen: String = "127.0.0.1:7100"
+
+    @Option(help: ArgumentHelp("Address of the JSON admin API.", valueName: "host:port"))
+    var admin: String = "127.0.0.1:7101"
+
+    @Option(help: ArgumentHelp("File with the ticket key in hex, shared with the endpoint (at least 16 bytes).", valueName: "file"))
+    var ticketKeyFile: String
+
+    @Option(help: ArgumentHelp("Address the per-target viewer listeners bind.", valueName: "host"))
+    var viewerBind: String = "127.0.0.1"
+
+    @Option(help: ArgumentHelp("Host name written into viewer URLs (default: --viewer-bind).", valueName: "host"))
+    var publicHost: String?
+
+    @Option(help: ArgumentHelp("First viewer port to use; 0 = ephemeral ports. Otherwise the lowest free port from here upward.", valueName: "n"))
+    var viewerPortBase: Int = 0
+
+    @Option(help: ArgumentHelp("Seconds between heartbeats sent on agent control links.", valueName: "s"))
+    var heartbeat: Int = 10
+
+    @Option(help: ArgumentHelp("Close an agent control link silent for this many seconds.", valueName: "s"))
+    var peerTimeout: Int = 30
+
+    @Option(help: ArgumentHelp("Most tunnels (pending and open) at once; more viewers are refused.", valueName: "n"))
+    var maxTunnels: Int = 500
+
+    @Option(help: ArgumentHelp("debug, info, warn or error.", valueName: "level"))
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard !id.isEmpty else { throw ValidationError("--id must not be empty") }
+        guard HostPort(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, got \(listen)") }
+        guard HostPort(admin) != nil else { throw ValidationError("--admin must be HOST:PORT, got \(admin)") }
+        guard (0...65535).contains(viewerPortBase) else { throw ValidationError("--viewer-port-base must be 0...65535") }
+        guard heartbeat > 0, peerTimeout > 0 else { throw ValidationError("--heartbeat and --peer-timeout must be positive") }
+        guard maxTunnels > 0 else { throw ValidationError("--max-tunnels must be positive") }
+        guard Self.level(logLevel) != nil else { throw ValidationError("--log-level must be debug, info, warn or error") }
+    }
+
+    static func level(_ text: String) -> ServerLog.Level? {
+        switch text.lowercased() {
+        case "debug": return .debug
+        case "info": return .info
+        case "warn", "warning": return .warn
+        case "error": return .error
+        default: return nil
+        }
+    }
+
+    func run() throws {
+        ServerLog.minimum = Self.level(logLevel) ?? .info
+        let key: [UInt8]
+        do {
+            key = try readHexSecret(path: ticketKeyFile)
+        } catch let failure as ValidationFailure {
+            throw ValidationError(failure.description)
+        }
+        let listenAddress = HostPort(listen)!
+        let adminAddress = HostPort(admin)!
+        do {
+            _ = try SocketAddress.makeAddressResolvingHost(viewerBind, port: 0)
+        } catch {
+            throw ValidationError("--viewer-bind \(viewerBind) is not a usable address: \(error)")
+        }
+
+        // One event loop: all state lives on it and needs no locks.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let loop = group.next()
+        let config = StreampointConfig(
+            streampointID: id, ticketKey: key, viewerBind: viewerBind, publicHost: publicHost ?? viewerBind,
+            viewerPortBase: viewerPortBase, heartbeat: .seconds(Int64(heartbeat)),
+            peerTimeout: .seconds(Int64(peerTimeout)), maxTunnels: maxTunnels)
+        let registry = StreampointRegistry(config: config, eventLoop: loop)
+
+        let agents: Channel
+        do {
+            agents = try bindAgentListener(group: group, address: listenAddress, config: config, registry: registry)
+        } catch {
+            throw ValidationFailure("cannot listen for agents on \(listenAddress): \(error)")
+        }
+        announceListening("streampoint", "agents", agents)
+
+        let adminChannel: Channel
+        do {
+            adminChannel = try AdminHTTPServer(group: group) { request in
+                StreampointAdminAPI.route(request, registry: registry)
+            }.bind(host: adminAddress.host, port: adminAddress.port)
+        } catch {
+            throw ValidationFailure("cannot listen for the admin API on \(adminAddress): \(error)")
+        }
+        announceListening("streampoint", "admin", adminChannel)
+        ServerLog.info("streampoint", "streampoint \(id) ready; viewer listeners on \(viewerBind)"
+            + (viewerPortBase == 0 ? " (ephemeral ports)" : " from port \(viewerPortBase)")
+            + ", URLs name \(config.publicHost), at most \(maxTunnels) tunnels")
+
+        // SIGINT/SIGTERM: close the listeners and exit cleanly.
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let signals = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                ServerLog.info("streampoint", "signal \(number): shutting down")
+                agents.close(promise: nil)
+                adminChannel.close(promise: nil)
+            }
+            source.resume()
+            return source
+        }
+        try? agents.closeFuture.wait()
+        try? adminChannel.close().wait()
+        signals.forEach { $0.cancel() }
+    }
+}
+
+/// The agent-facing listener: every accepted link runs
+/// LinkKeepaliveHandler → ByteToMessageHandler(LinkDecoder) → AgentLinkHandler.
+func bindAgentListener(group: EventLoopGroup, address: HostPort, config: StreampointConfig,
+                       registry: StreampointRegistry) throws -> Channel {
+    try ServerBootstrap(group: group)
+        .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+        .serverChannelOption(ChannelOptions.backlog, value: 1024)
+        .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+        .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+        .childChannelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let keepalive = LinkKeepaliveHandler(component: "streampoint",
+                                                     heartbeatInterval: config.heartbeat,
+                                                     peerTimeout: config.peerTimeout)
+                try channel.pipeline.syncOperations.addHandlers([
+                    keepalive,
+                    ByteToMessageHandler(LinkDecoder()),
+                    AgentLinkHandler(registry: registry, keepalive: keepalive),
+                ])
+            }
+        }
+        .bind(host: address.host, port: address.port).wait()
+}
+
+StreampointCommand.main()
