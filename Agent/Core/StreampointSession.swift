@@ -39,7 +39,11 @@ struct StreampointSession: Sendable {
         let sameServer = assignment.map { $0.streampointID == new.streampointID && $0.address == new.address } ?? false
         assignment = new
         needsFreshTicket = false
-        if sameServer && !link.isDown { return [] }
+        if sameServer {
+            // A refreshed ticket for the same server keeps the backoff schedule:
+            // a streampoint that refuses every ticket must not make us spin.
+            return link.isDown ? dialIfDue(now: now) : []
+        }
         var actions: [AgentAction] = [.log(.info, "streampoint: assigned \(new.streampointID) at \(new.address.display)")]
         actions += link.shutDown()
         link.backoff.reset()

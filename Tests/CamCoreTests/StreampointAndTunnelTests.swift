@@ -61,6 +61,39 @@ import Testing
     }
 }
 
+extension StreampointSessionTests {
+    /// A streampoint that refuses every ticket (clock skew, wrong ticket key) and
+    /// an endpoint that answers every TICKET_REQUEST at once must not spin.
+    @Test func ticketRefusalLoopIsPacedByBackoff() {
+        var h = Harness()
+        _ = h.authenticate()
+        _ = h.receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "127.0.0.1", port: 7100, ticket: h.ticket())])
+        var dials = 0
+        let start = h.now
+        while h.now - start < 60_000 {
+            _ = h.core.connected(.streampoint, now: h.now)
+            _ = h.receive(.streampoint, [.helloAck(version: 1, server: "sp1")], upgrade: true)
+            let refused = h.receive(.streampoint, [.error(code: .invalidTicket, message: "ticket has expired")])
+            #expect(sentMessages(refused, on: .endpoint) == [.ticketRequest])
+            let fresh = h.receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "127.0.0.1", port: 7100, ticket: [3])])
+            #expect(connects(fresh).isEmpty, "redialled at once after a refused ticket")
+            // Wait for the retry, keeping the endpoint alive meanwhile.
+            var redialled = false
+            while !redialled {
+                let deadline = h.core.nextDeadline!
+                #expect(deadline > h.now)
+                h.now = deadline
+                _ = h.receive(.endpoint, [.heartbeat])
+                redialled = connects(h.core.tick(now: h.now)).contains { $0.0 == .streampoint }
+            }
+            dials += 1
+        }
+        // Backoff 1 s doubling to 60 s: a handful of attempts a minute, not thousands.
+        #expect(dials <= 8, "\(dials) dials in 60 s")
+        #expect(dials >= 3)
+    }
+}
+
 @Suite struct TunnelTests {
     let token = [UInt8](repeating: 0x77, count: 16)
 
