@@ -33,6 +33,18 @@ final class RawClient {
 
     func send(_ text: String) { send(Array(text.utf8)) }
 
+    /// Reads at least `count` bytes (or until close/timeout); returns them.
+    func read(atLeast count: Int) -> [UInt8] {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while received.count < count {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { break }
+            received += buffer[0..<n]
+        }
+        return received
+    }
+
     /// Reads until the server closes (or 5 s pass); returns what arrived and whether it closed.
     func readUntilClosed() -> (bytes: [UInt8], closed: Bool) {
         var received: [UInt8] = []
