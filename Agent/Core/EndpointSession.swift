@@ -5,6 +5,7 @@ public struct StreampointAssignment: Equatable, Sendable {
     public var streampointID: String
     public var address: ServerAddress
     public var ticket: [UInt8]
+    public var tls: Bool
 }
 
 /// The management link: dial the endpoint list in turn, prove the device key
@@ -108,14 +109,14 @@ struct EndpointSession: Sendable {
                                                               buildTarget: BuildInfo.target).encoded()))
         case (.heartbeat, _, true):
             break
-        case (.streampointAssign(let id, let host, let port, let ticket), _, true):
+        case (.streampointAssign(let id, let host, let port, let ticket, let tls), _, true):
             guard isValidAgentID(id), !host.isEmpty, port != 0 else {
                 actions.append(.send(.endpoint, Message.error(code: .malformedFrame,
                                                               message: "unusable STREAMPOINT_ASSIGN").encoded()))
                 actions += fail("endpoint sent an unusable streampoint assignment", now: now, random: entropy.uint64())
                 return nil
             }
-            return StreampointAssignment(streampointID: id, address: ServerAddress(host: host, port: port), ticket: ticket)
+            return StreampointAssignment(streampointID: id, address: ServerAddress(host: host, port: port), ticket: ticket, tls: tls)
         default:
             let text = "unexpected \(message.name)"
             actions.append(.send(.endpoint, Message.error(code: .unexpectedMessage, message: text).encoded()))

@@ -11,6 +11,10 @@ public struct TunnelTarget: Equatable, Sendable {
     }
 }
 
+public enum StreampointFlags {
+    public static let tls: UInt8 = 0x01
+}
+
 /// Every control message of protocol version 1. Type codes and layouts are in
 /// docs/PROTOCOL.md §4; fields are decoded in order and trailing bytes are
 /// ignored, so a later minor revision may append fields.
@@ -24,7 +28,8 @@ public enum Message: Equatable, Sendable {
     case authProof(proof: [UInt8])
     case authOK(serverProof: [UInt8], heartbeatSeconds: UInt16, peerTimeoutSeconds: UInt16)
     case agentInfo(software: String, buildTarget: String)
-    case streampointAssign(streampointID: String, host: String, port: UInt16, ticket: [UInt8])
+    /// `tls`: the streampoint's agent port speaks TLS (flags bit 0 on the wire).
+    case streampointAssign(streampointID: String, host: String, port: UInt16, ticket: [UInt8], tls: Bool = false)
     /// The streampoint refused the agent's ticket (expired, usually): ask for a fresh STREAMPOINT_ASSIGN.
     case ticketRequest
     case streamRegister(ticket: [UInt8], targets: [TunnelTarget])
@@ -125,11 +130,12 @@ public enum Message: Equatable, Sendable {
         case .agentInfo(let software, let buildTarget):
             w.string(software)
             w.string(buildTarget)
-        case .streampointAssign(let streampointID, let host, let port, let ticket):
+        case .streampointAssign(let streampointID, let host, let port, let ticket, let tls):
             w.string(streampointID)
             w.string(host)
             w.u16(port)
             w.blob(ticket)
+            w.u8(tls ? StreampointFlags.tls : 0)
         case .streamRegister(let ticket, let targets):
             w.blob(ticket)
             w.u8(UInt8(truncatingIfNeeded: targets.count))
@@ -198,7 +204,11 @@ public enum Message: Equatable, Sendable {
             let id = try r.string()
             let host = try r.string()
             let port = try r.u16()
-            self = .streampointAssign(streampointID: id, host: host, port: port, ticket: try r.blob())
+            let ticket = try r.blob()
+            // The flags byte was appended in a compatible revision; absent means plain TCP.
+            let flags = r.remaining > 0 ? try r.u8() : 0
+            self = .streampointAssign(streampointID: id, host: host, port: port, ticket: ticket,
+                                      tls: flags & StreampointFlags.tls != 0)
         case .ticketRequest:
             self = .ticketRequest
         case .streamRegister:

@@ -13,6 +13,7 @@ let allMessages: [Message] = [
     .authOK(serverProof: [UInt8](repeating: 4, count: 32), heartbeatSeconds: 10, peerTimeoutSeconds: 30),
     .agentInfo(software: "camagent/0.1.0", buildTarget: "arm-linux (embedded)"),
     .streampointAssign(streampointID: "sp1", host: "127.0.0.1", port: 7100, ticket: [1, 2, 3]),
+    .streampointAssign(streampointID: "sp2", host: "sp2.example.net", port: 443, ticket: [4], tls: true),
     .ticketRequest,
     .streamRegister(ticket: [5, 6], targets: [TunnelTarget(name: "rtsp", host: "127.0.0.1", port: 8554),
                                               TunnelTarget(name: "http", host: "127.0.0.1", port: 80)]),
