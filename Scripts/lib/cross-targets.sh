@@ -7,8 +7,9 @@
 #
 #   T_DESC          one line for --list
 #   T_KIND          pipeline: "native" (Swift objects for the CPU, linked
-#                   with lld against musl). "wasm2c" (mipsel/mips/ppc: Swift
-#                   -> wasm32 -> wasm2c -> gcc) is planned, not implemented.
+#                   with lld against musl), or "wasm2c" (CPUs Swift cannot
+#                   target, e.g. MIPS: Swift -> wasm32 -> wasm2c -> the
+#                   target's gcc; Scripts/lib/cross-wasm2c.sh)
 #   T_SWIFT_TRIPLE  -target for swiftc (an Embedded triple with a prebuilt
 #                   stdlib under <toolchain>/lib/swift/embedded/<triple>/)
 #   T_SWIFT_FLAGS   extra swiftc flags (e.g. -target-cpu arm926ej-s)
@@ -31,6 +32,7 @@ CROSS_TARGETS=(x86_64 armv7)
 _cross_target_reset() {
     T_DESC="" T_KIND=native T_SWIFT_TRIPLE="" T_CLANG_TRIPLE="" T_MUSL="" T_BUILTINS="" T_RUNNER=""
     T_SWIFT_FLAGS=() T_C_FLAGS=() T_COMPAT=() T_LINK_FLAGS=() T_PACKAGES=()
+    T_CC="" T_MUSL_DIR="" # wasm2c targets only (see cross-wasm2c.sh)
 }
 
 # x86_64 Linux. Embedded Swift's only Linux triple; the objects are plain
@@ -83,6 +85,28 @@ cross_target_armv7() {
 #                                 # T_MUSL=arm-linux-musleabihf, musl-dev:armhf, gcc:arm-linux-gnueabihf-gcc (link with lld: GNU ld trips on .ARM.attributes)
 # cross_target_aarch64() {        # T_SWIFT_TRIPLE=aarch64-none-none-elf, T_MUSL=aarch64-linux-musl, musl-dev:arm64, gcc:aarch64-linux-gnu-gcc
 # cross_target_mipsel() {         # T_KIND=wasm2c: wasm32-unknown-none-wasm + wasm-ld + wasm2c (wabt) + mipsel-linux-gnu-gcc -static
+
+# MIPS: the Swift frontend refuses every MIPS triple, so the agent goes
+# through WebAssembly: Embedded Swift for wasm32-unknown-none-wasm, wasm-ld,
+# wasm2c (Debian wabt), then the target's gcc, static against musl, with the
+# host layer Toolchains/wasm/host.c implementing the camshim.h imports on
+# Agent/CShim/camshim.c. Sound because the ABI between Swift and C is wasm's
+# (ints and offsets only), not a guess at MIPS o32. docs/TOOLCHAINS.md, "MIPS".
+#   T_CC        the C cross compiler driver (compiles and links)
+#   T_MUSL_DIR  musl prefix (include/, lib/) instead of Debian's /usr/{include,lib}/<T_MUSL>
+CROSS_TARGETS+=(mipsel)
+
+# MIPS32r2 little-endian (Ingenic T31 cameras, MT7621/MT7628 and ath79 routers).
+cross_target_mipsel() {
+    T_DESC="MIPS32r2 little-endian Linux, static musl (Embedded Swift wasm32 -> wasm2c -> gcc)"
+    T_KIND=wasm2c
+    T_SWIFT_TRIPLE=wasm32-unknown-none-wasm
+    T_CC=mipsel-linux-gnu-gcc
+    T_C_FLAGS=(-march=mips32r2)
+    T_MUSL=mipsel-linux-musl
+    T_PACKAGES=(wabt gcc-mipsel-linux-gnu musl-dev:mipsel)
+    T_RUNNER="qemu-mipsel-static -cpu 24Kf"
+}
 
 # cross_load_target NAME: sets T_*; returns 1 for an unknown target.
 cross_load_target() {

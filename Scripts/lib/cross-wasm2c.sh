@@ -1,0 +1,212 @@
+# shellcheck shell=bash
+# Scripts/lib/cross-wasm2c.sh: the "wasm2c" pipeline of Scripts/cross-build,
+# for CPUs the Swift frontend does not target (MIPS; any CPU GCC targets).
+# Sourced by Scripts/cross-build, which provides: SWIFTC CLANG OBJCOPY
+# TOOLCHAIN_LIB REPO_ROOT SRC_ROOT OUT_ROOT MODULES PRODUCT SUMMARY, and the
+# helpers say/die/run/find_sources. Background: docs/TOOLCHAINS.md, "MIPS",
+# and Toolchains/wasm/README.md.
+#
+#   1. the agent's Swift modules -> Embedded Swift for wasm32-unknown-none-wasm
+#      (-Osize, no stack protector), one wasm object per module; C modules are
+#      not compiled for wasm: Swift sees their headers, the host compiles them
+#   2. Toolchains/wasm/module-libc.c -> wasm object (allocator, mem*, __multi3)
+#   3. wasm-ld -> camagent.wasm; only the functions Toolchains/wasm/host.c
+#      implements may stay undefined (they become "env" imports)
+#   4. wasm2c -> camagent_wasm.c/.h, with the big-endian memory.fill /
+#      memory.copy fix for wabt 1.0.32 applied (a no-op on little-endian)
+#   5. the target's gcc, static against musl: the generated C, wasm2c's
+#      runtime (wasm-rt-impl.c from Debian's wabt), Toolchains/wasm/host.c and
+#      the C modules' own sources (Agent/CShim/camshim.c), stripped.
+#
+# Target variables (Scripts/lib/cross-targets.sh) used here: T_SWIFT_TRIPLE,
+# T_CC (the C cross compiler driver), T_C_FLAGS, T_MUSL or T_MUSL_DIR (musl
+# prefix with include/ and lib/), T_LINK_FLAGS, T_PACKAGES.
+
+WASM_DIR_REL=Toolchains/wasm
+# wasm-rt.h, wasm-rt-impl.h and wasm-rt-impl.c, all from Debian's wabt.
+WASM2C_RUNTIME_DIR=${WASM2C_RUNTIME_DIR:-/usr/src/wasm2c}
+
+# Applies the big-endian fix to wasm2c 1.0.32's memory_fill/memory_copy: on a
+# big-endian host linear memory is stored byte-reversed (address a at
+# data[size - 1 - a], see the generated i32_load), but these two helpers
+# index it as if it were not, silently corrupting data. The fix is guarded by
+# WABT_BIG_ENDIAN, so the generated file is the same for every target. Fails
+# if the generated code no longer has the expected lines (another wabt).
+wasm2c_fix_big_endian() {
+    local c=$1 fill copy
+    fill=$(grep -c '^  memset(mem->data + d, val, n);$' "$c" || true)
+    copy=$(grep -c '^  memmove(dest->data + dest_addr, src->data + src_addr, n);$' "$c" || true)
+    if [[ "$fill" != 1 || "$copy" != 1 ]]; then
+        die "wasm2c output changed (memory_fill/memory_copy not found once each: $fill/$copy); check the big-endian fix in Scripts/lib/cross-wasm2c.sh against this wabt"
+    fi
+    sed -i \
+        -e 's|^  memset(mem->data + d, val, n);$|#if WABT_BIG_ENDIAN /* camagent: wabt 1.0.32 big-endian fix */\n  memset(mem->data + mem->size - d - n, val, n);\n#else\n  memset(mem->data + d, val, n);\n#endif|' \
+        -e 's|^  memmove(dest->data + dest_addr, src->data + src_addr, n);$|#if WABT_BIG_ENDIAN /* camagent: wabt 1.0.32 big-endian fix */\n  memmove(dest->data + dest->size - dest_addr - n,\n          src->data + src->size - src_addr - n, n);\n#else\n  memmove(dest->data + dest_addr, src->data + src_addr, n);\n#endif|' \
+        "$c"
+    [[ $(grep -c 'camagent: wabt 1.0.32 big-endian fix' "$c") == 2 ]] || die "big-endian fix not applied to $c"
+}
+
+build_target_wasm2c() {
+    local name=$1 started=$SECONDS
+    local wasm_dir=$REPO_ROOT/$WASM_DIR_REL
+    ensure_debian_packages "${T_PACKAGES[@]}" || die "missing packages for $name"
+
+    local embedded_lib=$TOOLCHAIN_LIB/swift/embedded/$T_SWIFT_TRIPLE
+    local wasm_ld=$(dirname "$CLANG")/wasm-ld
+    [[ -d "$embedded_lib" ]] || die "no Embedded Swift stdlib for $T_SWIFT_TRIPLE in $TOOLCHAIN_LIB/swift/embedded"
+    [[ -x "$wasm_ld" ]] || die "wasm-ld missing from the Swift toolchain ($wasm_ld)"
+    command -v wasm2c >/dev/null || die "wasm2c not found (Debian package wabt)"
+    [[ -f "$WASM2C_RUNTIME_DIR/wasm-rt-impl.c" && -f "$WASM2C_RUNTIME_DIR/wasm-rt.h" ]] || die "wasm2c runtime not found in $WASM2C_RUNTIME_DIR (Debian package wabt)"
+    command -v "$T_CC" >/dev/null || die "$T_CC not found (Debian package gcc-<arch>-linux-gnu)"
+    local musl=${T_MUSL_DIR:-}
+    local musl_inc=${musl:+$musl/include} musl_lib=${musl:+$musl/lib}
+    musl_inc=${musl_inc:-/usr/include/$T_MUSL}
+    musl_lib=${musl_lib:-/usr/lib/$T_MUSL}
+    [[ -f "$musl_lib/libc.a" && -f "$musl_lib/crt1.o" ]] || die "musl not found in $musl_lib"
+    [[ -f "$musl_inc/stdlib.h" ]] || die "musl headers not found in $musl_inc"
+
+    local out=$OUT_ROOT/$name
+    local obj=$out/obj
+    mkdir -p "$out"
+    local lockfd
+    exec {lockfd}>"$out/.lock"
+    flock -w 900 "$lockfd" || die "timed out waiting for another build of $name"
+    rm -rf "$obj"
+    mkdir -p "$obj"
+
+    # shellcheck disable=SC2206
+    local extra_swift=(${CROSS_SWIFT_FLAGS:-}) extra_c=(${CROSS_C_FLAGS:-}) extra_link=(${CROSS_LINK_FLAGS:-})
+    local swift_flags=(
+        -target "$T_SWIFT_TRIPLE" "${T_SWIFT_FLAGS[@]}"
+        -enable-experimental-feature Embedded
+        -swift-version "${CROSS_SWIFT_VERSION:-6}"
+        -wmo -Osize
+        -Xfrontend -function-sections
+        -Xfrontend -disable-stack-protector
+        -module-cache-path "$out/module-cache"
+        -I "$obj"
+        "${extra_swift[@]}"
+    )
+
+    # 1. Swift -> wasm objects. C modules only lend their headers here.
+    local wasm_objects=() host_sources=() host_includes=() entry mod kind dir files
+    for entry in "${MODULES[@]}"; do
+        read -r mod kind dir <<<"$entry"
+        [[ -d "$SRC_ROOT/$dir" ]] || die "module $mod: directory $SRC_ROOT/$dir missing"
+        case $kind in
+            swift-lib | swift-main)
+                mapfile -t files < <(find_sources "$SRC_ROOT/$dir" swift)
+                ((${#files[@]} > 0)) || die "module $mod: no .swift files in $dir"
+                say "compiling $mod (${#files[@]} Swift files) for $T_SWIFT_TRIPLE…"
+                if [[ $kind == swift-lib ]]; then
+                    run "$SWIFTC" "${swift_flags[@]}" -parse-as-library -module-name "$mod" \
+                        -emit-module -emit-module-path "$obj/$mod.swiftmodule" \
+                        -c -o "$obj/$mod.o" "${files[@]}" ||
+                        die "Swift module $mod failed to compile in Embedded mode for wasm32 (sources: $dir)"
+                else
+                    run "$SWIFTC" "${swift_flags[@]}" -module-name "$mod" \
+                        -c -o "$obj/$mod.o" "${files[@]}" ||
+                        die "Swift module $mod failed to compile in Embedded mode for wasm32 (sources: $dir)"
+                fi
+                wasm_objects+=("$obj/$mod.o")
+                ;;
+            c)
+                mapfile -t files < <(find_sources "$SRC_ROOT/$dir" c)
+                host_sources+=("${files[@]}")
+                host_includes+=(-I "$SRC_ROOT/$dir/include")
+                swift_flags+=(-I "$SRC_ROOT/$dir/include")
+                ;;
+            *) die "bad module kind '$kind' for $mod" ;;
+        esac
+    done
+
+    # 2. The module's own libc.
+    say "compiling module-libc.c for wasm32…"
+    run "$CLANG" --target=wasm32-unknown-unknown -ffreestanding -nostdlib -Os \
+        -ffunction-sections -fdata-sections -fno-stack-protector -Wall -Wextra \
+        -c -o "$obj/module-libc.o" "$wasm_dir/module-libc.c" || die "module-libc.c failed to compile"
+    wasm_objects+=("$obj/module-libc.o")
+
+    # 3. Link. The imports allowed are exactly the functions host.c implements.
+    grep -oE '^[a-z0-9_ ]+ Z_envZ_[a-z0-9_]+\(' "$wasm_dir/host.c" | sed -E 's/.*Z_envZ_//; s/\($//' |
+        LC_ALL=C sort -u >"$obj/imports.txt"
+    [[ -s "$obj/imports.txt" ]] || die "no imports found in $wasm_dir/host.c"
+    local unicode=()
+    [[ -f "$embedded_lib/libswiftUnicodeDataTables.a" ]] && unicode=("$embedded_lib/libswiftUnicodeDataTables.a")
+    say "linking $PRODUCT.wasm (wasm-ld)…"
+    # --stack-first: the shadow stack sits below the data, so an overflow runs
+    # off address 0 and traps instead of overwriting globals. --max-memory
+    # bounds linear memory (and with it the heap): 16 MiB, 8x the RSS budget.
+    run "$wasm_ld" -o "$obj/$PRODUCT.wasm" --no-entry --export=__main_argc_argv \
+        --allow-undefined-file="$obj/imports.txt" \
+        --stack-first -z stack-size=131072 --max-memory=16777216 \
+        --gc-sections "${wasm_objects[@]}" "${unicode[@]}" >"$obj/wasm-ld.log" 2>&1 || {
+        cat "$obj/wasm-ld.log" >&2
+        if grep -q 'undefined symbol' "$obj/wasm-ld.log"; then
+            die "wasm-ld: undefined symbols above; a new camshim.h function needs an import in $WASM_DIR_REL/host.c, anything else in $WASM_DIR_REL/module-libc.c"
+        fi
+        die "wasm-ld failed"
+    }
+
+    # 4. wasm -> C.
+    say "translating with wasm2c $(wasm2c --version)…"
+    run wasm2c -n "$PRODUCT" "$obj/$PRODUCT.wasm" -o "$obj/${PRODUCT}_wasm.c" || die "wasm2c failed"
+    wasm2c_fix_big_endian "$obj/${PRODUCT}_wasm.c"
+
+    # 5. Native compile and static link against musl.
+    local gcc_inc
+    gcc_inc=$("$T_CC" -print-file-name=include)
+    local c_flags=(
+        "${T_C_FLAGS[@]}"
+        -nostdinc -isystem "$gcc_inc" -isystem "$musl_inc"
+        -Os -ffunction-sections -fdata-sections
+        -fno-asynchronous-unwind-tables -fno-unwind-tables
+        -include "$wasm_dir/wasm-rt-config.h"
+        -I "$obj" -I "$WASM2C_RUNTIME_DIR" "${host_includes[@]}"
+        -DNDEBUG
+        "${extra_c[@]}"
+    )
+    local native_objects=() f base
+    say "compiling ${PRODUCT}_wasm.c ($(($(stat -c %s "$obj/${PRODUCT}_wasm.c") / 1024)) KiB of generated C) with $T_CC…"
+    # Generated and runtime code: every memory access is range-checked, no
+    # stack protector (as for the native Swift objects), no warnings from code we do not write.
+    run "$T_CC" "${c_flags[@]}" -fno-stack-protector -w -c -o "$obj/${PRODUCT}_wasm.o" "$obj/${PRODUCT}_wasm.c" ||
+        die "the generated C failed to compile"
+    run "$T_CC" "${c_flags[@]}" -fno-stack-protector -w -c -o "$obj/wasm-rt-impl.o" "$WASM2C_RUNTIME_DIR/wasm-rt-impl.c" ||
+        die "wasm-rt-impl.c failed to compile"
+    native_objects+=("$obj/${PRODUCT}_wasm.o" "$obj/wasm-rt-impl.o")
+    for f in "$wasm_dir/host.c" "${host_sources[@]}"; do
+        base=$(basename "$f" .c)
+        # The TLS shim needs mbedTLS built for this target, which the wasm2c
+        # pipeline does not do yet; host.c has no TLS imports either, so a
+        # Swift call to cs_tls_* fails the wasm-ld step above, loudly.
+        if grep -q '^#include <mbedtls/' "$f" && [[ -z "${T_MBEDTLS_DIR:-}" ]]; then
+            say "not compiling $(basename "$f"): no mbedTLS for $name yet"
+            continue
+        fi
+        run "$T_CC" "${c_flags[@]}" -fstack-protector-strong -Wall -Wextra -c -o "$obj/host-$base.o" "$f" ||
+            die "$f failed to compile"
+        native_objects+=("$obj/host-$base.o")
+    done
+
+    say "linking $PRODUCT ($T_CC, static musl)…"
+    local libgcc unstripped=$out/$PRODUCT.unstripped
+    libgcc=$("$T_CC" "${T_C_FLAGS[@]}" -print-libgcc-file-name)
+    run "$T_CC" "${T_C_FLAGS[@]}" -static -nostdlib -Wl,--gc-sections "${T_LINK_FLAGS[@]}" "${extra_link[@]}" \
+        -o "$unstripped" \
+        "$musl_lib/crt1.o" "$musl_lib/crti.o" \
+        "${native_objects[@]}" \
+        -Wl,--start-group "$musl_lib/libc.a" "$libgcc" -Wl,--end-group \
+        "$musl_lib/crtn.o" ||
+        die "link failed"
+    run "$OBJCOPY" --strip-all "$unstripped" "$out/$PRODUCT.tmp"
+    mv -f "$out/$PRODUCT.tmp" "$out/$PRODUCT"
+    exec {lockfd}>&-
+
+    local size
+    size=$(stat -c %s "$out/$PRODUCT")
+    say "built in $((SECONDS - started))s: $out/$PRODUCT"
+    say "$(file -b "$out/$PRODUCT")"
+    say "stripped size: $size bytes ($(((size + 1023) / 1024)) KiB); wasm module: $(stat -c %s "$obj/$PRODUCT.wasm") bytes; unstripped copy: $unstripped"
+    SUMMARY+=("$(printf '%-8s %9s bytes  %s' "$name" "$size" "$out/$PRODUCT")")
+}
