@@ -27,7 +27,7 @@
 # Facts behind the choices: docs in /work/shared/DESIGN.md section 3, and
 # Toolchains/compat/README.md.
 
-CROSS_TARGETS=(x86_64 armv7)
+CROSS_TARGETS=(x86_64 armv7 armv5 armv7hf aarch64)
 
 _cross_target_reset() {
     T_DESC="" T_KIND=native T_SWIFT_TRIPLE="" T_CLANG_TRIPLE="" T_MUSL="" T_BUILTINS="" T_RUNNER=""
@@ -71,20 +71,59 @@ cross_target_armv7() {
     T_RUNNER=qemu-arm-static
 }
 
-# Template for the next targets (not enabled; see DESIGN.md section 3):
-#
-# cross_target_armv5() {          # ARM926EJ-S, armel
-#     ...as armv7, plus:
-#     T_SWIFT_TRIPLE=armv4t-none-none-eabi
-#     T_SWIFT_FLAGS=(-target-cpu arm926ej-s)
-#     T_C_FLAGS=(-march=armv5te -mcpu=arm926ej-s -mfloat-abi=soft)
-#     T_COMPAT=(arc4random.c atomic-sync.c)   # __atomic_*_4 on __sync_* (libatomic's IFUNCs never resolve under static musl)
-#     T_RUNNER="qemu-arm-static -cpu arm926"
-# }
-# cross_target_armv7hf() {        # armhf: T_SWIFT_FLAGS=(-Xcc -mfloat-abi=hard), T_C_FLAGS=(... -mfloat-abi=hard),
-#                                 # T_MUSL=arm-linux-musleabihf, musl-dev:armhf, gcc:arm-linux-gnueabihf-gcc (link with lld: GNU ld trips on .ARM.attributes)
-# cross_target_aarch64() {        # T_SWIFT_TRIPLE=aarch64-none-none-elf, T_MUSL=aarch64-linux-musl, musl-dev:arm64, gcc:aarch64-linux-gnu-gcc
-# cross_target_mipsel() {         # T_KIND=wasm2c: wasm32-unknown-none-wasm + wasm-ld + wasm2c (wabt) + mipsel-linux-gnu-gcc -static
+# ARMv5TE (ARM926EJ-S: HiSilicon Hi3518EV200, XM, TI DaVinci DM365), armel.
+# The Embedded stdlib for armv4t is the only one old enough; -target-cpu
+# arm926ej-s lets LLVM use the v5TE instructions (clz, blx, ldrd) and nothing
+# newer. ARM mode only: ARMv5 has Thumb-1, not Thumb-2, and Thumb-1 code is
+# slower and, for Swift, barely smaller. No FPU: soft float everywhere.
+# ARMv5 has no ldrex/strex, so LLVM lowers Swift's atomics (refcounts,
+# swift_once) to __atomic_*_4 calls; Debian's libatomic resolves those through
+# IFUNCs, which a static musl binary never runs, so Toolchains/compat/
+# atomic-sync.c provides them on the kernel's cmpxchg user helper.
+cross_target_armv5() {
+    T_DESC="ARMv5TE Linux (ARM926EJ-S), ARM mode, soft float (armel), static musl (Embedded Swift armv4t-none-none-eabi)"
+    T_SWIFT_TRIPLE=armv4t-none-none-eabi
+    T_SWIFT_FLAGS=(-target-cpu arm926ej-s)
+    T_CLANG_TRIPLE=arm-linux-musleabi
+    T_C_FLAGS=(-march=armv5te -mcpu=arm926ej-s -marm -mfloat-abi=soft)
+    T_MUSL=arm-linux-musleabi
+    T_BUILTINS=gcc:arm-linux-gnueabi-gcc
+    T_COMPAT=(arc4random.c atomic-sync.c)
+    T_PACKAGES=(musl-dev:armel gcc-arm-linux-gnueabi)
+    T_RUNNER="qemu-arm-static -cpu arm926"
+}
+
+# ARMv7-A with a hard-float userland (armhf). Same code as armv7 (Thumb-2,
+# VFPv3 + NEON), but floats travel in VFP registers: both the Swift objects
+# (-Xcc -mfloat-abi=hard reaches Swift's code generator) and the C objects
+# say so in .ARM.attributes (Tag_ABI_VFP_args). GNU ld refuses to mix those
+# attributes with the Unicode tables archive; lld links them.
+cross_target_armv7hf() {
+    T_DESC="ARMv7-A Linux, Thumb-2, hard float (armhf), static musl (Embedded Swift armv7-none-none-eabi)"
+    T_SWIFT_TRIPLE=armv7-none-none-eabi
+    T_SWIFT_FLAGS=(-Xcc -mthumb -Xcc -mfloat-abi=hard)
+    T_CLANG_TRIPLE=arm-linux-musleabihf
+    T_C_FLAGS=(-march=armv7-a -mthumb -mfpu=neon -mfloat-abi=hard)
+    T_MUSL=arm-linux-musleabihf
+    T_BUILTINS=gcc:arm-linux-gnueabihf-gcc
+    T_COMPAT=(arc4random.c)
+    T_PACKAGES=(musl-dev:armhf gcc-arm-linux-gnueabihf)
+    T_RUNNER="qemu-arm-static -cpu cortex-a7"
+}
+
+# AArch64 (newer camera SoCs). Bare-metal triple for Swift, Linux musl for C
+# and the link; the ELF64 AAPCS ABI is the same.
+cross_target_aarch64() {
+    T_DESC="AArch64 Linux, static musl (Embedded Swift aarch64-none-none-elf)"
+    T_SWIFT_TRIPLE=aarch64-none-none-elf
+    T_CLANG_TRIPLE=aarch64-linux-musl
+    T_C_FLAGS=(-march=armv8-a)
+    T_MUSL=aarch64-linux-musl
+    T_BUILTINS=gcc:aarch64-linux-gnu-gcc
+    T_COMPAT=(arc4random.c)
+    T_PACKAGES=(musl-dev:arm64 gcc-aarch64-linux-gnu)
+    T_RUNNER=qemu-aarch64-static
+}
 
 # MIPS: the Swift frontend refuses every MIPS triple, so the agent goes
 # through WebAssembly: Embedded Swift for wasm32-unknown-none-wasm, wasm-ld,

@@ -81,6 +81,29 @@ _deps_wait_background_install() {
     done
 }
 
+# deps_apt_update: apt-get update, tolerant of a broken foreign index (a
+# warning) and of another apt-get update holding the lists lock (waits for it:
+# DPkg::Lock::Timeout covers only the dpkg lock, not /var/lib/apt/lists/lock).
+deps_apt_update() {
+    local lock_timeout=${DEPS_WAIT_SECONDS:-1800} log rc waited=0
+    log=$(mktemp "${TMPDIR:-/tmp}/deps-update.XXXXXX")
+    while :; do
+        rc=0
+        _deps_as_root apt-get -o DPkg::Lock::Timeout="$lock_timeout" -q update >"$log" 2>&1 || rc=$?
+        ((rc != 0)) && grep -q 'Could not get lock /var/lib/apt/lists' "$log" && ((waited < lock_timeout)) || break
+        ((waited == 0)) && _deps_say "another apt-get update is running; waiting for it..."
+        sleep 5
+        waited=$((waited + 5))
+    done
+    _DEPS_APT_UPDATED=1
+    if ((rc != 0)); then
+        _deps_say "apt-get update reported errors (continuing; install result is what counts):"
+        grep -E '^(E|W):' "$log" | head -n 5 >&2 || true
+    fi
+    rm -f "$log"
+    return "$rc"
+}
+
 # ensure_debian_packages PKG[:ARCH]...
 ensure_debian_packages() {
     (($# > 0)) || return 0
@@ -122,11 +145,7 @@ ensure_debian_packages() {
     aptlog=$(mktemp "${TMPDIR:-/tmp}/deps-apt.XXXXXX")
     if [[ -z "$_DEPS_APT_UPDATED" ]]; then
         _deps_say "apt-get update (for: ${missing[*]})"
-        if ! _deps_as_root apt-get -o DPkg::Lock::Timeout="$lock_timeout" -q update >"$aptlog" 2>&1; then
-            _deps_say "apt-get update reported errors (continuing; install result is what counts):"
-            grep -E '^(E|W):' "$aptlog" | head -n 5 >&2 || true
-        fi
-        _DEPS_APT_UPDATED=1
+        deps_apt_update || true
     fi
 
     _deps_say "installing: ${missing[*]}"

@@ -71,34 +71,77 @@ extension EndToEnd {
     }
 
     /// The x86_64 agent built as Embedded Swift, static against musl.
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["CAMAGENT_CROSS_X86_64"] != nil,
+    @Test(.enabled(if: crossAgentPath("CAMAGENT_CROSS_X86_64") != nil,
                    "set CAMAGENT_CROSS_X86_64 to the cross-built agent (Scripts/test does)"))
     func embeddedX86AgentStreams() throws {
-        let binary = ProcessInfo.processInfo.environment["CAMAGENT_CROSS_X86_64"]!
-        let cluster = try Cluster()
-        defer { cluster.stop(); cluster.removeDirectory() }
-        try cluster.startServers()
-        try cluster.startAgent(binary: binary, runner: "")
-        let url = try cluster.viewerURL(target: "rtsp")
-        let frames = try countFrames(url)
-        #expect(frames >= 50, "only \(frames) frames\n\(cluster.allLogs)")
-        #expect(cluster.agent!.stderr.contains("x86_64-linux (embedded)"), "not the embedded build:\n\(cluster.agent!.stderr)")
+        try crossBuiltAgentStreams("CAMAGENT_CROSS_X86_64", runner: "", build: "x86_64-linux (embedded)")
     }
 
-    /// The armv7 agent, cross-built as Embedded Swift against musl, under qemu.
-    /// Scripts/test builds it and sets CAMAGENT_CROSS_ARMV7.
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["CAMAGENT_CROSS_ARMV7"] != nil,
+    // The cross-built agents under qemu user mode, one per target of
+    // Scripts/lib/cross-targets.sh. Scripts/test builds them and sets the
+    // variables (the default run: armv7, armv5; --full: all of them).
+
+    /// ARMv7-A, Thumb-2, soft-float ABI (armel).
+    @Test(.enabled(if: crossAgentPath("CAMAGENT_CROSS_ARMV7") != nil,
                    "set CAMAGENT_CROSS_ARMV7 to the cross-built agent (Scripts/test does)"))
     func crossBuiltArmv7AgentStreamsUnderQemu() throws {
-        let binary = ProcessInfo.processInfo.environment["CAMAGENT_CROSS_ARMV7"]!
-        let cluster = try Cluster()
-        defer { cluster.stop(); cluster.removeDirectory() }
-        try cluster.startServers()
-        try cluster.startAgent(binary: binary, runner: "qemu-arm-static -cpu cortex-a7")
-        let url = try cluster.viewerURL(target: "rtsp", timeout: 60)
-        let frames = try countFrames(url)
-        #expect(frames >= 50, "only \(frames) frames\n\(cluster.allLogs)")
-        #expect(cluster.agent!.stderr.contains("arm-linux (embedded)"), "not the embedded ARM build:\n\(cluster.agent!.stderr)")
+        try crossBuiltAgentStreams("CAMAGENT_CROSS_ARMV7", runner: "qemu-arm-static -cpu cortex-a7", build: "arm-linux (embedded)")
+    }
+
+    /// ARMv5TE on an ARM926 CPU model: an instruction the real ARM926 lacks
+    /// (VFP, NEON, ARMv6+ such as ldrex/strex) is an illegal instruction here,
+    /// and broken atomics (refcounting) would not survive a streaming session.
+    @Test(.enabled(if: crossAgentPath("CAMAGENT_CROSS_ARMV5") != nil,
+                   "set CAMAGENT_CROSS_ARMV5 to the cross-built agent (Scripts/test does)"))
+    func crossBuiltArmv5AgentStreamsUnderQemu() throws {
+        try crossBuiltAgentStreams("CAMAGENT_CROSS_ARMV5", runner: "qemu-arm-static -cpu arm926", build: "arm-linux (embedded)")
+    }
+
+    /// ARMv7-A with the hard-float ABI (armhf).
+    @Test(.enabled(if: crossAgentPath("CAMAGENT_CROSS_ARMV7HF") != nil,
+                   "set CAMAGENT_CROSS_ARMV7HF to the cross-built agent (Scripts/test --full does)"))
+    func crossBuiltArmv7hfAgentStreamsUnderQemu() throws {
+        try crossBuiltAgentStreams("CAMAGENT_CROSS_ARMV7HF", runner: "qemu-arm-static -cpu cortex-a7", build: "arm-linux (embedded)")
+    }
+
+    /// AArch64.
+    @Test(.enabled(if: crossAgentPath("CAMAGENT_CROSS_AARCH64") != nil,
+                   "set CAMAGENT_CROSS_AARCH64 to the cross-built agent (Scripts/test --full does)"))
+    func crossBuiltAarch64AgentStreamsUnderQemu() throws {
+        try crossBuiltAgentStreams("CAMAGENT_CROSS_AARCH64", runner: "qemu-aarch64-static", build: "aarch64-linux (embedded)")
+    }
+
+    /// MIPS32r2 little-endian, through wasm2c (Swift cannot target MIPS): the
+    /// agent is a wasm32 module translated to C, so it reports the wasm32 build.
+    @Test(.enabled(if: crossAgentPath("CAMAGENT_CROSS_MIPSEL") != nil,
+                   "set CAMAGENT_CROSS_MIPSEL to the cross-built agent (Scripts/test --full does)"))
+    func crossBuiltMipselAgentStreamsUnderQemu() throws {
+        try crossBuiltAgentStreams("CAMAGENT_CROSS_MIPSEL", runner: "qemu-mipsel-static -cpu 24Kf", build: "wasm32-linux (embedded)")
     }
 }
+}
+
+/// The path in the environment variable `name`, if it is set and not empty.
+func crossAgentPath(_ name: String) -> String? {
+    guard let path = ProcessInfo.processInfo.environment[name], !path.isEmpty else { return nil }
+    return path
+}
+
+/// The shared body of the cross-built agent tests: the agent whose path is in
+/// `variable`, started through `runner` ("" = directly), streams ≥ 50 decodable
+/// frames through the streampoint, and `--version`/its log name the `build`
+/// it was meant to be (so a host binary in the variable cannot pass).
+func crossBuiltAgentStreams(_ variable: String, runner: String, build: String) throws {
+    let binary = try #require(crossAgentPath(variable), "\(variable) is not set")
+    #expect(FileManager.default.isExecutableFile(atPath: binary), "\(variable)=\(binary) is not an executable file")
+    let cluster = try Cluster()
+    defer { cluster.stop(); cluster.removeDirectory() }
+    try cluster.startServers()
+    try cluster.startAgent(binary: binary, runner: runner)
+    // qemu's translation makes the first connection slower than native.
+    let url = try cluster.viewerURL(target: "rtsp", timeout: runner.isEmpty ? 30 : 60)
+    let frames = try countFrames(url)
+    #expect(frames >= 50, "only \(frames) frames via \(variable)\n\(cluster.allLogs)")
+    #expect(cluster.agent?.isRunning == true, "the agent exited:\n\(cluster.allLogs)")
+    #expect(cluster.agent!.stderr.contains(build), "not the \(build) build:\n\(cluster.agent!.stderr)")
 }
