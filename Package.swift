@@ -25,7 +25,9 @@ let package = Package(
         // Agent state machines and config. Pure: no syscalls, time is a parameter.
         .target(name: "CamCore", dependencies: ["CamProtocol"], path: "Agent/Core"),
         // The few libc calls the agent makes; integer and pointer+length arguments only.
-        .target(name: "CCamShim", path: "Agent/CShim"),
+        .target(
+            name: "CCamShim", path: "Agent/CShim",
+            linkerSettings: [.linkedLibrary("mbedtls"), .linkedLibrary("mbedx509"), .linkedLibrary("mbedcrypto")]),
         // poll(2) loop, sockets, logging: drives the CamCore state machines.
         .target(name: "CamRuntime", dependencies: ["CamCore", "CCamShim"], path: "Agent/Runtime"),
         .executableTarget(name: "camagent", dependencies: ["CamRuntime"], path: "Agent/Main"),

@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -185,6 +186,48 @@ long cs_read_file(const unsigned char *path, long path_len, unsigned char *buf, 
     }
     close(fd);
     return total;
+}
+
+int cs_write_file_atomic(const unsigned char *path, long path_len, const unsigned char *data, long len) {
+    char name[4096], temp[4100], dir[4096];
+    if (path_len <= 0 || path_len >= (long)sizeof(name)) return -ENAMETOOLONG;
+    memcpy(name, path, (size_t)path_len);
+    name[path_len] = 0;
+    snprintf(temp, sizeof(temp), "%s.tmp", name);
+    int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return -errno;
+    long done = 0;
+    while (done < len) {
+        ssize_t n = write(fd, data + done, (size_t)(len - done));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            int err = errno;
+            close(fd);
+            unlink(temp);
+            return -err;
+        }
+        done += n;
+    }
+    if (fsync(fd) < 0 || close(fd) < 0) {
+        int err = errno;
+        unlink(temp);
+        return -err;
+    }
+    if (rename(temp, name) < 0) {
+        int err = errno;
+        unlink(temp);
+        return -err;
+    }
+    // The rename itself is durable only once the directory is synced.
+    memcpy(dir, name, (size_t)path_len + 1);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir) slash[1] = 0; else if (slash) *slash = 0; else strcpy(dir, ".");
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
 }
 
 static void write_all(int fd, const unsigned char *buf, long len) {

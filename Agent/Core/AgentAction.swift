@@ -32,4 +32,6 @@ public enum AgentAction: Equatable, Sendable {
     /// the data link with the handshake and belongs to the camera.
     case splice(tunnelID: UInt32, toTarget: [UInt8])
     case log(LogLevel, String)
+    /// Persist the identity activation produced (state file, atomically).
+    case storeIdentity(AgentIdentity)
 }

@@ -13,20 +13,26 @@ public struct AgentCore<Entropy: EntropySource> {
     /// Tunnel setup (target connect + data link handshake) must finish within this.
     public static var tunnelSetupTimeoutMs: Int64 { 10_000 }
 
-    public init(config: AgentConfig, entropy: Entropy) {
+    /// `identity` is the one loaded from the state file, if any; else the config's.
+    public init(config: AgentConfig, identity: AgentIdentity? = nil, entropy: Entropy) {
         self.config = config
         self.entropy = entropy
-        endpoint = EndpointSession(config: config)
+        endpoint = EndpointSession(config: config, identity: identity ?? config.identity)
         streampoint = StreampointSession(config: config)
     }
 
     public var isEndpointUp: Bool { endpoint.link.isUp }
+    public var identity: AgentIdentity? { endpoint.identity }
     public var isStreampointUp: Bool { streampoint.link.isUp }
     public var tunnelsInSetup: Int { tunnels.values.filter { $0.phase != .splicing }.count }
     public var tunnelCount: Int { tunnels.count }
 
     public mutating func start(now: Int64) -> [AgentAction] {
-        var actions: [AgentAction] = [.log(.info, "agent \(config.agentID) starting (\(AgentVersion.software), \(BuildInfo.target))")]
+        let who = endpoint.identity.map { "agent \($0.agentID)" } ?? "unit \(config.factory?.serial ?? "?") (not activated)"
+        var actions: [AgentAction] = [.log(.info, "\(who) starting (\(AgentVersion.software), \(BuildInfo.target))")]
+        if config.allowPlaintext {
+            actions.append(.log(.warn, "allow_plaintext = yes: plain-TCP servers are accepted and those links are NOT encrypted (lab use only)"))
+        }
         actions += endpoint.dialIfDue(now: now)
         return actions
     }

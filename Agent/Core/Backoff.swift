@@ -46,4 +46,7 @@ public struct Backoff: Sendable {
     }
 
     public mutating func reset() { failures = 0 }
+
+    /// Jumps to the maximum delay (for refusals that waiting cannot fix soon).
+    public mutating func saturate() { failures = 64 }
 }

@@ -22,6 +22,15 @@ public enum ConfigParser {
         var endpoints: [ServerAddress] = []
         var targets: [TunnelTarget] = []
         var logLevel = LogLevel.info
+        var caFile: String?
+        var serial: String?
+        var mac = ""
+        var model = ""
+        var firmware = ""
+        var activationSecret: [UInt8]?
+        var stateFile: String?
+        var allowPlaintext: Bool?
+        var firstPlainEndpointLine = 0
         var maxTunnels = 8
         var backoffInitial: Int64 = 1000
         var backoffMax: Int64 = 60000
@@ -51,7 +60,42 @@ public enum ConfigParser {
                 deviceKey = bytes
             case "endpoint":
                 guard endpoints.count < 8 else { throw fail("at most 8 endpoints") }
-                endpoints.append(try parseServerURL(value, fail: fail))
+                let address = try parseServerURL(value, fail: fail)
+                if !address.tls && firstPlainEndpointLine == 0 { firstPlainEndpointLine = lineNumber }
+                endpoints.append(address)
+            case "serial":
+                guard serial == nil else { throw fail("given twice") }
+                guard isValidAgentID(value) else { throw fail("must be 1-64 characters of A-Z a-z 0-9 . _ -") }
+                serial = value
+            case "mac":
+                guard value.utf8.count <= 32 else { throw fail("too long") }
+                mac = value
+            case "model":
+                guard value.utf8.count <= 64 else { throw fail("too long") }
+                model = value
+            case "firmware":
+                guard value.utf8.count <= 64 else { throw fail("too long") }
+                firmware = value
+            case "activation_secret":
+                guard activationSecret == nil else { throw fail("given twice") }
+                guard let bytes = Hex.decode(value) else { throw fail("must be hexadecimal") }
+                guard bytes.count >= 16, bytes.count <= 64 else { throw fail("must be 16 to 64 bytes (32 to 128 hex digits)") }
+                activationSecret = bytes
+            case "state_file":
+                guard stateFile == nil else { throw fail("given twice") }
+                guard value.hasPrefix("/") else { throw fail("must be an absolute path") }
+                stateFile = value
+            case "ca_file":
+                guard caFile == nil else { throw fail("given twice") }
+                guard value.hasPrefix("/") else { throw fail("must be an absolute path") }
+                caFile = value
+            case "allow_plaintext":
+                guard allowPlaintext == nil else { throw fail("given twice") }
+                switch value {
+                case "yes", "true": allowPlaintext = true
+                case "no", "false": allowPlaintext = false
+                default: throw fail("must be yes or no")
+                }
             case "target":
                 guard targets.count < ProtocolConstants.maxTargets else {
                     throw fail("at most \(ProtocolConstants.maxTargets) targets")
@@ -81,33 +125,68 @@ public enum ConfigParser {
             }
         }
 
-        guard let agentID else { throw ConfigError(line: 0, key: "agent_id", problem: "missing") }
-        guard let deviceKey else { throw ConfigError(line: 0, key: "device_key", problem: "missing") }
+        var identity: AgentIdentity?
+        var factory: FactoryIdentity?
+        if agentID != nil || deviceKey != nil {
+            guard let agentID else { throw ConfigError(line: 0, key: "agent_id", problem: "missing (device_key is given)") }
+            guard let deviceKey else { throw ConfigError(line: 0, key: "device_key", problem: "missing (agent_id is given)") }
+            identity = AgentIdentity(agentID: agentID, deviceKey: deviceKey)
+        } else if let activationSecret {
+            guard let serial else { throw ConfigError(line: 0, key: "serial", problem: "missing (activation needs it)") }
+            guard stateFile != nil else {
+                throw ConfigError(line: 0, key: "state_file", problem: "missing (activation stores the issued identity there)")
+            }
+            factory = FactoryIdentity(serial: serial, mac: mac, model: model, firmware: firmware,
+                                      activationSecret: activationSecret)
+        } else {
+            throw ConfigError(line: 0, key: "agent_id",
+                              problem: "missing (give agent_id and device_key, or serial, activation_secret and state_file)")
+        }
         guard !endpoints.isEmpty else { throw ConfigError(line: 0, key: "endpoint", problem: "missing (at least one)") }
         guard !targets.isEmpty else { throw ConfigError(line: 0, key: "target", problem: "missing (at least one)") }
+        if firstPlainEndpointLine > 0 && allowPlaintext != true {
+            throw ConfigError(line: firstPlainEndpointLine, key: "endpoint",
+                              problem: "plain http:// needs allow_plaintext = yes (lab use only); use https://")
+        }
+        var usesTLS = false
+        for endpoint in endpoints where endpoint.tls { usesTLS = true }
+        if usesTLS && caFile == nil {
+            throw ConfigError(line: 0, key: "ca_file", problem: "missing (https endpoints need the CA bundle)")
+        }
         guard backoffMax >= backoffInitial else {
             throw ConfigError(line: 0, key: "backoff_max_ms", problem: "must not be below backoff_initial_ms")
         }
-        var config = AgentConfig(agentID: agentID, deviceKey: deviceKey, endpoints: endpoints, targets: targets)
+        var config = AgentConfig(identity: identity, endpoints: endpoints, targets: targets)
+        config.factory = factory
+        config.stateFile = stateFile
         config.logLevel = logLevel
+        config.caFile = caFile
+        config.allowPlaintext = allowPlaintext ?? false
         config.maxTunnels = maxTunnels
         config.backoffInitialMs = backoffInitial
         config.backoffMaxMs = backoffMax
         return config
     }
 
-    /// `http://host[:port][/]`.
+    /// `https://host[:port][/]`, or `http://` for plain TCP.
     static func parseServerURL(_ value: String, fail: (String) -> ConfigError) throws(ConfigError) -> ServerAddress {
-        let prefix = "http://"
-        if value.hasPrefix("https://") { throw fail("https is not supported by this build yet; use http://") }
-        guard value.hasPrefix(prefix) else { throw fail("must start with http://") }
-        var rest = String(value.dropFirst(prefix.count))
+        let tls: Bool
+        var rest: String
+        if value.hasPrefix("https://") {
+            tls = true
+            rest = String(value.dropFirst(8))
+        } else if value.hasPrefix("http://") {
+            tls = false
+            rest = String(value.dropFirst(7))
+        } else {
+            throw fail("must start with https:// (or http:// for lab use)")
+        }
         if rest.hasSuffix("/") { rest = String(rest.dropLast()) }
         guard !rest.contains("/") else { throw fail("must not have a path") }
-        guard let (host, port) = splitHostPort(rest, defaultPort: 80) else {
-            throw fail("'\(value)' is not http://host[:port]")
+        guard let (host, port) = splitHostPort(rest, defaultPort: tls ? 443 : 80) else {
+            throw fail("'\(value)' is not http(s)://host[:port]")
         }
-        return ServerAddress(host: host, port: port)
+        return ServerAddress(host: host, port: port, tls: tls)
     }
 
     /// `name=host:port`.

@@ -5,7 +5,6 @@ public struct StreampointAssignment: Equatable, Sendable {
     public var streampointID: String
     public var address: ServerAddress
     public var ticket: [UInt8]
-    public var tls: Bool
 }
 
 /// The management link: dial the endpoint list in turn, prove the device key
@@ -16,24 +15,33 @@ struct EndpointSession: Sendable {
         case awaitingHelloAck
         case awaitingChallenge(clientNonce: [UInt8])
         case awaitingAuthOK(clientNonce: [UInt8], serverNonce: [UInt8])
+        case awaitingActivationChallenge(clientNonce: [UInt8])
+        case awaitingActivated(clientNonce: [UInt8], serverNonce: [UInt8])
     }
 
     private(set) var link: ControlLink
     private var handshake = Handshake.awaitingHelloAck
-    private let agentID: String
-    private let verifier: [UInt8]
+    /// nil until a factory-fresh unit has activated.
+    private(set) var identity: AgentIdentity?
+    private var verifier: [UInt8] = []
+    private let factory: FactoryIdentity?
     private let endpoints: [ServerAddress]
     /// Index into `endpoints` of the next (or current) attempt.
     private(set) var endpointIndex = 0
 
-    init(config: AgentConfig) {
-        agentID = config.agentID
-        verifier = Authentication.verifier(deviceKey: config.deviceKey, agentID: config.agentID)
+    init(config: AgentConfig, identity: AgentIdentity?) {
+        factory = config.factory
         endpoints = config.endpoints
         link = ControlLink(id: .endpoint, role: .endpointControl,
                            backoff: Backoff(initialMs: config.backoffInitialMs, maximumMs: config.backoffMaxMs),
                            heartbeatMs: config.heartbeatSeconds * 1000,
                            peerTimeoutMs: config.peerTimeoutSeconds * 1000)
+        if let identity { adopt(identity) }
+    }
+
+    private mutating func adopt(_ identity: AgentIdentity) {
+        self.identity = identity
+        verifier = Authentication.verifier(deviceKey: identity.deviceKey, agentID: identity.agentID)
     }
 
     var currentEndpoint: ServerAddress { endpoints[endpointIndex] }
@@ -82,18 +90,31 @@ struct EndpointSession: Sendable {
                                                   actions: inout [AgentAction]) -> StreampointAssignment? {
         switch (message, handshake, link.isUp) {
         case (.error(let code, let text), _, _):
+            if code == .revoked {
+                // Retrying quickly cannot help; only the operator can undo this.
+                link.backoff.saturate()
+            }
             actions += fail("endpoint refused us: \(code.name): \(text)", now: now, random: entropy.uint64())
         case (.helloAck, .awaitingHelloAck, false):
             let nonce = entropy.bytes(ProtocolConstants.nonceSize)
-            handshake = .awaitingChallenge(clientNonce: nonce)
-            actions.append(.send(.endpoint, Message.authBegin(agentID: agentID, clientNonce: nonce).encoded()))
+            if let identity {
+                handshake = .awaitingChallenge(clientNonce: nonce)
+                actions.append(.send(.endpoint, Message.authBegin(agentID: identity.agentID, clientNonce: nonce).encoded()))
+            } else if let factory {
+                handshake = .awaitingActivationChallenge(clientNonce: nonce)
+                actions.append(.log(.info, "endpoint: activating unit \(factory.serial) at \(currentEndpoint.display)"))
+                actions.append(.send(.endpoint, Message.activateBegin(serial: factory.serial, mac: factory.mac, model: factory.model,
+                                                                      firmware: factory.firmware, clientNonce: nonce).encoded()))
+            }
         case (.authChallenge(let serverNonce), .awaitingChallenge(let clientNonce), false):
-            let proof = Authentication.clientProof(verifier: verifier, agentID: agentID,
+            guard let identity else { return nil }
+            let proof = Authentication.clientProof(verifier: verifier, agentID: identity.agentID,
                                                    clientNonce: clientNonce, serverNonce: serverNonce)
             handshake = .awaitingAuthOK(clientNonce: clientNonce, serverNonce: serverNonce)
             actions.append(.send(.endpoint, Message.authProof(proof: proof).encoded()))
         case (.authOK(let serverProof, let heartbeat, let timeout), .awaitingAuthOK(let clientNonce, let serverNonce), false):
-            let expected = Authentication.serverProof(verifier: verifier, agentID: agentID,
+            guard let identity else { return nil }
+            let expected = Authentication.serverProof(verifier: verifier, agentID: identity.agentID,
                                                       clientNonce: clientNonce, serverNonce: serverNonce)
             guard constantTimeEqual(serverProof, expected) else {
                 actions.append(.send(.endpoint, Message.error(code: .authenticationFailed,
@@ -104,9 +125,20 @@ struct EndpointSession: Sendable {
             }
             adoptTimers(heartbeatSeconds: heartbeat, peerTimeoutSeconds: timeout)
             link.markUp(now: now)
-            actions.append(.log(.info, "endpoint: authenticated to \(currentEndpoint.display) as \(agentID)"))
+            actions.append(.log(.info, "endpoint: authenticated to \(currentEndpoint.display) as \(identity.agentID)"))
             actions.append(.send(.endpoint, Message.agentInfo(software: AgentVersion.software,
                                                               buildTarget: BuildInfo.target).encoded()))
+        case (.authChallenge(let serverNonce), .awaitingActivationChallenge(let clientNonce), false):
+            guard let factory else { return nil }
+            let activationVerifier = Activation.verifier(activationSecret: factory.activationSecret, serial: factory.serial)
+            let proof = Activation.clientProof(verifier: activationVerifier, serial: factory.serial,
+                                               clientNonce: clientNonce, serverNonce: serverNonce)
+            handshake = .awaitingActivated(clientNonce: clientNonce, serverNonce: serverNonce)
+            actions.append(.send(.endpoint, Message.activateProof(proof: proof).encoded()))
+        case (.activated(let serverProof, let agentID, let wrappedKey), .awaitingActivated(let clientNonce, let serverNonce), false):
+            guard let factory else { return nil }
+            actions += finishActivation(factory: factory, serverProof: serverProof, agentID: agentID, wrappedKey: wrappedKey,
+                                        clientNonce: clientNonce, serverNonce: serverNonce, now: now, random: entropy.uint64())
         case (.heartbeat, _, true):
             break
         case (.streampointAssign(let id, let host, let port, let ticket, let tls), _, true):
@@ -116,7 +148,7 @@ struct EndpointSession: Sendable {
                 actions += fail("endpoint sent an unusable streampoint assignment", now: now, random: entropy.uint64())
                 return nil
             }
-            return StreampointAssignment(streampointID: id, address: ServerAddress(host: host, port: port), ticket: ticket, tls: tls)
+            return StreampointAssignment(streampointID: id, address: ServerAddress(host: host, port: port, tls: tls), ticket: ticket)
         default:
             let text = "unexpected \(message.name)"
             actions.append(.send(.endpoint, Message.error(code: .unexpectedMessage, message: text).encoded()))
@@ -127,6 +159,40 @@ struct EndpointSession: Sendable {
 
     var heartbeatMs: Int64 { link.heartbeatMs }
     var peerTimeoutMs: Int64 { link.peerTimeoutMs }
+
+    /// Checks the endpoint's proof, unwraps the device key and hands the new
+    /// identity to the runtime to store; the link is then closed and redialled
+    /// at once to authenticate with that identity.
+    private mutating func finishActivation(factory: FactoryIdentity, serverProof: [UInt8], agentID: String, wrappedKey: [UInt8],
+                                           clientNonce: [UInt8], serverNonce: [UInt8], now: Int64, random: UInt64) -> [AgentAction] {
+        let activationVerifier = Activation.verifier(activationSecret: factory.activationSecret, serial: factory.serial)
+        let expected = Activation.serverProof(verifier: activationVerifier, serial: factory.serial,
+                                              clientNonce: clientNonce, serverNonce: serverNonce)
+        guard constantTimeEqual(serverProof, expected) else {
+            return [.send(.endpoint, Message.error(code: .authenticationFailed, message: "server proof does not verify").encoded())]
+                + fail("endpoint could not prove it knows our activation secret; refusing it", now: now, random: random)
+        }
+        guard isValidAgentID(agentID), wrappedKey.count == SHA256.digestSize else {
+            return [.send(.endpoint, Message.error(code: .malformedFrame, message: "unusable ACTIVATED").encoded())]
+                + fail("endpoint sent an unusable identity", now: now, random: random)
+        }
+        let pad = Activation.keyPad(verifier: activationVerifier, serial: factory.serial,
+                                    clientNonce: clientNonce, serverNonce: serverNonce)
+        let identity = AgentIdentity(agentID: agentID, deviceKey: Activation.xor(wrappedKey, pad))
+        adopt(identity)
+        var actions: [AgentAction] = [.log(.info, "endpoint: unit \(factory.serial) activated as \(agentID)"),
+                                      .storeIdentity(identity)]
+        actions += link.shutDown()
+        link.retryNow()
+        link.backoff.reset()
+        return actions
+    }
+
+    /// Forgets the identity (endpoint `reset`, later): the unit activates again.
+    mutating func forgetIdentity() {
+        identity = nil
+        verifier = []
+    }
 
     /// The endpoint chooses the timers; values outside sane bounds are clamped so
     /// a misconfigured server cannot make us spin or never notice a dead peer.

@@ -17,9 +17,11 @@ struct StreampointSession: Sendable {
     /// Set when the streampoint refused our ticket; cleared by the next assignment.
     private(set) var needsFreshTicket = false
     private let targets: [TunnelTarget]
+    private let allowPlaintext: Bool
 
     init(config: AgentConfig) {
         targets = config.targets
+        allowPlaintext = config.allowPlaintext
         link = ControlLink(id: .streampoint, role: .streampointControl,
                            backoff: Backoff(initialMs: config.backoffInitialMs, maximumMs: config.backoffMaxMs),
                            heartbeatMs: config.heartbeatSeconds * 1000,
@@ -36,6 +38,14 @@ struct StreampointSession: Sendable {
     }
 
     mutating func assign(_ new: StreampointAssignment, now: Int64) -> [AgentAction] {
+        guard new.address.tls || allowPlaintext else {
+            // The endpoint cannot downgrade us: plain TCP needs the local config's consent.
+            var actions: [AgentAction] = [.log(.error, "streampoint: \(new.streampointID) at \(new.address.display) is plain TCP "
+                + "and allow_plaintext is off; not connecting")]
+            assignment = nil
+            actions += link.shutDown()
+            return actions
+        }
         let sameServer = assignment.map { $0.streampointID == new.streampointID && $0.address == new.address } ?? false
         assignment = new
         needsFreshTicket = false

@@ -28,6 +28,12 @@ public enum Message: Equatable, Sendable {
     case authProof(proof: [UInt8])
     case authOK(serverProof: [UInt8], heartbeatSeconds: UInt16, peerTimeoutSeconds: UInt16)
     case agentInfo(software: String, buildTarget: String)
+    /// First contact of a factory-fresh unit, instead of AUTH_BEGIN.
+    case activateBegin(serial: String, mac: String, model: String, firmware: String, clientNonce: [UInt8])
+    case activateProof(proof: [UInt8])
+    /// The unit's identity. `wrappedKey` is the device key XOR a pad only the
+    /// holder of the activation secret can compute (Activation.keyPad).
+    case activated(serverProof: [UInt8], agentID: String, wrappedKey: [UInt8])
     /// `tls`: the streampoint's agent port speaks TLS (flags bit 0 on the wire).
     case streampointAssign(streampointID: String, host: String, port: UInt16, ticket: [UInt8], tls: Bool = false)
     /// The streampoint refused the agent's ticket (expired, usually): ask for a fresh STREAMPOINT_ASSIGN.
@@ -48,6 +54,9 @@ public enum Message: Equatable, Sendable {
         case authProof = 0x12
         case authOK = 0x13
         case agentInfo = 0x14
+        case activateBegin = 0x15
+        case activateProof = 0x16
+        case activated = 0x17
         case streampointAssign = 0x20
         case ticketRequest = 0x21
         case streamRegister = 0x30
@@ -68,6 +77,9 @@ public enum Message: Equatable, Sendable {
         case .authProof: return .authProof
         case .authOK: return .authOK
         case .agentInfo: return .agentInfo
+        case .activateBegin: return .activateBegin
+        case .activateProof: return .activateProof
+        case .activated: return .activated
         case .streampointAssign: return .streampointAssign
         case .ticketRequest: return .ticketRequest
         case .streamRegister: return .streamRegister
@@ -90,6 +102,9 @@ public enum Message: Equatable, Sendable {
         case .authProof: return "AUTH_PROOF"
         case .authOK: return "AUTH_OK"
         case .agentInfo: return "AGENT_INFO"
+        case .activateBegin: return "ACTIVATE_BEGIN"
+        case .activateProof: return "ACTIVATE_PROOF"
+        case .activated: return "ACTIVATED"
         case .streampointAssign: return "STREAMPOINT_ASSIGN"
         case .ticketRequest: return "TICKET_REQUEST"
         case .streamRegister: return "STREAM_REGISTER"
@@ -130,6 +145,18 @@ public enum Message: Equatable, Sendable {
         case .agentInfo(let software, let buildTarget):
             w.string(software)
             w.string(buildTarget)
+        case .activateBegin(let serial, let mac, let model, let firmware, let clientNonce):
+            w.string(serial)
+            w.string(mac)
+            w.string(model)
+            w.string(firmware)
+            w.raw(clientNonce)
+        case .activateProof(let proof):
+            w.raw(proof)
+        case .activated(let serverProof, let agentID, let wrappedKey):
+            w.raw(serverProof)
+            w.string(agentID)
+            w.blob(wrappedKey)
         case .streampointAssign(let streampointID, let host, let port, let ticket, let tls):
             w.string(streampointID)
             w.string(host)
@@ -200,6 +227,19 @@ public enum Message: Equatable, Sendable {
         case .agentInfo:
             let software = try r.string()
             self = .agentInfo(software: software, buildTarget: try r.string())
+        case .activateBegin:
+            let serial = try r.string()
+            let mac = try r.string()
+            let model = try r.string()
+            let firmware = try r.string()
+            self = .activateBegin(serial: serial, mac: mac, model: model, firmware: firmware,
+                                  clientNonce: try r.raw(ProtocolConstants.nonceSize))
+        case .activateProof:
+            self = .activateProof(proof: try r.raw(ProtocolConstants.proofSize))
+        case .activated:
+            let proof = try r.raw(ProtocolConstants.proofSize)
+            let agentID = try r.string()
+            self = .activated(serverProof: proof, agentID: agentID, wrappedKey: try r.blob())
         case .streampointAssign:
             let id = try r.string()
             let host = try r.string()

@@ -31,8 +31,12 @@ public enum ErrorCode: UInt16, Sendable {
     case timeout = 9
     case rateLimited = 10
     case shuttingDown = 11
+    /// The operator revoked this agent; the text carries the operator's reason.
+    case revoked = 12
     case targetNotAllowed = 13
     case targetUnreachable = 14
+    /// The serial is active on another unit right now (a cloned unit, or a reset one racing its old session).
+    case identityConflict = 15
     case unknown = 0xFFFF
 
     public init(wire: UInt16) { self = ErrorCode(rawValue: wire) ?? .unknown }
@@ -50,6 +54,8 @@ public enum ErrorCode: UInt16, Sendable {
         case .timeout: return "timeout"
         case .rateLimited: return "rate-limited"
         case .shuttingDown: return "shutting-down"
+        case .revoked: return "revoked"
+        case .identityConflict: return "identity-conflict"
         case .targetNotAllowed: return "target-not-allowed"
         case .targetUnreachable: return "target-unreachable"
         case .unknown: return "unknown"

@@ -4,9 +4,20 @@ import CamProtocol
 
 /// A socket the core drives: a control link, or a tunnel socket before splicing.
 struct LinkSocket {
-    var fd: Int32
-    var connecting: Bool
+    enum Phase: Equatable {
+        case connecting
+        /// TLS handshake in progress; `wantsWrite` says which way it waits.
+        case handshaking(wantsWrite: Bool)
+        case ready
+    }
+
+    var transport: Transport
+    var phase = Phase.connecting
+    /// The name the server certificate must carry, for TLS links.
+    var tlsHost: String?
     var outbound: [UInt8] = []
+
+    var fd: Int32 { transport.fd }
 }
 
 /// The single-threaded poll(2) loop. It owns every socket, executes the core's
@@ -24,10 +35,13 @@ public struct AgentRuntime {
     private var pending: [AgentAction] = []
     private var readBuffer = [UInt8](repeating: 0, count: AgentRuntime.readChunk)
 
-    public init(config: AgentConfig) {
-        core = AgentCore(config: config, entropy: SystemEntropy())
+    public init(config: AgentConfig, storedIdentity: AgentIdentity?) {
+        core = AgentCore(config: config, identity: storedIdentity, entropy: SystemEntropy())
         logger = Logger(minimum: config.logLevel)
+        stateFile = config.stateFile
     }
+
+    private let stateFile: String?
 
     public mutating func run() {
         cs_install_signal_handlers()
@@ -59,13 +73,15 @@ public struct AgentRuntime {
                 // whose queue is full cannot make poll return at once forever.
                 let targetEvents = splice.targetEvents
                 let dataEvents = splice.dataEvents
-                fds.append(targetEvents == 0 ? -1 : splice.targetFD)
+                fds.append(targetEvents == 0 ? -1 : splice.target.fd)
                 events.append(targetEvents)
-                fds.append(dataEvents == 0 ? -1 : splice.dataFD)
+                fds.append(dataEvents == 0 ? -1 : splice.data.fd)
                 events.append(dataEvents)
             }
             revents = [Int32](repeating: 0, count: fds.count)
             var timeout: Int64 = 1000
+            // Decrypted bytes already inside a TLS session never wake poll(2).
+            for (_, splice) in splices where splice.dataReadableWithoutPoll { timeout = 0 }
             if let deadline = core.nextDeadline { timeout = min(timeout, max(0, deadline - now)) }
             let ready = fds.withUnsafeBufferPointer { fdp in
                 events.withUnsafeBufferPointer { ep in
@@ -78,26 +94,31 @@ public struct AgentRuntime {
                 logger.log(.error, "poll failed: \(errorText(Int(ready)))")
                 continue
             }
-            if ready == 0 { continue }
+            if ready == 0 && timeout > 0 { continue }
             for index in 0..<ids.count where revents[index] != 0 {
                 handleSocketEvent(ids[index], fd: fds[index], revents: revents[index])
                 perform()
             }
             for (n, id) in spliceIDs.enumerated() {
                 let targetRevents = revents[ids.count + 2 * n]
-                let dataRevents = revents[ids.count + 2 * n + 1]
+                var dataRevents = revents[ids.count + 2 * n + 1]
+                if splices[id]?.dataReadableWithoutPoll == true { dataRevents |= Int32(CS_POLL_IN) }
                 guard targetRevents != 0 || dataRevents != 0 else { continue }
                 handleSplice(id, targetRevents: targetRevents, dataRevents: dataRevents)
                 perform()
             }
         }
         logger.log(.info, "terminating on signal")
-        for (_, socket) in sockets { _ = cs_close(socket.fd) }
+        for (_, socket) in sockets { socket.transport.close() }
         for (_, splice) in splices { splice.closeSockets() }
     }
 
     private func interest(_ id: LinkID, _ socket: LinkSocket) -> Int32 {
-        if socket.connecting { return Int32(CS_POLL_OUT) }
+        switch socket.phase {
+        case .connecting: return Int32(CS_POLL_OUT)
+        case .handshaking(let wantsWrite): return Int32(wantsWrite ? CS_POLL_OUT : CS_POLL_IN)
+        case .ready: break
+        }
         var events: Int32 = 0
         // A tunnel's camera socket is not read until the splice starts: its bytes
         // wait in the kernel, which is the bound we want.
@@ -112,17 +133,37 @@ public struct AgentRuntime {
         // An earlier event in this round may have closed or replaced the socket.
         guard var socket = sockets[id], socket.fd == fd else { return }
         let now = cs_monotonic_ms()
-        if socket.connecting {
+        switch socket.phase {
+        case .connecting:
             let result = cs_connect_result(fd)
             if result != 0 {
                 drop(id)
                 pending += core.connectFailed(id, reason: errorText(Int(result)), now: now)
                 return
             }
-            socket.connecting = false
+            guard let host = socket.tlsHost else {
+                socket.phase = .ready
+                sockets[id] = socket
+                pending += core.connected(id, now: now)
+                return
+            }
+            var hostBytes = Array(host.utf8)
+            let session = hostBytes.withUnsafeMutableBufferPointer { cs_tls_open(fd, $0.baseAddress, $0.count) }
+            guard session >= 0 else {
+                drop(id)
+                pending += core.connectFailed(id, reason: "TLS setup failed: \(errorText(Int(session)))", now: now)
+                return
+            }
+            socket.transport = Transport(fd: fd, session: session)
+            socket.phase = .handshaking(wantsWrite: false)
             sockets[id] = socket
-            pending += core.connected(id, now: now)
+            continueHandshake(id)
             return
+        case .handshaking:
+            continueHandshake(id)
+            return
+        case .ready:
+            break
         }
         if revents & Int32(CS_POLL_OUT) != 0 && !flush(id) { return }
         guard revents & Int32(CS_POLL_IN | CS_POLL_HUP | CS_POLL_ERR) != 0 else { return }
@@ -134,15 +175,45 @@ public struct AgentRuntime {
             }
             return
         }
-        let n = readBuffer.withUnsafeMutableBufferPointer { cs_read(fd, $0.baseAddress, $0.count) }
-        if n > 0 {
-            pending += core.received(id, bytes: Array(readBuffer[0..<n]), now: now)
-        } else if n == 0 {
+        // A TLS record can hold more than one read's worth: drain what the session holds.
+        var rounds = 0
+        repeat {
+            let transport = socket.transport
+            let n = readBuffer.withUnsafeMutableBufferPointer { transport.read($0.baseAddress!, $0.count) }
+            if n > 0 {
+                pending += core.received(id, bytes: Array(readBuffer[0..<n]), now: now)
+            } else if n == 0 {
+                drop(id)
+                pending += core.closed(id, reason: "closed by peer", now: now)
+                return
+            } else if n != CS_EAGAIN_RESULT_VALUE {
+                drop(id)
+                pending += core.closed(id, reason: transport.errorText(n), now: now)
+                return
+            }
+            rounds += 1
+            // The core may have closed or replaced the socket while handling the bytes.
+            guard let current = sockets[id], current.fd == fd else { return }
+            socket = current
+        } while socket.transport.hasPendingInput && rounds < 64
+    }
+
+    private mutating func continueHandshake(_ id: LinkID) {
+        guard var socket = sockets[id] else { return }
+        let rc = cs_tls_handshake(socket.transport.session)
+        let now = cs_monotonic_ms()
+        switch rc {
+        case 0:
+            socket.phase = .ready
+            sockets[id] = socket
+            pending += core.connected(id, now: now)
+        case CS_TLS_WANT_READ, CS_TLS_WANT_WRITE:
+            socket.phase = .handshaking(wantsWrite: rc == CS_TLS_WANT_WRITE)
+            sockets[id] = socket
+        default:
+            let reason = socket.transport.errorText(Int(rc))
             drop(id)
-            pending += core.closed(id, reason: "closed by peer", now: now)
-        } else if n != CS_EAGAIN_RESULT_VALUE {
-            drop(id)
-            pending += core.closed(id, reason: errorText(n), now: now)
+            pending += core.connectFailed(id, reason: reason, now: now)
         }
     }
 
@@ -162,21 +233,22 @@ public struct AgentRuntime {
 
     /// Writes what it can; false if the socket failed (and was reported).
     private mutating func flush(_ id: LinkID) -> Bool {
-        guard var socket = sockets[id], !socket.connecting, !socket.outbound.isEmpty else { return true }
-        let n = socket.outbound.withUnsafeBufferPointer { cs_write(socket.fd, $0.baseAddress, $0.count) }
+        guard var socket = sockets[id], socket.phase == .ready, !socket.outbound.isEmpty else { return true }
+        let transport = socket.transport
+        let n = socket.outbound.withUnsafeBufferPointer { transport.write($0.baseAddress!, $0.count) }
         if n > 0 {
             socket.outbound.removeFirst(n)
             sockets[id] = socket
         } else if n != CS_EAGAIN_RESULT_VALUE {
             drop(id)
-            pending += core.closed(id, reason: errorText(n), now: cs_monotonic_ms())
+            pending += core.closed(id, reason: transport.errorText(n), now: cs_monotonic_ms())
             return false
         }
         return true
     }
 
     private mutating func drop(_ id: LinkID) {
-        if let socket = sockets.removeValue(forKey: id) { _ = cs_close(socket.fd) }
+        if let socket = sockets.removeValue(forKey: id) { socket.transport.close() }
     }
 
     // MARK: - Actions
@@ -209,6 +281,24 @@ public struct AgentRuntime {
             drop(id)
         case .splice(let tunnelID, let toTarget):
             startSplice(tunnelID, toTarget: toTarget)
+        case .storeIdentity(let identity):
+            store(identity)
+        }
+    }
+
+    /// A failed write is not fatal: the identity stays in memory, and a unit
+    /// that reboots without it simply activates again.
+    private func store(_ identity: AgentIdentity) {
+        guard let stateFile else { return }
+        var path = Array(stateFile.utf8)
+        var text = Array(StateFile.render(identity).utf8)
+        let rc = path.withUnsafeMutableBufferPointer { pp in
+            text.withUnsafeMutableBufferPointer { tp in cs_write_file_atomic(pp.baseAddress, pp.count, tp.baseAddress, tp.count) }
+        }
+        if rc == 0 {
+            logger.log(.info, "identity stored in \(stateFile)")
+        } else {
+            logger.log(.error, "cannot store identity in \(stateFile): \(errorText(Int(rc))); it will activate again after a restart")
         }
     }
 
@@ -236,7 +326,7 @@ public struct AgentRuntime {
             return
         }
         drop(id)
-        sockets[id] = LinkSocket(fd: fd, connecting: true)
+        sockets[id] = LinkSocket(transport: .plain(fd), tlsHost: address.tls ? address.host : nil)
     }
 
     private mutating func startSplice(_ tunnelID: UInt32, toTarget: [UInt8]) {
@@ -245,7 +335,7 @@ public struct AgentRuntime {
             logger.log(.error, "tunnel \(tunnelID): sockets missing at splice start")
             return
         }
-        var splice = Splice(tunnelID: tunnelID, targetFD: target.fd, dataFD: data.fd)
+        var splice = Splice(tunnelID: tunnelID, target: target.transport, data: data.transport)
         // The handshake's bytes are small (one read), far below a queue's capacity.
         _ = splice.downstream.append(toTarget)
         _ = splice.upstream.append(data.outbound)

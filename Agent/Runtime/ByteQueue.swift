@@ -24,23 +24,23 @@ struct ByteQueue {
         return true
     }
 
-    /// Reads once from fd into the free space. Returns the shim's result.
-    mutating func fill(from fd: Int32) -> Int {
+    /// Reads once from the transport into the free space. Returns the shim's result.
+    mutating func fill(from transport: Transport) -> Int {
         makeRoomAtEnd()
         let free = storage.count - end
         guard free > 0 else { return CS_EAGAIN_RESULT_VALUE }
         let offset = end
-        let n = storage.withUnsafeMutableBufferPointer { cs_read(fd, $0.baseAddress! + offset, free) }
+        let n = storage.withUnsafeMutableBufferPointer { transport.read($0.baseAddress! + offset, free) }
         if n > 0 { end += n }
         return n
     }
 
-    /// Writes once from the buffered bytes to fd. Returns the shim's result.
-    mutating func drain(to fd: Int32) -> Int {
+    /// Writes once from the buffered bytes to the transport. Returns the shim's result.
+    mutating func drain(to transport: Transport) -> Int {
         guard !isEmpty else { return 0 }
         let offset = start
         let length = end - start
-        let n = storage.withUnsafeMutableBufferPointer { cs_write(fd, $0.baseAddress! + offset, length) }
+        let n = storage.withUnsafeMutableBufferPointer { transport.write($0.baseAddress! + offset, length) }
         if n > 0 {
             start += n
             if start == end { start = 0; end = 0 }

@@ -50,13 +50,32 @@ public enum Launcher {
         }
         guard let configPath else { usageError("--config FILE is required") }
         let config = loadConfig(configPath)
+        if let caFile = config.caFile { loadCertificateAuthorities(caFile) }
         if checkOnly {
             writeStdout("camagent: config \(configPath) is valid\n")
             cs_exit(0)
         }
-        var runtime = AgentRuntime(config: config)
+        var runtime = AgentRuntime(config: config, storedIdentity: loadStoredIdentity(config))
         runtime.run()
         cs_exit(0)
+    }
+
+    /// The identity from an earlier activation. A missing file is normal for a
+    /// fresh unit; an unreadable or corrupt one is reported and ignored (the
+    /// unit activates again rather than staying offline).
+    static func loadStoredIdentity(_ config: AgentConfig) -> AgentIdentity? {
+        guard config.identity == nil, let stateFile = config.stateFile else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var pathBytes = Array(stateFile.utf8)
+        let n = pathBytes.withUnsafeMutableBufferPointer { pp in
+            buffer.withUnsafeMutableBufferPointer { bp in cs_read_file(pp.baseAddress, pp.count, bp.baseAddress, bp.count) }
+        }
+        if n == -2 { return nil }  // ENOENT: not activated yet
+        guard n >= 0, let text = decodeUTF8(Array(buffer[0..<n])), let identity = StateFile.parse(text) else {
+            writeStderr("camagent: state file \(stateFile) is unreadable or corrupt; activating again\n")
+            return nil
+        }
+        return identity
     }
 
     static func loadConfig(_ path: String) -> AgentConfig {
@@ -73,6 +92,16 @@ public enum Launcher {
             return try ConfigParser.parse(text)
         } catch {
             configError("\(path) \(error.description)")
+        }
+    }
+
+    /// A CA bundle that cannot be read or parsed is a broken config: without it
+    /// no server can ever be trusted.
+    static func loadCertificateAuthorities(_ path: String) {
+        var bytes = Array(path.utf8)
+        let rc = bytes.withUnsafeMutableBufferPointer { cs_tls_configure($0.baseAddress, $0.count) }
+        guard rc == 0 else {
+            configError("ca_file \(path): \(Transport.plain(-1).errorText(Int(rc)))")
         }
     }
 

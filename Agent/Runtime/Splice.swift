@@ -8,8 +8,8 @@ struct Splice {
     static let queueCapacity = 16 * 1024
 
     let tunnelID: UInt32
-    let targetFD: Int32
-    let dataFD: Int32
+    let target: Transport
+    let data: Transport
     /// camera → streampoint
     var upstream = ByteQueue(capacity: Splice.queueCapacity)
     /// streampoint → camera
@@ -21,11 +21,14 @@ struct Splice {
     var bytesUp: UInt64 = 0
     var bytesDown: UInt64 = 0
 
-    init(tunnelID: UInt32, targetFD: Int32, dataFD: Int32) {
+    init(tunnelID: UInt32, target: Transport, data: Transport) {
         self.tunnelID = tunnelID
-        self.targetFD = targetFD
-        self.dataFD = dataFD
+        self.target = target
+        self.data = data
     }
+
+    /// The data link holds decrypted bytes poll(2) will not report, and there is room for them.
+    var dataReadableWithoutPoll: Bool { !dataEOF && downstream.hasSpace && data.hasPendingInput }
 
     var targetEvents: Int32 {
         (!targetEOF && upstream.hasSpace ? Int32(CS_POLL_IN) : 0) | (downstream.isEmpty ? 0 : Int32(CS_POLL_OUT))
@@ -42,31 +45,31 @@ struct Splice {
 
     mutating func handle(targetRevents: Int32, dataRevents: Int32) -> Outcome {
         if targetRevents & Int32(CS_POLL_IN | CS_POLL_HUP | CS_POLL_ERR) != 0 && !targetEOF && upstream.hasSpace {
-            let n = upstream.fill(from: targetFD)
+            let n = upstream.fill(from: target)
             if n > 0 { bytesUp += UInt64(n) } else if n == 0 { targetEOF = true } else if n != CS_EAGAIN_RESULT_VALUE {
                 return .finished("camera side: \(errorText(n))")
             }
         }
         if dataRevents & Int32(CS_POLL_IN | CS_POLL_HUP | CS_POLL_ERR) != 0 && !dataEOF && downstream.hasSpace {
-            let n = downstream.fill(from: dataFD)
+            let n = downstream.fill(from: data)
             if n > 0 { bytesDown += UInt64(n) } else if n == 0 { dataEOF = true } else if n != CS_EAGAIN_RESULT_VALUE {
-                return .finished("streampoint side: \(errorText(n))")
+                return .finished("streampoint side: \(data.errorText(n))")
             }
         }
         if !upstream.isEmpty {
-            let n = upstream.drain(to: dataFD)
-            if n < 0 && n != CS_EAGAIN_RESULT_VALUE { return .finished("streampoint side: \(errorText(n))") }
+            let n = upstream.drain(to: data)
+            if n < 0 && n != CS_EAGAIN_RESULT_VALUE { return .finished("streampoint side: \(data.errorText(n))") }
         }
         if !downstream.isEmpty {
-            let n = downstream.drain(to: targetFD)
+            let n = downstream.drain(to: target)
             if n < 0 && n != CS_EAGAIN_RESULT_VALUE { return .finished("camera side: \(errorText(n))") }
         }
         if targetEOF && upstream.isEmpty && !dataShutDown {
-            _ = cs_shutdown_write(dataFD)
+            data.shutdownWrite()
             dataShutDown = true
         }
         if dataEOF && downstream.isEmpty && !targetShutDown {
-            _ = cs_shutdown_write(targetFD)
+            target.shutdownWrite()
             targetShutDown = true
         }
         if dataShutDown && targetShutDown { return .finished("both sides closed") }
@@ -74,7 +77,7 @@ struct Splice {
     }
 
     func closeSockets() {
-        _ = cs_close(targetFD)
-        _ = cs_close(dataFD)
+        target.close()
+        data.close()
     }
 }

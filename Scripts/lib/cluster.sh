@@ -79,6 +79,7 @@ cluster_start_agent() {
 agent_id = $CLUSTER_AGENT_ID
 device_key = $(cat "$CLUSTER_WORK/device.key")
 endpoint = http://$EP
+allow_plaintext = yes
 target = rtsp=$RTSP
 target = http=$HTTP
 $extra

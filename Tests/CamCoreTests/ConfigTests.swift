@@ -39,9 +39,11 @@ import Testing
     @Test func fullFixtureValues() throws {
         let url = Self.fixtures("valid").first { $0.lastPathComponent == "full.conf" }!
         let config = try ConfigParser.parse(String(contentsOf: url, encoding: .utf8))
-        #expect(config.agentID == "XM_3518.unit-42")
-        #expect(config.deviceKey.count == 16)
-        #expect(config.endpoints == [ServerAddress(host: "endpoint.example.net", port: 80), ServerAddress(host: "::1", port: 7443)])
+        #expect(config.identity?.agentID == "XM_3518.unit-42")
+        #expect(config.identity?.deviceKey.count == 16)
+        #expect(config.endpoints == [ServerAddress(host: "endpoint.example.net", port: 443, tls: true), ServerAddress(host: "::1", port: 7443)])
+        #expect(config.caFile == "/etc/camagent/ca.pem")
+        #expect(config.allowPlaintext)
         #expect(config.targets == [TunnelTarget(name: "rtsp", host: "127.0.0.1", port: 554),
                                    TunnelTarget(name: "http", host: "127.0.0.1", port: 80)])
         #expect(config.logLevel == .debug)
@@ -56,6 +58,7 @@ import Testing
             agent_id = cam-1
             device_key = 000102030405060708090a0b0c0d0e0f
             endpoint = http://127.0.0.1:7000
+            allow_plaintext = yes
             target = rtsp=127.0.0.1:8554
             """)
         #expect(config.allowsTarget(host: "127.0.0.1", port: 8554))

@@ -139,3 +139,86 @@ import Testing
         return false
     }
 }
+
+@Suite struct ActivationTests {
+    let secret = [UInt8](repeating: 0x5A, count: 32)
+    let issuedKey = (0..<32).map { UInt8(200 - $0) }
+
+    func factoryConfig() -> AgentConfig {
+        var config = AgentConfig(identity: nil, endpoints: [ServerAddress(host: "localhost", port: 7000, tls: true)],
+                                 targets: [TunnelTarget(name: "rtsp", host: "127.0.0.1", port: 8554)])
+        config.factory = FactoryIdentity(serial: "XM0001", mac: "00:12:34:56:78:9a", model: "IPC-3518", firmware: "V5.0",
+                                         activationSecret: secret)
+        config.stateFile = "/var/lib/camagent/state"
+        return config
+    }
+
+    @Test func freshUnitActivatesStoresItsIdentityAndThenAuthenticatesWithIt() throws {
+        var h = Harness(config: factoryConfig())
+        _ = h.core.start(now: h.now)
+        _ = h.core.connected(.endpoint, now: h.now)
+        let begin = h.receive(.endpoint, [.helloAck(version: 1, server: "t")], upgrade: true)
+        guard case .activateBegin(let serial, let mac, let model, let firmware, let clientNonce)? = sentMessages(begin, on: .endpoint).first else {
+            Issue.record("no ACTIVATE_BEGIN"); return
+        }
+        #expect(serial == "XM0001" && mac == "00:12:34:56:78:9a" && model == "IPC-3518" && firmware == "V5.0")
+        let serverNonce = [UInt8](repeating: 0x33, count: 32)
+        let verifier = Activation.verifier(activationSecret: secret, serial: "XM0001")
+        let proofActions = h.receive(.endpoint, [.authChallenge(serverNonce: serverNonce)])
+        #expect(sentMessages(proofActions, on: .endpoint) == [.activateProof(proof: Activation.clientProof(
+            verifier: verifier, serial: "XM0001", clientNonce: clientNonce, serverNonce: serverNonce))])
+        // The secret itself is never sent.
+        for case .send(_, let bytes) in proofActions + begin { #expect(!bytes.contains(secretPrefix)) }
+
+        let pad = Activation.keyPad(verifier: verifier, serial: "XM0001", clientNonce: clientNonce, serverNonce: serverNonce)
+        let activated = h.receive(.endpoint, [.activated(
+            serverProof: Activation.serverProof(verifier: verifier, serial: "XM0001", clientNonce: clientNonce, serverNonce: serverNonce),
+            agentID: "cam-XM0001", wrappedKey: Activation.xor(issuedKey, pad))])
+        #expect(activated.contains(.storeIdentity(AgentIdentity(agentID: "cam-XM0001", deviceKey: issuedKey))))
+        #expect(closes(activated) == [.endpoint])
+        #expect(!logs(activated).joined().contains(Hex.encode(issuedKey)))
+
+        // Redialled at once, now authenticating as the issued identity.
+        let redial = h.core.tick(now: h.now)
+        #expect(connects(redial).map(\.0) == [.endpoint])
+        _ = h.core.connected(.endpoint, now: h.now)
+        let auth = h.receive(.endpoint, [.helloAck(version: 1, server: "t")], upgrade: true)
+        guard case .authBegin(let id, _)? = sentMessages(auth, on: .endpoint).first else { Issue.record("no AUTH_BEGIN"); return }
+        #expect(id == "cam-XM0001")
+        #expect(h.core.identity?.deviceKey == issuedKey)
+    }
+
+    var secretPrefix: [UInt8] { Array(secret[0..<8]) }
+
+    @Test func activationWithABadServerProofStoresNothing() {
+        var h = Harness(config: factoryConfig())
+        _ = h.core.start(now: h.now)
+        _ = h.core.connected(.endpoint, now: h.now)
+        _ = h.receive(.endpoint, [.helloAck(version: 1, server: "t")], upgrade: true)
+        _ = h.receive(.endpoint, [.authChallenge(serverNonce: [UInt8](repeating: 1, count: 32))])
+        let forged = h.receive(.endpoint, [.activated(serverProof: [UInt8](repeating: 0, count: 32), agentID: "cam-evil",
+                                                      wrappedKey: [UInt8](repeating: 0, count: 32))])
+        #expect(!forged.contains { if case .storeIdentity = $0 { return true } else { return false } })
+        #expect(h.core.identity == nil)
+        #expect(logs(forged).contains { $0.contains("activation secret") })
+    }
+
+    @Test func revokedAgentBacksOffToTheMaximum() {
+        var h = Harness()
+        _ = h.core.start(now: h.now)
+        _ = h.core.connected(.endpoint, now: h.now)
+        _ = h.receive(.endpoint, [.helloAck(version: 1, server: "t")], upgrade: true)
+        let revoked = h.receive(.endpoint, [.error(code: .revoked, message: "revoked by operator: stolen unit")])
+        #expect(logs(revoked).contains { $0.contains("revoked") && $0.contains("stolen unit") })
+        #expect(h.core.nextDeadline! - h.now >= 30_000)
+    }
+
+    @Test func stateFileRoundTripsAndRejectsDamage() {
+        let identity = AgentIdentity(agentID: "cam-XM0001", deviceKey: issuedKey)
+        let text = StateFile.render(identity)
+        #expect(StateFile.parse(text) == identity)
+        #expect(StateFile.parse(String(text.dropLast(20))) == nil)  // torn write
+        #expect(StateFile.parse("") == nil)
+        #expect(StateFile.parse("agent_id = x\ndevice_key = zz\n") == nil)
+    }
+}

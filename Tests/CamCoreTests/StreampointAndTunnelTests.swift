@@ -79,18 +79,36 @@ extension StreampointSessionTests {
             #expect(connects(fresh).isEmpty, "redialled at once after a refused ticket")
             // Wait for the retry, keeping the endpoint alive meanwhile.
             var redialled = false
-            while !redialled {
+            var waits = 0
+            while !redialled && waits < 100 {
+                waits += 1
                 let deadline = h.core.nextDeadline!
                 #expect(deadline > h.now)
                 h.now = deadline
                 _ = h.receive(.endpoint, [.heartbeat])
                 redialled = connects(h.core.tick(now: h.now)).contains { $0.0 == .streampoint }
             }
+            if !redialled { Issue.record("never redialled"); break }
             dials += 1
         }
         // Backoff 1 s doubling to 60 s: a handful of attempts a minute, not thousands.
         #expect(dials <= 8, "\(dials) dials in 60 s")
         #expect(dials >= 3)
+    }
+}
+
+extension StreampointSessionTests {
+    /// The endpoint cannot downgrade the agent: a plain-TCP streampoint needs the config's consent.
+    @Test func plainStreampointIsRefusedUnlessTheConfigAllowsIt() {
+        var config = testConfig()
+        config.allowPlaintext = false
+        var h = Harness(config: config)
+        _ = h.authenticate()
+        let plain = h.receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "sp.example", port: 7100, ticket: [1])])
+        #expect(connects(plain).isEmpty)
+        #expect(logs(plain).contains { $0.contains("allow_plaintext is off") })
+        let tls = h.receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "sp.example", port: 7100, ticket: [1], tls: true)])
+        #expect(connects(tls).map(\.1) == [ServerAddress(host: "sp.example", port: 7100, tls: true)])
     }
 }
 

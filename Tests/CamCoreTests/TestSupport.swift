@@ -30,6 +30,7 @@ func testConfig(targets: [TunnelTarget] = [TunnelTarget(name: "rtsp", host: "127
                              endpoints: [ServerAddress(host: "127.0.0.1", port: 7000), ServerAddress(host: "127.0.0.2", port: 7000)],
                              targets: targets)
     config.maxTunnels = 2
+    config.allowPlaintext = true  // most tests assign plain streampoints; TLS policy has its own tests
     return config
 }
 
@@ -78,7 +79,7 @@ struct Harness {
 
     init(config: AgentConfig = testConfig()) {
         core = AgentCore(config: config, entropy: SeededEntropy(seed: 1))
-        verifier = Authentication.verifier(deviceKey: config.deviceKey, agentID: config.agentID)
+        verifier = config.identity.map { Authentication.verifier(deviceKey: $0.deviceKey, agentID: $0.agentID) } ?? []
     }
 
     mutating func advance(_ ms: Int64) -> [AgentAction] {

@@ -52,6 +52,11 @@ int cs_poll(const int *fds, const int *events, int *revents, int n, int timeout_
 #define CS_ETOOBIG (-100000)
 long cs_read_file(const unsigned char *path, long path_len, unsigned char *buf, long cap);
 
+// Replaces a file so that a crash or power loss at any instant leaves either
+// the old content or the new, never a torn file: write PATH.tmp (mode 0600),
+// fsync it, rename it over PATH, fsync the directory. 0 or < 0.
+int cs_write_file_atomic(const unsigned char *path, long path_len, const unsigned char *data, long len);
+
 // Writes to stderr, retrying short writes.
 void cs_write_stderr(const unsigned char *buf, long len);
 void cs_write_stdout(const unsigned char *buf, long len);
@@ -67,6 +72,33 @@ void cs_install_signal_handlers(void);
 int cs_termination_requested(void);
 
 void cs_exit(int code) __attribute__((noreturn));
+
+// ---- TLS client (mbedTLS), camtls.c ----
+// A session wraps a connected non-blocking socket; the socket stays the
+// caller's to poll and close. Handles are small integers.
+#define CS_TLS_WANT_READ (-20001)
+#define CS_TLS_WANT_WRITE (-20002)
+// TLS library errors come back as -(CS_TLS_ERROR_BASE + n).
+#define CS_TLS_ERROR_BASE 200000
+
+// Loads the CA bundle (PEM) and seeds the DRBG from getrandom. Call once.
+int cs_tls_configure(const unsigned char *ca_path, long ca_path_len);
+// New session on fd; the server certificate must name host. Returns a handle or < 0.
+int cs_tls_open(int fd, const unsigned char *host, long host_len);
+// 0 when the handshake is done, CS_TLS_WANT_READ/WRITE to wait on the socket, or < 0.
+int cs_tls_handshake(int handle);
+// As cs_read/cs_write. cs_tls_read returns 0 on close_notify or EOF,
+// CS_EAGAIN_RESULT when it needs more socket data. cs_tls_write must be retried
+// with the same bytes after CS_EAGAIN_RESULT.
+long cs_tls_read(int handle, unsigned char *buf, long len);
+long cs_tls_write(int handle, const unsigned char *buf, long len);
+// Decrypted bytes (or whole records) waiting inside the session: poll(2)
+// cannot see them, so the caller must read again while this is non-zero.
+int cs_tls_pending(int handle);
+// Sends close_notify if it can, then frees the session (not the socket).
+void cs_tls_close(int handle);
+// Why a TLS call failed, including the certificate check's reasons.
+long cs_tls_error_text(int handle, int code, unsigned char *buf, long cap);
 
 #ifdef __cplusplus
 }
