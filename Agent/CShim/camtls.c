@@ -60,12 +60,21 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len) {
     return MBEDTLS_ERR_NET_RECV_FAILED;
 }
 
+// A CA bundle larger than this is not a camera's; refusing it bounds the read.
+#define MAX_CA_BUNDLE (512 * 1024)
+
 int cs_tls_configure(const unsigned char *ca_path, long ca_path_len) {
-    char path[4096];
     if (tls.configured) return 0;
-    if (ca_path_len <= 0 || ca_path_len >= (long)sizeof(path)) return -ENAMETOOLONG;
-    memcpy(path, ca_path, (size_t)ca_path_len);
-    path[ca_path_len] = 0;
+    // Read here rather than with mbedtls_x509_crt_parse_file: the trimmed
+    // target config has no file-system layer.
+    unsigned char *pem = malloc(MAX_CA_BUNDLE + 1);
+    if (!pem) return -ENOMEM;
+    long pem_len = cs_read_file(ca_path, ca_path_len, pem, MAX_CA_BUNDLE);
+    if (pem_len < 0) {
+        free(pem);
+        return (int)pem_len;
+    }
+    pem[pem_len] = 0;
 
     mbedtls_ssl_config_init(&tls.conf);
     mbedtls_x509_crt_init(&tls.ca);
@@ -79,9 +88,10 @@ int cs_tls_configure(const unsigned char *ca_path, long ca_path_len) {
     }
     if (rc == 0) {
         // The whole file must parse: a half-loaded bundle would fail later, confusingly.
-        rc = mbedtls_x509_crt_parse_file(&tls.ca, path);
+        rc = mbedtls_x509_crt_parse(&tls.ca, pem, (size_t)pem_len + 1);
         if (rc > 0) rc = MBEDTLS_ERR_X509_CERT_UNKNOWN_FORMAT;
     }
+    free(pem);
     if (rc == 0) {
         rc = mbedtls_ssl_config_defaults(&tls.conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
                                          MBEDTLS_SSL_PRESET_DEFAULT);
