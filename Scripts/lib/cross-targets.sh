@@ -147,6 +147,21 @@ cross_target_mipsel() {
     T_RUNNER="qemu-mipsel-static -cpu 24Kf"
 }
 
+# Not a product target (not in CROSS_TARGETS, so not in `all` or --list): the
+# wasm2c route built for this x86_64 machine, to measure what the route costs
+# against the native x86_64 target on the same CPU (Toolchains/wasm/bench).
+# Guard-page bounds checking is turned off so that, as on 32-bit MIPS, every
+# memory access is range-checked in the generated code and calls are counted.
+cross_target_x86_64_wasm2c() {
+    T_DESC="x86_64 Linux through wasm2c, static musl (benchmark of the MIPS route)"
+    T_KIND=wasm2c
+    T_SWIFT_TRIPLE=wasm32-unknown-none-wasm
+    T_CC=x86_64-linux-gnu-gcc
+    T_C_FLAGS=(-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0)
+    T_MUSL=x86_64-linux-musl
+    T_PACKAGES=(wabt gcc musl-dev)
+}
+
 # cross_load_target NAME: sets T_*; returns 1 for an unknown target.
 cross_load_target() {
     local name=$1

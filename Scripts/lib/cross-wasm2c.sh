@@ -19,8 +19,9 @@
 #      the C modules' own sources (Agent/CShim/camshim.c), stripped.
 #
 # Target variables (Scripts/lib/cross-targets.sh) used here: T_SWIFT_TRIPLE,
-# T_CC (the C cross compiler driver), T_C_FLAGS, T_MUSL or T_MUSL_DIR (musl
-# prefix with include/ and lib/), T_LINK_FLAGS, T_PACKAGES.
+# T_CC (the C cross compiler driver), T_C_FLAGS, T_LINK_FLAGS, T_PACKAGES, and
+# for the C library Toolchains/make-sysroot's sysroot (musl from T_MUSL or
+# T_MUSL_DIR, plus mbedTLS built with T_CC) when that script exists.
 
 WASM_DIR_REL=Toolchains/wasm
 # wasm-rt.h, wasm-rt-impl.h and wasm-rt-impl.c, all from Debian's wabt.
@@ -58,10 +59,21 @@ build_target_wasm2c() {
     command -v wasm2c >/dev/null || die "wasm2c not found (Debian package wabt)"
     [[ -f "$WASM2C_RUNTIME_DIR/wasm-rt-impl.c" && -f "$WASM2C_RUNTIME_DIR/wasm-rt.h" ]] || die "wasm2c runtime not found in $WASM2C_RUNTIME_DIR (Debian package wabt)"
     command -v "$T_CC" >/dev/null || die "$T_CC not found (Debian package gcc-<arch>-linux-gnu)"
-    local musl=${T_MUSL_DIR:-}
-    local musl_inc=${musl:+$musl/include} musl_lib=${musl:+$musl/lib}
-    musl_inc=${musl_inc:-/usr/include/$T_MUSL}
-    musl_lib=${musl_lib:-/usr/lib/$T_MUSL}
+    # The target's sysroot (Toolchains/make-sysroot: musl, and mbedTLS compiled
+    # with T_CC for the TLS shim), or, without that script, Debian's musl alone.
+    local musl_inc musl_lib mbedtls_libs=()
+    if [[ -x "$REPO_ROOT/Toolchains/make-sysroot" ]]; then
+        "$REPO_ROOT/Toolchains/make-sysroot" --out "$OUT_ROOT" "$name" || die "could not make the sysroot (see above)"
+        musl_inc=$OUT_ROOT/$name/sysroot/usr/include musl_lib=$OUT_ROOT/$name/sysroot/usr/lib
+        local lib
+        for lib in mbedtls mbedx509 mbedcrypto; do
+            [[ -f "$musl_lib/lib$lib.a" ]] && mbedtls_libs+=("$musl_lib/lib$lib.a")
+        done
+    elif [[ -n "${T_MUSL_DIR:-}" ]]; then
+        musl_inc=$T_MUSL_DIR/include musl_lib=$T_MUSL_DIR/lib
+    else
+        musl_inc=/usr/include/$T_MUSL musl_lib=/usr/lib/$T_MUSL
+    fi
     [[ -f "$musl_lib/libc.a" && -f "$musl_lib/crt1.o" ]] || die "musl not found in $musl_lib"
     [[ -f "$musl_inc/stdlib.h" ]] || die "musl headers not found in $musl_inc"
 
@@ -164,6 +176,9 @@ build_target_wasm2c() {
         -include "$wasm_dir/wasm-rt-config.h"
         -I "$obj" -I "$WASM2C_RUNTIME_DIR" "${host_includes[@]}"
         -DNDEBUG
+        # As for every cross-compiled C file: the sysroot's mbedTLS was built
+        # with this configuration (struct layouts depend on it).
+        "-DMBEDTLS_CONFIG_FILE=\"camagent-mbedtls-config.h\""
         "${extra_c[@]}"
     )
     local native_objects=() f base
@@ -177,12 +192,8 @@ build_target_wasm2c() {
     native_objects+=("$obj/${PRODUCT}_wasm.o" "$obj/wasm-rt-impl.o")
     for f in "$wasm_dir/host.c" "${host_sources[@]}"; do
         base=$(basename "$f" .c)
-        # The TLS shim needs mbedTLS built for this target, which the wasm2c
-        # pipeline does not do yet; host.c has no TLS imports either, so a
-        # Swift call to cs_tls_* fails the wasm-ld step above, loudly.
-        if grep -q '^#include <mbedtls/' "$f" && [[ -z "${T_MBEDTLS_DIR:-}" ]]; then
-            say "not compiling $(basename "$f"): no mbedTLS for $name yet"
-            continue
+        if grep -q '^#include <mbedtls/' "$f" && [[ ! -f "$musl_inc/mbedtls/ssl.h" ]]; then
+            die "$(basename "$f") needs mbedTLS, and $musl_inc has none (Toolchains/make-sysroot builds it)"
         fi
         run "$T_CC" "${c_flags[@]}" -fstack-protector-strong -Wall -Wextra -c -o "$obj/host-$base.o" "$f" ||
             die "$f failed to compile"
@@ -196,7 +207,7 @@ build_target_wasm2c() {
         -o "$unstripped" \
         "$musl_lib/crt1.o" "$musl_lib/crti.o" \
         "${native_objects[@]}" \
-        -Wl,--start-group "$musl_lib/libc.a" "$libgcc" -Wl,--end-group \
+        -Wl,--start-group "${mbedtls_libs[@]}" "$musl_lib/libc.a" "$libgcc" -Wl,--end-group \
         "$musl_lib/crtn.o" ||
         die "link failed"
     run "$OBJCOPY" --strip-all "$unstripped" "$out/$PRODUCT.tmp"

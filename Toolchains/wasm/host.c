@@ -270,6 +270,72 @@ u32 Z_envZ_cs_error_text(struct Z_env_instance_t *env, u32 code, u32 buf, u32 ca
     return I32(n);
 }
 
+u32 Z_envZ_cs_write_file_atomic(struct Z_env_instance_t *env, u32 path, u32 path_len, u32 data, u32 len) {
+    wasm_rt_memory_t *m = env->memory;
+    length_arg(path_len);
+    length_arg(len);
+    const unsigned char *p = borrow(m, 0, path, path_len, 1);
+    const unsigned char *d = borrow(m, 1, data, len, 1);
+    return I32(cs_write_file_atomic(p, LEN(path_len), d, LEN(len)));
+}
+
+// TLS (camtls.c on mbedTLS, linked natively): sessions are small integer
+// handles, so no host pointer ever reaches the module.
+
+u32 Z_envZ_cs_tls_configure(struct Z_env_instance_t *env, u32 ca_path, u32 ca_path_len) {
+    wasm_rt_memory_t *m = env->memory;
+    length_arg(ca_path_len);
+    const unsigned char *p = borrow(m, 0, ca_path, ca_path_len, 1);
+    return I32(cs_tls_configure(p, LEN(ca_path_len)));
+}
+
+u32 Z_envZ_cs_tls_open(struct Z_env_instance_t *env, u32 fd, u32 host, u32 host_len) {
+    wasm_rt_memory_t *m = env->memory;
+    length_arg(host_len);
+    const unsigned char *h = borrow(m, 0, host, host_len, 1);
+    return I32(cs_tls_open((int)fd, h, LEN(host_len)));
+}
+
+u32 Z_envZ_cs_tls_handshake(struct Z_env_instance_t *env, u32 handle) {
+    (void)env;
+    return I32(cs_tls_handshake((int)handle));
+}
+
+u32 Z_envZ_cs_tls_read(struct Z_env_instance_t *env, u32 handle, u32 buf, u32 len) {
+    wasm_rt_memory_t *m = env->memory;
+    length_arg(len);
+    unsigned char *p = borrow(m, 0, buf, len, 0);
+    long n = cs_tls_read((int)handle, p, LEN(len));
+    if (n > 0) give_back(m, p, buf, (uint32_t)n);
+    return I32(n);
+}
+
+u32 Z_envZ_cs_tls_write(struct Z_env_instance_t *env, u32 handle, u32 buf, u32 len) {
+    wasm_rt_memory_t *m = env->memory;
+    length_arg(len);
+    const unsigned char *p = borrow(m, 0, buf, len, 1);
+    return I32(cs_tls_write((int)handle, p, LEN(len)));
+}
+
+u32 Z_envZ_cs_tls_pending(struct Z_env_instance_t *env, u32 handle) {
+    (void)env;
+    return I32(cs_tls_pending((int)handle));
+}
+
+void Z_envZ_cs_tls_close(struct Z_env_instance_t *env, u32 handle) {
+    (void)env;
+    cs_tls_close((int)handle);
+}
+
+u32 Z_envZ_cs_tls_error_text(struct Z_env_instance_t *env, u32 handle, u32 code, u32 buf, u32 cap) {
+    wasm_rt_memory_t *m = env->memory;
+    length_arg(cap);
+    unsigned char *b = borrow(m, 0, buf, cap, 0);
+    long n = cs_tls_error_text((int)handle, (int)(int32_t)code, b, LEN(cap));
+    if (n > 0) give_back(m, b, buf, (uint32_t)n);
+    return I32(n);
+}
+
 void Z_envZ_cs_install_signal_handlers(struct Z_env_instance_t *env) {
     (void)env;
     cs_install_signal_handlers();
@@ -291,7 +357,7 @@ static void write_text(const char *s) {
     cs_write_stderr((const unsigned char *)s, (long)strlen(s));
 }
 
-// WASM_RT_TRAP_HANDLER (see Scripts/lib/cross-wasm2c.sh): a trap ends the
+// WASM_RT_TRAP_HANDLER (see wasm-rt-config.h): a trap ends the
 // process, as a crash of the natively compiled agent would. There is nothing
 // to unwind to, so no setjmp/longjmp (musl's hard-float setjmp would also use
 // FPU instructions).
