@@ -33,6 +33,12 @@ struct ControlLink: Sendable {
         self.peerTimeoutMs = peerTimeoutMs
     }
 
+    /// A link with the config's backoff bounds and its initial timers.
+    init(id: LinkID, role: LinkRole, config: AgentConfig) {
+        self.init(id: id, role: role, backoff: Backoff(initialMs: config.backoffInitialMs, maximumMs: config.backoffMaxMs),
+                  heartbeatMs: config.heartbeatSeconds * 1000, peerTimeoutMs: config.peerTimeoutSeconds * 1000)
+    }
+
     var isUp: Bool {
         if case .up = phase { return true }
         return false

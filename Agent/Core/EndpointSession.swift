@@ -32,10 +32,7 @@ struct EndpointSession: Sendable {
     init(config: AgentConfig, identity: AgentIdentity?) {
         factory = config.factory
         endpoints = config.endpoints
-        link = ControlLink(id: .endpoint, role: .endpointControl,
-                           backoff: Backoff(initialMs: config.backoffInitialMs, maximumMs: config.backoffMaxMs),
-                           heartbeatMs: config.heartbeatSeconds * 1000,
-                           peerTimeoutMs: config.peerTimeoutSeconds * 1000)
+        link = ControlLink(id: .endpoint, role: .endpointControl, config: config)
         if let identity { adopt(identity) }
     }
 

@@ -22,10 +22,7 @@ struct StreampointSession: Sendable {
     init(config: AgentConfig) {
         targets = config.targets
         allowPlaintext = config.allowPlaintext
-        link = ControlLink(id: .streampoint, role: .streampointControl,
-                           backoff: Backoff(initialMs: config.backoffInitialMs, maximumMs: config.backoffMaxMs),
-                           heartbeatMs: config.heartbeatSeconds * 1000,
-                           peerTimeoutMs: config.peerTimeoutSeconds * 1000)
+        link = ControlLink(id: .streampoint, role: .streampointControl, config: config)
     }
 
     /// A new assignment: a different streampoint means leaving the current one
