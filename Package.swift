@@ -18,6 +18,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // Wire protocol shared by agent and stubs. Pure Swift, no imports.
@@ -32,7 +33,7 @@ let package = Package(
         .target(name: "CamRuntime", dependencies: ["CamCore", "CCamShim"], path: "Agent/Runtime"),
         .executableTarget(name: "camagent", dependencies: ["CamRuntime"], path: "Agent/Main"),
 
-        // Host-only servers (full Swift, SwiftNIO).
+        // Host-only servers (full Swift, SwiftNIO, NIOSSL for TLS on agent links).
         .target(
             name: "CamNIO",
             dependencies: [
@@ -40,6 +41,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             path: "ServerStubs/NIOSupport", swiftSettings: stubSettings),
         .executableTarget(
@@ -49,6 +51,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "ServerStubs/Endpoint", swiftSettings: stubSettings),
@@ -59,6 +62,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "ServerStubs/Streampoint", swiftSettings: stubSettings),

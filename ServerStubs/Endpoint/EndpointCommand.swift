@@ -26,7 +26,9 @@ struct EndpointCommand: ParsableCommand {
               camagent-endpoint enroll --registry agents.json --id cam-1 \\
                   --key-file cam-1.key
               camagent-endpoint serve --registry agents.json --ticket-key-file ticket.key \\
-                  --streampoint sp1=127.0.0.1:7100 --streampoint sp2=127.0.0.1:7200
+                  --tls-cert endpoint.pem --tls-key endpoint.key \\
+                  --streampoint sp1=tls://sp1.example.net:7100 \\
+                  --streampoint sp2=tls://sp2.example.net:7100
 
             Key files hold hex, at least 16 bytes (`openssl rand -hex 32 > cam-1.key`).
             `serve` is the default subcommand. More: `camagent-endpoint help serve`,
@@ -61,7 +63,25 @@ struct Serve: ParsableCommand {
             authentication against the registry, then STREAMPOINT_ASSIGN naming a
             streampoint with a signed ticket. Only enrolled agents get in; a newer
             session of an agent replaces the older one. Unauthenticated connections
-            must finish the handshake within 10 s and are capped by --max-pending.
+            must finish the handshake within 10 s (TLS included) and are capped by
+            --max-pending.
+
+            TLS (--tls-cert and --tls-key, PEM, both or neither): every agent link
+            speaks TLS 1.2 or later; agents check the certificate against the CA
+            flashed into them and against the host name in their `endpoint = https://…`.
+            A failed TLS handshake (garbage, plain HTTP, a client that refuses the
+            certificate) is logged with the client's address and closes only that
+            connection. Without both options agent links are plain TCP, for lab use
+            only (logged at startup). The admin API is always plain HTTP.
+
+            STREAMPOINTS (--streampoint, repeatable; the first is the default):
+              ID=HOST:PORT        plain TCP to that streampoint
+              ID=tls://HOST:PORT  TLS; the streampoint runs with --tls-cert/--tls-key
+            HOST:PORT is the streampoint's agent-facing address (its --listen as
+            agents reach it) and goes to agents as given, in STREAMPOINT_ASSIGN.
+            With tls:// agents verify the streampoint's certificate against HOST,
+            so HOST must be a DNS name in that certificate (e.g. localhost in
+            tests), not an IP address.
 
             ADMIN API (--admin), JSON over HTTP; keep it on loopback or a private network,
             it has no authentication:
@@ -73,7 +93,7 @@ struct Serve: ParsableCommand {
               POST /agents/ID/streampoint      body {"streampoint":"sp2"}: reassign, save
                                                to the registry, and if the agent is
                                                online move it at once
-              GET  /streampoints               [{id, host, port}]
+              GET  /streampoints               [{id, host, port, tls}]
 
             REGISTRY (--registry): JSON written by `enroll`, e.g.
               {"version":1,"agents":[
@@ -90,7 +110,9 @@ struct Serve: ParsableCommand {
 
             Example:
               camagent-endpoint serve --registry agents.json --ticket-key-file ticket.key \\
-                  --streampoint sp1=127.0.0.1:7100 --streampoint sp2=127.0.0.1:7200
+                  --tls-cert endpoint.pem --tls-key endpoint.key \\
+                  --streampoint sp1=tls://sp1.example.net:7100 \\
+                  --streampoint sp2=tls://sp2.example.net:7100
               curl -s http://127.0.0.1:7001/agents
               curl -s -X POST -d '{"streampoint":"sp2"}' \\
                   http://127.0.0.1:7001/agents/cam-1/streampoint
@@ -110,9 +132,15 @@ struct Serve: ParsableCommand {
     var ticketKeyFile: String
 
     @Option(help: ArgumentHelp(
-        "A streampoint agents can be sent to, as ID=HOST:PORT (its agent-facing address). Repeatable; the first is the default.",
-        valueName: "id=host:port"))
+        "A streampoint agents can be sent to: ID=HOST:PORT (plain) or ID=tls://HOST:PORT (TLS; HOST must be a DNS name in its certificate). Its agent-facing address; repeatable, the first is the default.",
+        valueName: "id=[tls://]host:port"))
     var streampoint: [String] = []
+
+    @Option(help: ArgumentHelp(AgentLinkTLS.certificateHelp, valueName: "file"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp(AgentLinkTLS.keyHelp, valueName: "file"))
+    var tlsKey: String?
 
     @Option(help: ArgumentHelp("Seconds between heartbeats; also told to agents.", valueName: "seconds"))
     var heartbeat: Int = 10
@@ -136,13 +164,18 @@ struct Serve: ParsableCommand {
         guard HostPort(listen) != nil else { throw ValidationError("--listen \(listen): expected HOST:PORT, e.g. 127.0.0.1:7000") }
         guard HostPort(admin) != nil else { throw ValidationError("--admin \(admin): expected HOST:PORT, e.g. 127.0.0.1:7001") }
         guard !streampoint.isEmpty else {
-            throw ValidationError("give at least one --streampoint ID=HOST:PORT (the first is the default)")
+            throw ValidationError("give at least one --streampoint \(StreampointInfo.syntax) (the first is the default)")
         }
         var seen = Set<String>()
         for text in streampoint {
             let sp: StreampointInfo
             do { sp = try StreampointInfo(argument: text) } catch { throw ValidationError("\(error)") }
             guard seen.insert(sp.id).inserted else { throw ValidationError("--streampoint id \(sp.id) is given twice") }
+        }
+        do {
+            try AgentLinkTLS.checkOptions(certificateFile: tlsCert, keyFile: tlsKey)
+        } catch {
+            throw ValidationError("\(error)")
         }
         guard (1...Int(UInt16.max)).contains(heartbeat) else { throw ValidationError("--heartbeat must be 1 to 65535 seconds") }
         guard (1...Int(UInt16.max)).contains(peerTimeout) else { throw ValidationError("--peer-timeout must be 1 to 65535 seconds") }
@@ -160,6 +193,7 @@ struct Serve: ParsableCommand {
         let adminAddress = HostPort(admin)!
         let streampoints = try streampoint.map { try StreampointInfo(argument: $0) }
         let ticketKey = try readHexSecret(path: ticketKeyFile)
+        let tls = try AgentLinkTLS.load(certificateFile: tlsCert, keyFile: tlsKey)
         let (loaded, existed) = try Registry.load(path: registry)
         if existed {
             ServerLog.info(component, "registry \(registry): \(loaded.agents.count) agents")
@@ -186,13 +220,14 @@ struct Serve: ParsableCommand {
                 .serverChannelOption(ChannelOptions.backlog, value: 256)
                 .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in
-                    let remote = channel.remoteAddress.map(describeAddress) ?? "?"
+                    let remote = describeRemote(channel.remoteAddress)
                     guard state.admitConnection(remote: remote) else {
                         return channel.close()
                     }
                     let keepalive = LinkKeepaliveHandler(component: component, handshakeTimeout: .seconds(10),
                                                          heartbeatInterval: heartbeatAmount, peerTimeout: peerTimeoutAmount)
                     return channel.eventLoop.makeCompletedFuture {
+                        try tls?.addHandlers(to: channel, component: component)
                         try channel.pipeline.syncOperations.addHandler(keepalive)
                         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LinkDecoder()))
                         try channel.pipeline.syncOperations.addHandler(
@@ -215,8 +250,15 @@ struct Serve: ParsableCommand {
         }
         announceListening(component, "agents", agentChannel)
         announceListening(component, "admin", adminChannel)
-        ServerLog.info(component, "streampoints: " + streampoints.map { "\($0.id)=\(HostPort(host: $0.host, port: $0.port))" }.joined(separator: ", ")
+        AgentLinkTLS.logMode(component, tls)
+        ServerLog.info(component, "streampoints: " + streampoints.map { "\($0.id)=\($0.address)" }.joined(separator: ", ")
                        + " (default \(streampoints[0].id)); heartbeat \(heartbeat) s, peer timeout \(peerTimeout) s, tickets \(ticketLifetime) s")
+        for sp in streampoints where sp.tls && sp.hostIsIPAddress {
+            ServerLog.warn(component, "streampoint \(sp.id): tls:// with the IP address \(sp.host); agents check the certificate against this name, so use the DNS name in the streampoint's certificate")
+        }
+        for sp in streampoints where tls != nil && !sp.tls {
+            ServerLog.warn(component, "streampoint \(sp.id) at \(sp.address) is plain TCP although agent links here use TLS: tickets go to it unencrypted; use \(sp.id)=tls://HOST:PORT")
+        }
 
         // SIGINT/SIGTERM: tell online agents we are going, then stop.
         var signalSources: [DispatchSourceSignal] = []
@@ -245,10 +287,6 @@ struct Serve: ParsableCommand {
     }
 }
 
-/// `host:port` of a socket address, for logs and the admin API.
-func describeAddress(_ address: SocketAddress) -> String {
-    HostPort(host: address.ipAddress ?? "?", port: address.port ?? 0).description
-}
 
 // MARK: enroll
 

@@ -4,7 +4,8 @@ import NIOCore
 
 /// Drives one agent link: feeds what LinkDecoder yields into the
 /// EndpointLinkStateMachine and performs the actions it returns.
-/// Pipeline: LinkKeepaliveHandler → ByteToMessageHandler(LinkDecoder) → this.
+/// Pipeline: [NIOSSLServerHandler → TLSLinkObserver with --tls-cert] → LinkKeepaliveHandler →
+/// ByteToMessageHandler(LinkDecoder) → this.
 final class EndpointLinkHandler: ChannelInboundHandler {
     typealias InboundIn = LinkInbound
     typealias OutboundOut = ByteBuffer

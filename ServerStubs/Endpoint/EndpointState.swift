@@ -5,28 +5,53 @@ import NIOCore
 
 let component = "endpoint"
 
-/// A streaming server agents can be sent to (`--streampoint ID=HOST:PORT`).
+/// A streaming server agents can be sent to (`--streampoint ID=HOST:PORT` or
+/// `--streampoint ID=tls://HOST:PORT`). Encoded as is by `GET /streampoints`.
 struct StreampointInfo: Codable, Equatable {
     var id: String
+    /// Sent to agents as given: with TLS it is the name they check the certificate against.
     var host: String
     var port: Int
+    /// The streampoint's agent port speaks TLS (STREAMPOINT_ASSIGN flags bit 0).
+    var tls: Bool
 
-    /// Parses `ID=HOST:PORT`.
+    static let syntax = "ID=HOST:PORT or ID=tls://HOST:PORT"
+
+    /// Parses `ID=HOST:PORT` (plain) or `ID=tls://HOST:PORT` (TLS).
     init(argument: String) throws {
         guard let equals = argument.firstIndex(of: "=") else {
-            throw ValidationFailure("--streampoint \(argument): expected ID=HOST:PORT, e.g. sp1=127.0.0.1:7100")
+            throw ValidationFailure("--streampoint \(argument): expected \(Self.syntax), e.g. sp1=tls://sp1.example.net:7100")
         }
         let id = String(argument[..<equals])
-        let address = String(argument[argument.index(after: equals)...])
+        var address = String(argument[argument.index(after: equals)...])
         guard Identifier.isValid(id) else {
             throw ValidationFailure("--streampoint \(argument): id must be \(Identifier.rule)")
         }
+        var tls = false
+        if address.hasPrefix("tls://") {
+            tls = true
+            address.removeFirst("tls://".count)
+        } else if let scheme = address.range(of: "://") {
+            throw ValidationFailure("--streampoint \(argument): unknown scheme \(address[..<scheme.lowerBound])://; use tls://HOST:PORT for TLS or HOST:PORT for plain TCP")
+        }
         guard let hostPort = HostPort(address), (1...65535).contains(hostPort.port) else {
-            throw ValidationFailure("--streampoint \(argument): expected HOST:PORT with a port from 1 to 65535 after '='")
+            throw ValidationFailure("--streampoint \(argument): expected HOST:PORT with a port from 1 to 65535 after '\(tls ? "tls://" : "=")'")
+        }
+        guard hostPort.host.utf8.count <= 255 else {
+            throw ValidationFailure("--streampoint \(argument): host must be at most 255 bytes")
         }
         self.id = id
         self.host = hostPort.host
         self.port = hostPort.port
+        self.tls = tls
+    }
+
+    /// `tls://host:port` or `host:port`, for logs.
+    var address: String { (tls ? "tls://" : "") + HostPort(host: host, port: port).description }
+
+    /// True when HOST is a numeric IPv4 or IPv6 address rather than a DNS name.
+    var hostIsIPAddress: Bool {
+        host.contains(":") || (!host.isEmpty && host.allSatisfy { $0 == "." || $0.isNumber })
     }
 }
 
@@ -162,9 +187,9 @@ final class EndpointState: @unchecked Sendable {
         let ticket = Ticket(agentID: agentID, streampointID: sp.id,
                             expiresAt: now + settings.ticketLifetime,
                             nonce: randomBytes(ProtocolConstants.ticketNonceSize))
-        ServerLog.info(component, "sending agent \(agentID) to streampoint \(sp.id) at \(HostPort(host: sp.host, port: sp.port)) (ticket valid \(settings.ticketLifetime) s)")
+        ServerLog.info(component, "sending agent \(agentID) to streampoint \(sp.id) at \(sp.address) (ticket valid \(settings.ticketLifetime) s)")
         return .streampointAssign(streampointID: sp.id, host: sp.host, port: UInt16(sp.port),
-                                  ticket: ticket.signed(key: settings.ticketKey))
+                                  ticket: ticket.signed(key: settings.ticketKey), tls: sp.tls)
     }
 
     // MARK: connections and sessions

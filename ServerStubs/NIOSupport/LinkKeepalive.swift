@@ -44,7 +44,7 @@ public final class LinkKeepaliveHandler: ChannelDuplexHandler {
         let timeout = handshakeTimeout
         handshakeTask = context.eventLoop.scheduleTask(in: handshakeTimeout) { [weak self] in
             guard let self, !self.established else { return }
-            ServerLog.warn(component, "\(channel.remoteAddress?.description ?? "?") did not finish the handshake in \(timeout.nanoseconds / 1_000_000_000) s; closing")
+            ServerLog.warn(component, "\(describeRemote(channel.remoteAddress)) did not finish the handshake in \(timeout.nanoseconds / 1_000_000_000) s; closing")
             channel.close(promise: nil)
         }
     }
@@ -61,7 +61,7 @@ public final class LinkKeepaliveHandler: ChannelDuplexHandler {
         tickTask = context.eventLoop.scheduleRepeatedTask(initialDelay: heartbeatInterval, delay: heartbeatInterval) { [weak self] task in
             guard let self else { task.cancel(); return }
             if NIODeadline.now() - self.lastInbound > self.peerTimeout {
-                ServerLog.warn(component, "\(channel.remoteAddress?.description ?? "?") silent for more than \(self.peerTimeout.nanoseconds / 1_000_000_000) s; closing")
+                ServerLog.warn(component, "\(describeRemote(channel.remoteAddress)) silent for more than \(self.peerTimeout.nanoseconds / 1_000_000_000) s; closing")
                 channel.close(promise: nil)
                 task.cancel()
                 return

@@ -56,6 +56,12 @@ public struct HostPort: CustomStringConvertible, Equatable {
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
+/// `host:port` of a peer for log lines (`?` if unknown), in the same form as HostPort.
+public func describeRemote(_ address: SocketAddress?) -> String {
+    guard let address, let ip = address.ipAddress, let port = address.port else { return "?" }
+    return HostPort(host: ip, port: port).description
+}
+
 /// Reads a secret file holding hex (whitespace ignored). Errors name the file, never the content.
 public func readHexSecret(path: String, minimumBytes: Int = 16) throws -> [UInt8] {
     guard let data = FileManager.default.contents(atPath: path) else {

@@ -3,8 +3,8 @@ import CamProtocol
 import Foundation
 import NIOCore
 
-/// Last handler of every agent link (pipeline: LinkKeepaliveHandler →
-/// ByteToMessageHandler(LinkDecoder) → this). Runs StreampointLinkStateMachine
+/// Last handler of every agent link (pipeline: [NIOSSLServerHandler → TLSLinkObserver]
+/// → LinkKeepaliveHandler → ByteToMessageHandler(LinkDecoder) → this). Runs StreampointLinkStateMachine
 /// and carries out its actions; once a data link is bound it becomes the agent
 /// side of a Tunnel.
 final class AgentLinkHandler: ChannelDuplexHandler {
@@ -27,11 +27,11 @@ final class AgentLinkHandler: ChannelDuplexHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        remote = describe(context.channel.remoteAddress)
+        remote = describeRemote(context.channel.remoteAddress)
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        remote = describe(context.channel.remoteAddress)
+        remote = describeRemote(context.channel.remoteAddress)
         ServerLog.debug("streampoint", "agent link from \(remote)")
         context.fireChannelActive()
     }
@@ -153,10 +153,4 @@ final class AgentLinkHandler: ChannelDuplexHandler {
         buffer.writeBytes(bytes)
         context.writeAndFlush(NIOAny(buffer), promise: nil)
     }
-}
-
-/// `host:port` of a socket address, for logs and the admin API.
-func describe(_ address: SocketAddress?) -> String {
-    guard let address, let ip = address.ipAddress, let port = address.port else { return "?" }
-    return HostPort(host: ip, port: port).description
 }

@@ -24,7 +24,7 @@ final class ViewerHandler: ChannelDuplexHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        let viewer = describe(context.channel.remoteAddress)
+        let viewer = describeRemote(context.channel.remoteAddress)
         tunnel = registry.openTunnel(sessionID: sessionID, agentID: agentID, target: target,
                                      viewer: context, viewerAddress: viewer)
         if tunnel == nil { context.close(promise: nil) }
@@ -63,7 +63,7 @@ final class ViewerHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        ServerLog.debug("streampoint", "viewer \(describe(context.channel.remoteAddress)): \(error); closing")
+        ServerLog.debug("streampoint", "viewer \(describeRemote(context.channel.remoteAddress)): \(error); closing")
         context.close(promise: nil)
     }
 }

@@ -32,6 +32,16 @@ struct StreampointCommand: ParsableCommand {
                  the camera's RTSP or HTTP server as if it were local. Bytes the
                  viewer sends first (an RTSP OPTIONS, say) wait at most 64 KiB and
                  10 s for the camera.
+            TLS (--tls-cert and --tls-key, PEM, both or neither): every agent link on
+            --listen (control and tunnel data links) speaks TLS 1.2 or later. The
+            endpoint must then name this streampoint as ID=tls://HOST:PORT, where HOST
+            is a DNS name in this certificate: agents verify the certificate against
+            it and the CA flashed into them. A failed TLS handshake is logged with the
+            client's address and closes only that connection; the 10 s handshake
+            deadline covers TLS too. Without both options agent links are plain TCP,
+            for lab use only (logged at startup). Viewer ports and the admin API are
+            always plain: they serve ordinary RTSP and HTTP clients.
+
             When a camera disconnects, its viewer ports close; running tunnels end
             on their own. The URLs use --public-host, so set it to the name viewers
             use when --viewer-bind is 0.0.0.0.
@@ -46,6 +56,7 @@ struct StreampointCommand: ParsableCommand {
 
             Example:
               camagent-streampoint --id sp1 --ticket-key-file /etc/camagent/ticket.key \\
+                  --tls-cert /etc/camagent/sp1.pem --tls-key /etc/camagent/sp1.key \\
                   --listen 0.0.0.0:7100 --viewer-bind 0.0.0.0 \\
                   --public-host sp1.example.net --viewer-port-base 20000
               curl -s http://127.0.0.1:7101/agents
@@ -64,6 +75,12 @@ struct StreampointCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("File with the ticket key in hex, shared with the endpoint (at least 16 bytes).", valueName: "file"))
     var ticketKeyFile: String
+
+    @Option(help: ArgumentHelp(AgentLinkTLS.certificateHelp, valueName: "file"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp(AgentLinkTLS.keyHelp, valueName: "file"))
+    var tlsKey: String?
 
     @Option(help: ArgumentHelp("Address the per-target viewer listeners bind.", valueName: "host"))
     var viewerBind: String = "127.0.0.1"
@@ -94,6 +111,11 @@ struct StreampointCommand: ParsableCommand {
         guard heartbeat > 0, peerTimeout > 0 else { throw ValidationError("--heartbeat and --peer-timeout must be positive") }
         guard maxTunnels > 0 else { throw ValidationError("--max-tunnels must be positive") }
         guard Self.level(logLevel) != nil else { throw ValidationError("--log-level must be debug, info, warn or error") }
+        do {
+            try AgentLinkTLS.checkOptions(certificateFile: tlsCert, keyFile: tlsKey)
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
 
     static func level(_ text: String) -> ServerLog.Level? {
@@ -109,8 +131,10 @@ struct StreampointCommand: ParsableCommand {
     func run() throws {
         ServerLog.minimum = Self.level(logLevel) ?? .info
         let key: [UInt8]
+        let tls: AgentLinkTLS?
         do {
             key = try readHexSecret(path: ticketKeyFile)
+            tls = try AgentLinkTLS.load(certificateFile: tlsCert, keyFile: tlsKey)
         } catch let failure as ValidationFailure {
             throw ValidationError(failure.description)
         }
@@ -134,7 +158,7 @@ struct StreampointCommand: ParsableCommand {
 
         let agents: Channel
         do {
-            agents = try bindAgentListener(group: group, address: listenAddress, config: config, registry: registry)
+            agents = try bindAgentListener(group: group, address: listenAddress, config: config, registry: registry, tls: tls)
         } catch {
             throw ValidationFailure("cannot listen for agents on \(listenAddress): \(error)")
         }
@@ -149,6 +173,7 @@ struct StreampointCommand: ParsableCommand {
             throw ValidationFailure("cannot listen for the admin API on \(adminAddress): \(error)")
         }
         announceListening("streampoint", "admin", adminChannel)
+        AgentLinkTLS.logMode("streampoint", tls)
         ServerLog.info("streampoint", "streampoint \(id) ready; viewer listeners on \(viewerBind)"
             + (viewerPortBase == 0 ? " (ephemeral ports)" : " from port \(viewerPortBase)")
             + ", URLs name \(config.publicHost), at most \(maxTunnels) tunnels")
@@ -172,10 +197,11 @@ struct StreampointCommand: ParsableCommand {
     }
 }
 
-/// The agent-facing listener: every accepted link runs
-/// LinkKeepaliveHandler → ByteToMessageHandler(LinkDecoder) → AgentLinkHandler.
+/// The agent-facing listener: every accepted link runs [NIOSSLServerHandler →
+/// TLSLinkObserver, with --tls-cert] → LinkKeepaliveHandler → ByteToMessageHandler(LinkDecoder)
+/// → AgentLinkHandler.
 func bindAgentListener(group: EventLoopGroup, address: HostPort, config: StreampointConfig,
-                       registry: StreampointRegistry) throws -> Channel {
+                       registry: StreampointRegistry, tls: AgentLinkTLS?) throws -> Channel {
     try ServerBootstrap(group: group)
         .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
         .serverChannelOption(ChannelOptions.backlog, value: 1024)
@@ -183,6 +209,7 @@ func bindAgentListener(group: EventLoopGroup, address: HostPort, config: Streamp
         .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
         .childChannelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
+                try tls?.addHandlers(to: channel, component: "streampoint")
                 let keepalive = LinkKeepaliveHandler(component: "streampoint",
                                                      heartbeatInterval: config.heartbeat,
                                                      peerTimeout: config.peerTimeout)

@@ -21,6 +21,11 @@ enum Binaries {
     }
 
     static func host(_ name: String) -> String { buildDirectory.appendingPathComponent(name).path }
+
+    /// The repository checkout these tests were built from (for Scripts/).
+    static var repository: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
 }
 
 /// A child process whose stdout and stderr go to files in the cluster's
@@ -125,6 +130,11 @@ func which(_ tool: String) -> String? {
 
 /// simcam + endpoint + streampoint + agent on loopback with ephemeral ports,
 /// in a private temp directory; `stop()` ends every process it started.
+///
+/// With `startServers(tls: true)` both servers' agent links speak TLS with a
+/// throwaway PKI made in `<directory>/pki` by Scripts/lib/make-test-pki.sh
+/// (`pkiPath("ca.pem")`, `pkiPath("expired.pem")`, …), and `agentConfig()`
+/// then points the agent at `https://localhost:PORT` with `ca_file`.
 final class Cluster {
     let directory: URL
     let deviceKey: String
@@ -136,6 +146,8 @@ final class Cluster {
     var agent: ChildProcess?
     var rtspPort = 0, httpPort = 0, endpointPort = 0, endpointAdminPort = 0, streampointPort = 0, streampointAdminPort = 0
     let ticketKey: String
+    /// Whether startServers gave both servers --tls-cert/--tls-key.
+    private(set) var serversUseTLS = false
 
     init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("camagent-e2e-\(UUID().uuidString)")
@@ -151,6 +163,38 @@ final class Cluster {
 
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
+    /// A file of the test PKI, e.g. `pkiPath("ca.pem")`; it exists once `makePKI()`
+    /// or `startServers(tls: true)` has run. Certificates: server (localhost),
+    /// expired, wrongname (wrong.example), other-server (signed by other-ca);
+    /// each NAME has NAME.pem and NAME.key.
+    func pkiPath(_ name: String) -> String { pkiDirectory.appendingPathComponent(name).path }
+    var pkiDirectory: URL { directory.appendingPathComponent("pki") }
+
+    /// Makes the test PKI in `<directory>/pki` (idempotent).
+    func makePKI() throws {
+        let script = Binaries.repository.appendingPathComponent("Scripts/lib/make-test-pki.sh").path
+        let (status, out, err) = try run("/bin/bash", [script, pkiDirectory.path], timeout: 60)
+        guard status == 0 else { throw ClusterError("make-test-pki.sh failed (\(status)):\n\(out)\(err)") }
+    }
+
+    /// The address TLS agent listeners bind. Agents connect to "localhost" (the
+    /// certificates' name) and try only its first address, which is ::1 on hosts
+    /// whose /etc/hosts lists it; a dual-stack [::] accepts both families there.
+    static let tlsListenHost: String = {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo("localhost", nil, &hints, &list) == 0 else { return "127.0.0.1" }
+        defer { freeaddrinfo(list) }
+        var entry = list
+        while let current = entry {
+            if current.pointee.ai_family == AF_INET6 { return "[::]" }
+            entry = current.pointee.ai_next
+        }
+        return "127.0.0.1"
+    }()
+
     func spawn(_ name: String, _ executable: String, _ arguments: [String]) throws -> ChildProcess {
         let child = try ChildProcess(name: name, executable: executable, arguments: arguments, directory: directory)
         children.append(child)
@@ -158,18 +202,31 @@ final class Cluster {
     }
 
     /// Starts the three servers. The agent is started separately so tests can vary it.
-    func startServers(streampointID: String = "sp1") throws {
+    /// `tls`: both servers' agent links speak TLS with `serverCert` (a PKI name:
+    /// "server", "expired", "wrongname", "other-server"); the streampoint uses
+    /// `streampointCert` if given, and the endpoint names it `tls://localhost:PORT`.
+    func startServers(streampointID: String = "sp1", tls: Bool = false, serverCert: String = "server",
+                      streampointCert: String? = nil) throws {
         try deviceKey.write(toFile: path("device.key"), atomically: true, encoding: .utf8)
         try ticketKey.write(toFile: path("ticket.key"), atomically: true, encoding: .utf8)
+        serversUseTLS = tls
+        var endpointTLS: [String] = [], streampointTLS: [String] = []
+        let listenHost = tls ? Cluster.tlsListenHost : "127.0.0.1"
+        if tls {
+            try makePKI()
+            let spCert = streampointCert ?? serverCert
+            endpointTLS = ["--tls-cert", pkiPath("\(serverCert).pem"), "--tls-key", pkiPath("\(serverCert).key")]
+            streampointTLS = ["--tls-cert", pkiPath("\(spCert).pem"), "--tls-key", pkiPath("\(spCert).key")]
+        }
 
         simcam = try spawn("simcam", Binaries.host("camagent-simcam"), ["--rtsp-port", "0", "--http-port", "0"])
         rtspPort = try port(fromAnnouncement: simcam.waitForLine(startingWith: "simcam: rtsp listening on "))
         httpPort = try port(fromAnnouncement: simcam.waitForLine(startingWith: "simcam: http listening on "))
 
         streampoint = try spawn("streampoint", Binaries.host("camagent-streampoint"), [
-            "--id", streampointID, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+            "--id", streampointID, "--listen", "\(listenHost):0", "--admin", "127.0.0.1:0",
             "--ticket-key-file", path("ticket.key"),
-        ])
+        ] + streampointTLS)
         streampointPort = try port(fromAnnouncement: streampoint.waitForLine(startingWith: "streampoint: agents listening on "))
         streampointAdminPort = try port(fromAnnouncement: streampoint.waitForLine(startingWith: "streampoint: admin listening on "))
 
@@ -177,19 +234,28 @@ final class Cluster {
             "enroll", "--registry", path("registry.json"), "--id", agentID, "--key-file", path("device.key"),
         ])
         guard status == 0 else { throw ClusterError("enroll failed: \(enrollErr)") }
+        let streampointAddress = tls ? "tls://localhost:\(streampointPort)" : "127.0.0.1:\(streampointPort)"
         endpoint = try spawn("endpoint", Binaries.host("camagent-endpoint"), [
-            "serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--registry", path("registry.json"),
-            "--ticket-key-file", path("ticket.key"), "--streampoint", "\(streampointID)=127.0.0.1:\(streampointPort)",
-        ])
+            "serve", "--listen", "\(listenHost):0", "--admin", "127.0.0.1:0", "--registry", path("registry.json"),
+            "--ticket-key-file", path("ticket.key"), "--streampoint", "\(streampointID)=\(streampointAddress)",
+        ] + endpointTLS)
         endpointPort = try port(fromAnnouncement: endpoint.waitForLine(startingWith: "endpoint: agents listening on "))
         endpointAdminPort = try port(fromAnnouncement: endpoint.waitForLine(startingWith: "endpoint: admin listening on "))
     }
 
-    func agentConfig(key: String? = nil, endpointPort: Int? = nil, extra: String = "") -> String {
-        """
+    /// `tls` (default: as the servers run) gives `endpoint = https://localhost:PORT`
+    /// and `ca_file` (default: the test CA) instead of `endpoint = http://127.0.0.1:PORT`
+    /// with `allow_plaintext = yes` (the agent refuses plain servers without it).
+    func agentConfig(key: String? = nil, endpointPort: Int? = nil, tls: Bool? = nil, caFile: String? = nil,
+                     extra: String = "") -> String {
+        let endpointPort = endpointPort ?? self.endpointPort
+        let endpointLines = (tls ?? serversUseTLS)
+            ? "endpoint = https://localhost:\(endpointPort)\nca_file = \(caFile ?? pkiPath("ca.pem"))"
+            : "endpoint = http://127.0.0.1:\(endpointPort)\nallow_plaintext = yes"
+        return """
         agent_id = \(agentID)
         device_key = \(key ?? deviceKey)
-        endpoint = http://127.0.0.1:\(endpointPort ?? self.endpointPort)
+        \(endpointLines)
         target = rtsp=127.0.0.1:\(rtspPort)
         target = http=127.0.0.1:\(httpPort)
         backoff_initial_ms = 200
