@@ -32,7 +32,7 @@ CROSS_TARGETS=(x86_64 armv7 armv5 armv7hf aarch64)
 _cross_target_reset() {
     T_DESC="" T_KIND=native T_SWIFT_TRIPLE="" T_CLANG_TRIPLE="" T_MUSL="" T_BUILTINS="" T_RUNNER=""
     T_SWIFT_FLAGS=() T_C_FLAGS=() T_COMPAT=() T_LINK_FLAGS=() T_PACKAGES=()
-    T_CC="" T_MUSL_DIR="" # wasm2c targets only (see cross-wasm2c.sh)
+    T_CC="" T_MUSL_DIR="" T_MUSL_FROM_SOURCE="" # wasm2c targets only (see cross-wasm2c.sh)
 }
 
 # x86_64 Linux. Embedded Swift's only Linux triple; the objects are plain
@@ -133,7 +133,8 @@ cross_target_aarch64() {
 # (ints and offsets only), not a guess at MIPS o32. docs/TOOLCHAINS.md, "MIPS".
 #   T_CC        the C cross compiler driver (compiles and links)
 #   T_MUSL_DIR  musl prefix (include/, lib/) instead of Debian's /usr/{include,lib}/<T_MUSL>
-CROSS_TARGETS+=(mipsel)
+#   T_MUSL_FROM_SOURCE=1  build that musl first, from Debian's source package with T_CC
+CROSS_TARGETS+=(mipsel mips)
 
 # MIPS32r2 little-endian (Ingenic T31 cameras, MT7621/MT7628 and ath79 routers).
 cross_target_mipsel() {
@@ -143,8 +144,25 @@ cross_target_mipsel() {
     T_CC=mipsel-linux-gnu-gcc
     T_C_FLAGS=(-march=mips32r2)
     T_MUSL=mipsel-linux-musl
-    T_PACKAGES=(wabt gcc-mipsel-linux-gnu musl-dev:mipsel)
+    T_PACKAGES=(musl-dev:mipsel gcc-mipsel-linux-gnu wabt)
     T_RUNNER="qemu-mipsel-static -cpu 24Kf"
+}
+
+# MIPS32r2 big-endian (older routers: ath79/AR71xx, Lantiq, Broadcom BCM63xx).
+# Debian 12 has no big-endian mips port any more, so no musl-dev:mips: musl is
+# built from Debian's source package with the cross gcc (cached). wasm2c keeps
+# linear memory byte-reversed on big-endian hosts; the host layer and the
+# wabt 1.0.32 memory.fill/memory.copy fix in cross-wasm2c.sh handle that.
+cross_target_mips() {
+    T_DESC="MIPS32r2 big-endian Linux, static musl built from source (Embedded Swift wasm32 -> wasm2c -> gcc)"
+    T_KIND=wasm2c
+    T_SWIFT_TRIPLE=wasm32-unknown-none-wasm
+    T_CC=mips-linux-gnu-gcc
+    T_C_FLAGS=(-march=mips32r2)
+    T_MUSL_DIR=${OUT_ROOT:-${REPO_ROOT:-.}/.build-cross}/mips/musl
+    T_MUSL_FROM_SOURCE=1
+    T_PACKAGES=(wabt gcc-mips-linux-gnu dpkg-dev)
+    T_RUNNER="qemu-mips-static -cpu 24Kf"
 }
 
 # Not a product target (not in CROSS_TARGETS, so not in `all` or --list): the

@@ -47,6 +47,83 @@ wasm2c_fix_big_endian() {
     [[ $(grep -c 'camagent: wabt 1.0.32 big-endian fix' "$c") == 2 ]] || die "big-endian fix not applied to $c"
 }
 
+# Builds musl from Debian's source package with T_CC and T_C_FLAGS into
+# T_MUSL_DIR, for targets with T_MUSL_FROM_SOURCE=1: architectures Debian 12
+# has no musl-dev for (big-endian mips left the archive). Cached: rebuilt only
+# when the compiler, the flags or the musl version change.
+wasm2c_musl_from_source() {
+    local name=$1 prefix=$T_MUSL_DIR
+    [[ -n "$prefix" ]] || die "T_MUSL_FROM_SOURCE needs T_MUSL_DIR"
+    # shellcheck source=debian-source.sh
+    source "$REPO_ROOT/Scripts/lib/debian-source.sh"
+    local cache=${CAMAGENT_SRC_CACHE:-$OUT_ROOT/src} src key lockfd
+    mkdir -p "$cache"
+    exec {lockfd}>"$cache/.lock"
+    flock -w 900 "$lockfd" || die "timed out waiting for another download into $cache"
+    src=$(debian_source_fetch musl "$cache") || die "no musl source: install dpkg-dev, allow access to the Debian mirror, or see the message above"
+    exec {lockfd}>&-
+    src=$(cd "$src" && pwd)
+    key=$({ "$T_CC" --version | head -n 1; printf '%s\n' "${T_C_FLAGS[*]}" "$(basename "$src")"; } | sha256sum | cut -d' ' -f1)
+    if [[ -f "$prefix/.stamp" && "$(cat "$prefix/.stamp")" == "$key" ]]; then
+        return 0
+    fi
+    local build=$OUT_ROOT/$name/musl-build started=$SECONDS triple
+    triple=$("$T_CC" -dumpmachine)
+    say "building musl $(basename "$src") with $T_CC ${T_C_FLAGS[*]} (no musl-dev for this architecture in Debian)…"
+    rm -rf "$build" "$prefix"
+    mkdir -p "$build"
+    (
+        cd "$build"
+        # CROSS_COMPILE: binutils of the same gcc (mips-linux-gnu-ar...).
+        CC="$T_CC" CROSS_COMPILE="${T_CC%gcc}" CFLAGS="${T_C_FLAGS[*]} -Os -ffunction-sections -fdata-sections" \
+            "$src/configure" --target="${triple%%-*}-linux-musl" --prefix="$prefix" --disable-shared &&
+            make -j"$(nproc 2>/dev/null || echo 2)" &&
+            make install
+    ) >"$OUT_ROOT/$name/musl-build.log" 2>&1 || {
+        tail -n 20 "$OUT_ROOT/$name/musl-build.log" >&2
+        die "musl failed to build (log: $OUT_ROOT/$name/musl-build.log)"
+    }
+    printf '%s\n' "$key" >"$prefix/.stamp"
+    rm -rf "$build"
+    say "musl ready in $((SECONDS - started))s: $prefix"
+}
+
+# wasm2c_size_breakdown MAP: "module N, TLS N, host N, libc N" from a GNU ld
+# map: the sizes of the allocated input sections kept in the link, by file.
+#   module  the translated Swift (<product>_wasm.o)
+#   TLS     libmbed*.a
+#   host    host.c, the agent's C shim, wasm-rt-impl.c
+#   libc    musl (libc.a, crt*.o) and libgcc
+wasm2c_size_breakdown() {
+    awk '
+        function hex(s,   i, c, v) {
+            v = 0
+            for (i = 3; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", tolower(substr(s, i, 1))) - 1
+            return v
+        }
+        /^Linker script and memory map/ { on = 1; next }
+        !on { next }
+        /^\.(bss|sbss|tbss|comment|debug|pdr|gnu\.attributes|mdebug|reginfo|MIPS\.abiflags)/ { skip = 1; next }
+        /^\.[A-Za-z]/ { skip = 0; next }
+        skip { next }
+        # an input section: " .name [0xaddr 0xsize file]" (long names wrap)
+        /^ \.[^ ]+$/ { pending = 1; next }
+        {
+            if (!(pending || $0 ~ /^ \.[^ ]+ +0x/)) next
+            n = split($0, f, " ")
+            i = (pending ? 1 : 2)
+            pending = 0
+            if (n < i + 2 || f[i] !~ /^0x/ || f[i + 1] !~ /^0x/) next
+            size = hex(f[i + 1]); file = f[i + 2]
+            if (file ~ /_wasm\.o$/) mod += size
+            else if (file ~ /libmbed/) tls += size
+            else if (file ~ /host-|wasm-rt-impl/) host += size
+            else libc += size
+        }
+        END { printf "module %d, TLS %d, host %d, libc %d\n", mod, tls, host, libc }
+    ' "$1"
+}
+
 build_target_wasm2c() {
     local name=$1 started=$SECONDS
     local wasm_dir=$REPO_ROOT/$WASM_DIR_REL
@@ -59,6 +136,7 @@ build_target_wasm2c() {
     command -v wasm2c >/dev/null || die "wasm2c not found (Debian package wabt)"
     [[ -f "$WASM2C_RUNTIME_DIR/wasm-rt-impl.c" && -f "$WASM2C_RUNTIME_DIR/wasm-rt.h" ]] || die "wasm2c runtime not found in $WASM2C_RUNTIME_DIR (Debian package wabt)"
     command -v "$T_CC" >/dev/null || die "$T_CC not found (Debian package gcc-<arch>-linux-gnu)"
+    [[ "${T_MUSL_FROM_SOURCE:-}" == 1 ]] && wasm2c_musl_from_source "$name"
     # The target's sysroot (Toolchains/make-sysroot: musl, and mbedTLS compiled
     # with T_CC for the TLS shim), or, without that script, Debian's musl alone.
     local musl_inc musl_lib mbedtls_libs=()
@@ -203,7 +281,10 @@ build_target_wasm2c() {
     say "linking $PRODUCT ($T_CC, static musl)…"
     local libgcc unstripped=$out/$PRODUCT.unstripped
     libgcc=$("$T_CC" "${T_C_FLAGS[@]}" -print-libgcc-file-name)
-    run "$T_CC" "${T_C_FLAGS[@]}" -static -nostdlib -Wl,--gc-sections "${T_LINK_FLAGS[@]}" "${extra_link[@]}" \
+    # GNU ld's map (not lld's format, hence not camagent.map: Scripts/size-report
+    # reads that one); wasm2c_size_breakdown below reads it.
+    run "$T_CC" "${T_C_FLAGS[@]}" -static -nostdlib -Wl,--gc-sections -Wl,-Map="$out/$PRODUCT.gnu.map" \
+        "${T_LINK_FLAGS[@]}" "${extra_link[@]}" \
         -o "$unstripped" \
         "$musl_lib/crt1.o" "$musl_lib/crti.o" \
         "${native_objects[@]}" \
@@ -219,5 +300,6 @@ build_target_wasm2c() {
     say "built in $((SECONDS - started))s: $out/$PRODUCT"
     say "$(file -b "$out/$PRODUCT")"
     say "stripped size: $size bytes ($(((size + 1023) / 1024)) KiB); wasm module: $(stat -c %s "$obj/$PRODUCT.wasm") bytes; unstripped copy: $unstripped"
+    say "bytes by origin (allocated input sections, from the link map): $(wasm2c_size_breakdown "$out/$PRODUCT.gnu.map")"
     SUMMARY+=("$(printf '%-8s %9s bytes  %s' "$name" "$size" "$out/$PRODUCT")")
 }

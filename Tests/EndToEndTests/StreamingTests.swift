@@ -118,6 +118,15 @@ extension EndToEnd {
     func crossBuiltMipselAgentStreamsUnderQemu() throws {
         try crossBuiltAgentStreams("CAMAGENT_CROSS_MIPSEL", runner: "qemu-mipsel-static -cpu 24Kf", build: "wasm32-linux (embedded)")
     }
+
+    /// MIPS32r2 big-endian, through wasm2c like mipsel: wasm2c keeps linear
+    /// memory byte-reversed on big-endian hosts, so this also proves the host
+    /// layer's reversed buffers and the wabt memory.copy/fill fix.
+    @Test(.enabled(if: crossAgentPath("CAMAGENT_CROSS_MIPS") != nil,
+                   "set CAMAGENT_CROSS_MIPS to the cross-built agent (Scripts/test --full does)"))
+    func crossBuiltMipsAgentStreamsUnderQemu() throws {
+        try crossBuiltAgentStreams("CAMAGENT_CROSS_MIPS", runner: "qemu-mips-static -cpu 24Kf", build: "wasm32-linux (embedded)")
+    }
 }
 }
 
