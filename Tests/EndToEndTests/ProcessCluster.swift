@@ -205,8 +205,9 @@ final class Cluster {
     /// `tls`: both servers' agent links speak TLS with `serverCert` (a PKI name:
     /// "server", "expired", "wrongname", "other-server"); the streampoint uses
     /// `streampointCert` if given, and the endpoint names it `tls://localhost:PORT`.
+    /// `streampointOverride` (`ID=HOST:PORT`) points the endpoint at another streampoint, e.g. a test's fake one.
     func startServers(streampointID: String = "sp1", tls: Bool = false, serverCert: String = "server",
-                      streampointCert: String? = nil) throws {
+                      streampointCert: String? = nil, streampointOverride: String? = nil) throws {
         try deviceKey.write(toFile: path("device.key"), atomically: true, encoding: .utf8)
         try ticketKey.write(toFile: path("ticket.key"), atomically: true, encoding: .utf8)
         serversUseTLS = tls
@@ -237,7 +238,8 @@ final class Cluster {
         let streampointAddress = tls ? "tls://localhost:\(streampointPort)" : "127.0.0.1:\(streampointPort)"
         endpoint = try spawn("endpoint", Binaries.host("camagent-endpoint"), [
             "serve", "--listen", "\(listenHost):0", "--admin", "127.0.0.1:0", "--registry", path("registry.json"),
-            "--ticket-key-file", path("ticket.key"), "--streampoint", "\(streampointID)=\(streampointAddress)",
+            "--ticket-key-file", path("ticket.key"),
+            "--streampoint", streampointOverride ?? "\(streampointID)=\(streampointAddress)",
         ] + endpointTLS)
         endpointPort = try port(fromAnnouncement: endpoint.waitForLine(startingWith: "endpoint: agents listening on "))
         endpointAdminPort = try port(fromAnnouncement: endpoint.waitForLine(startingWith: "endpoint: admin listening on "))

@@ -1,3 +1,4 @@
+import CamProtocol
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -77,4 +78,112 @@ func unusedPort() throws -> Int {
     }
     guard rc == 0 else { throw ClusterError("cannot find a free port") }
     return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// A protocol-speaking client over RawClient: reads the upgrade head, then messages.
+final class LinkClient {
+    let raw: RawClient
+    private var head = HTTPHeadAccumulator()
+    private var upgraded = false
+    private var frames = FrameDecoder()
+    private(set) var sent: [UInt8] = []
+
+    init(port: Int) throws { raw = try RawClient(port: port) }
+
+    func send(_ bytes: [UInt8]) {
+        sent += bytes
+        raw.send(bytes)
+    }
+
+    func send(_ message: Message) { send(message.encoded()) }
+
+    /// The next message, or nil once the server closed; throws on a non-101 answer.
+    func next() throws -> Message? {
+        while true {
+            if upgraded, let frame = try frames.nextFrame() { return try Message(frame: frame) }
+            let chunk = raw.read(atLeast: 1)
+            guard !chunk.isEmpty else { return nil }
+            if upgraded {
+                frames.append(chunk)
+            } else if let (headBytes, rest) = try head.feed(chunk) {
+                try parseUpgradeResponse(headBytes)
+                upgraded = true
+                frames.append(rest)
+            }
+        }
+    }
+}
+
+/// A listening loopback socket the test plays a server on.
+final class RawServer {
+    let fd: Int32
+    let port: Int
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let rc = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+                guard bind(fd, pointer, length) == 0, listen(fd, 8) == 0 else { return -1 }
+                return getsockname(fd, pointer, &length)
+            }
+        }
+        guard rc == 0 else { throw ClusterError("cannot listen on loopback") }
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(fd) }
+
+    /// Waits up to `timeout` seconds for a connection; nil if none came.
+    func accept(timeout: Int32) -> Int32? {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&pfd, 1, timeout * 1000) == 1 else { return nil }
+        let client = Glibc.accept(fd, nil, nil)
+        guard client >= 0 else { return nil }
+        var timeoutValue = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeoutValue, socklen_t(MemoryLayout<timeval>.size))
+        return client
+    }
+}
+
+/// The server side of one accepted link: parses the agent's upgrade request, then messages.
+final class ServerLink {
+    let fd: Int32
+    private var head = HTTPHeadAccumulator()
+    private var upgraded = false
+    private var frames = FrameDecoder()
+
+    init(fd: Int32) { self.fd = fd }
+    deinit { close(fd) }
+
+    func send(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    func send(_ message: Message) { send(message.encoded()) }
+
+    /// The next message from the agent (answering its upgrade with 101 first), or nil on close.
+    func next() throws -> Message? {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            if upgraded, let frame = try frames.nextFrame() { return try Message(frame: frame) }
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { return nil }
+            let chunk = Array(buffer[0..<n])
+            if upgraded {
+                frames.append(chunk)
+            } else if let (headBytes, rest) = try head.feed(chunk) {
+                _ = try parseUpgradeRequest(headBytes)
+                send(HTTPUpgrade.switchingResponse())
+                upgraded = true
+                frames.append(rest)
+            }
+        }
+    }
 }

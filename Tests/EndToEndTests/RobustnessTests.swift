@@ -94,7 +94,7 @@ extension EndToEnd {
             .write(toFile: config, atomically: true, encoding: .utf8)
         let (status, _, err) = try run(Binaries.host("camagent"), ["--config", config])
         #expect(status == 78)
-        #expect(err == "camagent: config error: \(config) line 3: endpoint: 'http://127.0.0.1:99999' is not http://host[:port]\n")
+        #expect(err == "camagent: config error: \(config) line 3: endpoint: 'http://127.0.0.1:99999' is not http(s)://host[:port]\n")
     }
 
     private func serverError(_ reply: (bytes: [UInt8], closed: Bool)) throws -> (code: ErrorCode, message: String) {

@@ -145,7 +145,8 @@ func crossBuiltAgentStreams(_ variable: String, runner: String, build: String) t
     #expect(FileManager.default.isExecutableFile(atPath: binary), "\(variable)=\(binary) is not an executable file")
     let cluster = try Cluster()
     defer { cluster.stop(); cluster.removeDirectory() }
-    try cluster.startServers()
+    // Every target is proven on the product path: TLS on all agent links.
+    try cluster.startServers(tls: true)
     try cluster.startAgent(binary: binary, runner: runner)
     // qemu's translation makes the first connection slower than native.
     let url = try cluster.viewerURL(target: "rtsp", timeout: runner.isEmpty ? 30 : 60)
