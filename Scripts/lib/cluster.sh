@@ -3,7 +3,8 @@
 # loopback with ephemeral ports and throwaway keys (used by demo and bench).
 #
 #   source Scripts/lib/cluster.sh
-#   cluster_init                       # work dir, cleanup trap, keys
+#   cluster_init                       # work dir, cleanup trap, keys, test PKI
+#   CLUSTER_PLAIN=1                    # before cluster_start_servers: plain TCP (lab) instead of TLS
 #   cluster_start_servers BIN_DIR      # sets RTSP HTTP SP SP_ADMIN EP EP_ADMIN
 #   cluster_start_agent NAME CMD...    # writes $CLUSTER_WORK/NAME.conf, runs CMD --config it
 #   cluster_target_url NAME TARGET [N] # URL the streampoint announced (N-th time)
@@ -21,6 +22,8 @@ cluster_init() {
     # Fresh secrets for this run only; they never leave the work directory.
     head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$CLUSTER_WORK/device.key"
     head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$CLUSTER_WORK/ticket.key"
+    # A throwaway CA and a server certificate for "localhost" (never leaves the work directory).
+    bash "$(dirname "${BASH_SOURCE[0]}")/make-test-pki.sh" "$CLUSTER_WORK/pki"
 }
 
 cluster_cleanup() {
@@ -53,20 +56,28 @@ cluster_wait_line() {
 }
 
 cluster_start_servers() {
-    local bin=$1
+    local bin=$1 tls_args=() listen=127.0.0.1 sp_address
+    if [[ -z "${CLUSTER_PLAIN:-}" ]]; then
+        tls_args=(--tls-cert "$CLUSTER_WORK/pki/server.pem" --tls-key "$CLUSTER_WORK/pki/server.key")
+        # The agent dials the first address "localhost" resolves to; listen there.
+        listen=$(getent ahosts localhost | awk 'NR == 1 {print $1}')
+        [[ $listen == *:* ]] && listen="[$listen]"
+    fi
     cluster_spawn simcam "$bin/camagent-simcam" --rtsp-port 0 --http-port 0
     RTSP=$(cluster_wait_line simcam "simcam: rtsp listening on ")
     HTTP=$(cluster_wait_line simcam "simcam: http listening on ")
 
-    cluster_spawn streampoint "$bin/camagent-streampoint" --id sp1 --listen 127.0.0.1:0 --admin 127.0.0.1:0 \
-        --ticket-key-file "$CLUSTER_WORK/ticket.key"
+    cluster_spawn streampoint "$bin/camagent-streampoint" --id sp1 --listen "$listen:0" --admin 127.0.0.1:0 \
+        --ticket-key-file "$CLUSTER_WORK/ticket.key" "${tls_args[@]}"
     SP=$(cluster_wait_line streampoint "streampoint: agents listening on ")
+    if [[ -n "${CLUSTER_PLAIN:-}" ]]; then sp_address=$SP; else sp_address="tls://localhost:${SP##*:}"; fi
     SP_ADMIN=$(cluster_wait_line streampoint "streampoint: admin listening on ")
 
     "$bin/camagent-endpoint" enroll --registry "$CLUSTER_WORK/registry.json" --id "$CLUSTER_AGENT_ID" \
         --key-file "$CLUSTER_WORK/device.key" >/dev/null
     cluster_spawn endpoint "$bin/camagent-endpoint" serve --listen 127.0.0.1:0 --admin 127.0.0.1:0 \
-        --registry "$CLUSTER_WORK/registry.json" --ticket-key-file "$CLUSTER_WORK/ticket.key" --streampoint "sp1=$SP"
+        --registry "$CLUSTER_WORK/registry.json" --ticket-key-file "$CLUSTER_WORK/ticket.key" --streampoint "sp1=$sp_address" \
+        "${tls_args[@]}"
     EP=$(cluster_wait_line endpoint "endpoint: agents listening on ")
     EP_ADMIN=$(cluster_wait_line endpoint "endpoint: admin listening on ")
 }
@@ -75,11 +86,16 @@ cluster_start_servers() {
 cluster_start_agent() {
     local name=$1 extra=$2; shift 2
     [[ ${1:-} == -- ]] && shift
+    local endpoint_lines
+    if [[ -n "${CLUSTER_PLAIN:-}" ]]; then
+        endpoint_lines="endpoint = http://$EP"$'\n'"allow_plaintext = yes"
+    else
+        endpoint_lines="endpoint = https://localhost:${EP##*:}"$'\n'"ca_file = $CLUSTER_WORK/pki/ca.pem"
+    fi
     cat >"$CLUSTER_WORK/$name.conf" <<CONF
 agent_id = $CLUSTER_AGENT_ID
 device_key = $(cat "$CLUSTER_WORK/device.key")
-endpoint = http://$EP
-allow_plaintext = yes
+$endpoint_lines
 target = rtsp=$RTSP
 target = http=$HTTP
 $extra
