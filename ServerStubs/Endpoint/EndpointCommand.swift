@@ -21,6 +21,9 @@ struct EndpointCommand: ParsableCommand {
                  streampoints, which check tickets without calling the endpoint;
               3. keeps the link alive with heartbeats, and moves the camera to
                  another streampoint the moment an operator asks (admin API).
+            A factory-fresh unit first activates: it proves its factory activation
+            secret and receives its agent id and a fresh per-device key (`add-unit`,
+            `import-units`). An operator can `revoke` an agent.
 
             Typical use:
               camagent-endpoint enroll --registry agents.json --id cam-1 \\
@@ -32,9 +35,10 @@ struct EndpointCommand: ParsableCommand {
 
             Key files hold hex, at least 16 bytes (`openssl rand -hex 32 > cam-1.key`).
             `serve` is the default subcommand. More: `camagent-endpoint help serve`,
-            `camagent-endpoint help enroll`.
+            `camagent-endpoint help enroll`, `help add-unit`, `help import-units`,
+            `help revoke`, `help unrevoke`.
             """,
-        subcommands: [Serve.self, Enroll.self],
+        subcommands: [Serve.self, Enroll.self, AddUnit.self, ImportUnits.self, Revoke.self, Unrevoke.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -93,13 +97,52 @@ struct Serve: ParsableCommand {
               POST /agents/ID/streampoint      body {"streampoint":"sp2"}: reassign, save
                                                to the registry, and if the agent is
                                                online move it at once
+              POST /agents/ID/revoke           body {"reason":"stolen"}: refuse the agent from
+                                               now on (ERROR revoked with the reason, told
+                                               only after a correct proof), save, and close
+                                               its live session
+              POST /agents/ID/unrevoke         lift the revocation
               GET  /streampoints               [{id, host, port, tls}]
+              GET  /units                      factory units, sorted by serial: {serial,
+                                               agentID, model, mac, state, activations,
+                                               lastActivation, cloneSuspected, online,
+                                               revoked}; no secrets or verifiers
+            Agent views also carry "revoked": {reason, at} or null.
 
-            REGISTRY (--registry): JSON written by `enroll`, e.g.
+            ACTIVATION (docs/PROTOCOL.md §5.6): a unit added with `add-unit` or
+            `import-units` sends ACTIVATE_BEGIN instead of AUTH_BEGIN. After a correct
+            proof of its activation secret the endpoint issues a fresh 32-byte device
+            key (only its verifier is stored, under the unit's agent id) and closes;
+            the unit then logs in with AUTH_BEGIN. Rules, each logged (ERROR code, text):
+              unknown serial or wrong proof   authentication-failed, "activation failed"
+              revoked unit or agent           revoked, "agent revoked by operator: …"
+              agent of that serial online     identity-conflict; unit flagged
+                                              cloneSuspected; the online unit stays
+              already active, agent offline   re-activation (factory reset): new key, the
+                                              old key stops working, activations + 1
+            An agent authenticating from a second address while online replaces the
+            older session and flags its unit cloneSuspected.
+
+            RATE LIMITS on failed attempts (wrong proofs, unknown ids or serials):
+              per agent id or serial  10 failures within 10 s -> refused for 15 s
+              per source address      30 failures within 10 s -> refused for 15 s
+                                      (IPv6: per /64)
+            A refused attempt gets ERROR rate-limited "too many failed attempts; retry
+            later" without its proof being checked, and does not lengthen the block.
+            The address that last authenticated an id is exempt from that id's block,
+            so an attacker elsewhere cannot lock a known agent out. Each table keeps
+            at most 4096 entries (expired ones, then the oldest, are dropped).
+
+            REGISTRY (--registry): JSON written by `enroll`, `add-unit`, `import-units`,
+            `revoke` and by the endpoint itself, e.g.
               {"version":1,"agents":[
-                {"id":"cam-1","verifier":"<hex>","streampoint":"sp1"}]}
-            A missing file means no agents yet. The endpoint reloads it when another
-            process (enroll) replaces it, and rewrites it atomically on reassignment.
+                {"id":"cam-1","verifier":"<hex>","streampoint":"sp1"}],
+               "units":[{"serial":"XM0001","agentID":"cam-XM0001",
+                "activationVerifier":"<hex>","state":"new","activations":0, …}]}
+            A missing file means no agents yet. The endpoint checks it every second and
+            reloads it when another process replaces it (a revocation then closes the
+            agent's live session), and rewrites it atomically on reassignment,
+            activation and revocation.
             Agents without a streampoint (or with one not given on this command line)
             go to the first --streampoint.
 
@@ -196,7 +239,7 @@ struct Serve: ParsableCommand {
         let tls = try AgentLinkTLS.load(certificateFile: tlsCert, keyFile: tlsKey)
         let (loaded, existed) = try Registry.load(path: registry)
         if existed {
-            ServerLog.info(component, "registry \(registry): \(loaded.agents.count) agents")
+            ServerLog.info(component, "registry \(registry): \(loaded.agents.count) agents, \(loaded.units.count) units")
         } else {
             ServerLog.warn(component, "registry \(registry) does not exist yet; no agents can log in until `camagent-endpoint enroll` creates it")
         }
@@ -209,6 +252,7 @@ struct Serve: ParsableCommand {
             ticketLifetime: UInt64(ticketLifetime), maxPending: maxPending,
             link: .init(serverName: name, heartbeatSeconds: UInt16(heartbeat), peerTimeoutSeconds: UInt16(peerTimeout)))
         let state = EndpointState(eventLoop: loop, settings: settings, registry: loaded)
+        state.startRegistryWatch()
         let heartbeatAmount = TimeAmount.seconds(Int64(heartbeat))
         let peerTimeoutAmount = TimeAmount.seconds(Int64(peerTimeout))
 
@@ -336,7 +380,8 @@ struct Enroll: ParsableCommand {
         let verifier = Authentication.verifier(deviceKey: key, agentID: id)
         let existing = registryContents[id]
         registryContents.upsert(AgentRecord(id: id, verifier: Hex.encode(verifier),
-                                            streampoint: streampoint ?? existing?.streampoint))
+                                            streampoint: streampoint ?? existing?.streampoint,
+                                            revoked: existing?.revoked))
         try registryContents.save(path: registry)
         print("enrolled \(id)")
     }

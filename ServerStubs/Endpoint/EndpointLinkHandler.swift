@@ -24,7 +24,8 @@ final class EndpointLinkHandler: ChannelInboundHandler {
         self.state = state
         self.keepalive = keepalive
         self.remote = remote
-        self.machine = EndpointLinkStateMachine(configuration: state.settings.link)
+        self.machine = EndpointLinkStateMachine(configuration: state.settings.link,
+                                                remoteHost: HostPort(remote)?.host ?? remote)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -40,9 +41,7 @@ final class EndpointLinkHandler: ChannelInboundHandler {
         case .message(let message):
             if let agentID = machine.agentID { state.seen(agentID: agentID, handler: self) }
             ServerLog.debug(component, "\(remote): received \(message.name) in state \(machine.stateName)")
-            let state = self.state
-            action = machine.messageReceived(message, verifierFor: { state.verifier(for: $0) },
-                                             makeNonce: { state.randomBytes(ProtocolConstants.nonceSize) })
+            action = machine.messageReceived(message, directory: LiveDirectory(state: state))
         case .raw:
             // Only a tunnel data link turns raw, and TUNNEL_BIND already closed this one.
             action = .none
@@ -71,6 +70,7 @@ final class EndpointLinkHandler: ChannelInboundHandler {
             closeReason = "\(code.name): \(reason)"
             context.fail(code, text)
         case .authenticated(let agentID, let reply):
+            state.authenticationSucceeded(agentID: agentID, host: machine.remoteHost, remote: remote)
             leavePending()
             establishedAgent = agentID
             ServerLog.info(component, "\(remote): agent \(agentID) authenticated")
@@ -84,6 +84,21 @@ final class EndpointLinkHandler: ChannelInboundHandler {
         case .ticketRequested(let agentID):
             ServerLog.info(component, "\(remote): agent \(agentID) asked for a fresh ticket")
             context.send(state.assignment(for: agentID))
+        case .attemptFailed(let subject, let text, let reason):
+            state.attemptFailed(subject)
+            perform(.closeWithError(code: .authenticationFailed, text: text, reason: reason), context: context)
+        case .activationProved(let subject, let request):
+            let outcome = state.activate(request, subject: subject, remote: remote)
+            perform(machine.activationDecided(outcome), context: context)
+        case .activated(let agentID, let serial, let reactivated, let reply):
+            closeReason = "sent ACTIVATED; the unit logs in again with its new identity"
+            ServerLog.info(component, "\(remote): \(reactivated ? "re-activated" : "activated") unit \(serial) as agent \(agentID); new device key issued")
+            let bytes = reply.encoded()
+            var buffer = context.channel.allocator.buffer(capacity: bytes.count)
+            buffer.writeBytes(bytes)
+            context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { [channel = context.channel] _ in
+                channel.close(promise: nil)
+            }
         case .peerClosed(let code, let text):
             ServerLog.info(component, "\(remote)\(agentLabel): peer sent ERROR \(code.name): \(bounded(text))")
             closeReason = "peer sent ERROR \(code.name)"

@@ -88,6 +88,8 @@ final class EndpointState: @unchecked Sendable {
     /// Connections that have not authenticated yet (bounded by `maxPending`).
     private(set) var pendingConnections = 0
     private var random = SystemRandomNumberGenerator()
+    /// Failed attempts per agent id/serial and per address (EndpointActivation.swift).
+    var failureLimiter = FailureLimiter()
 
     init(eventLoop: EventLoop, settings: Settings, registry: Registry) {
         self.eventLoop = eventLoop
@@ -125,6 +127,7 @@ final class EndpointState: @unchecked Sendable {
             let loaded = try Registry.load(path: path).registry
             registry = loaded
             registryProblem = nil
+            closeRevokedSessions()
             ServerLog.info(component, "registry \(path) changed on disk; reloaded \(loaded.agents.count) agents")
         } catch {
             registryProblem = "\(error)"
@@ -243,6 +246,20 @@ final class EndpointState: @unchecked Sendable {
     }
 
     func isOnline(_ agentID: String) -> Bool { sessions[agentID] != nil }
+
+    func session(of agentID: String) -> EndpointLinkHandler? { sessions[agentID] }
+
+    var onlineAgentIDs: [String] { Array(sessions.keys) }
+
+    /// Saves `updated` (atomically) and adopts it; refuses while the file on disk
+    /// is malformed, so an operator's broken edit is not overwritten.
+    func commitRegistry(_ updated: Registry) throws {
+        eventLoop.preconditionInEventLoop()
+        if let problem = registryProblem { throw ValidationFailure("\(problem); not overwriting it") }
+        try updated.save(path: settings.registryPath)
+        registry = updated
+        registryStamp = FileStamp.of(path: settings.registryPath)
+    }
 
     /// Tells every online agent the endpoint is going away (they reconnect later).
     func shutdownSessions() {

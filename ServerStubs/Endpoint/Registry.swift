@@ -17,20 +17,24 @@ struct AgentRecord: Codable, Equatable {
     var verifier: String
     /// Assigned streampoint id; nil means "the endpoint's default streampoint".
     var streampoint: String?
+    /// Set by `revoke`: the endpoint refuses this agent (after a correct proof) with the reason.
+    var revoked: Revocation?
 
-    init(id: String, verifier: String, streampoint: String?) {
+    init(id: String, verifier: String, streampoint: String?, revoked: Revocation? = nil) {
         self.id = id
         self.verifier = verifier
         self.streampoint = streampoint
+        self.revoked = revoked
     }
 
-    private enum CodingKeys: String, CodingKey { case id, verifier, streampoint }
+    private enum CodingKeys: String, CodingKey { case id, verifier, streampoint, revoked }
 
     init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         id = try c.decode(String.self, forKey: .id)
         verifier = try c.decode(String.self, forKey: .verifier)
         streampoint = try c.decodeIfPresent(String.self, forKey: .streampoint)
+        revoked = try c.decodeIfPresent(Revocation.self, forKey: .revoked)
     }
 
     func encode(to encoder: Encoder) throws {
@@ -39,15 +43,24 @@ struct AgentRecord: Codable, Equatable {
         try c.encode(verifier, forKey: .verifier)
         // Written as null rather than left out, so the file shows the field exists.
         try c.encode(streampoint, forKey: .streampoint)
+        // Left out unless set, so registries without revocations read as before.
+        try c.encodeIfPresent(revoked, forKey: .revoked)
     }
 }
 
 /// The endpoint's agent registry, a small JSON file:
-/// `{"version":1,"agents":[{"id":"cam-1","verifier":"<hex>","streampoint":"sp1"}]}`.
+/// `{"version":1,"agents":[{"id":"cam-1","verifier":"<hex>","streampoint":"sp1"}],
+///   "units":[{"serial":"XM0001","agentID":"cam-XM0001","activationVerifier":"<hex>",…}]}`.
+/// `units` (factory units that may activate, Units.swift) is left out when empty,
+/// and files without it load as before.
 struct Registry: Equatable {
     static let formatVersion = 1
 
     private(set) var agents: [String: AgentRecord] = [:]
+    /// Factory units by serial.
+    private(set) var units: [String: UnitRecord] = [:]
+    /// agent id → serial of the unit that activates as that id.
+    private(set) var serialByAgentID: [String: String] = [:]
 
     init() {}
 
@@ -56,6 +69,19 @@ struct Registry: Equatable {
     subscript(id: String) -> AgentRecord? { agents[id] }
 
     mutating func upsert(_ record: AgentRecord) { agents[record.id] = record }
+
+    var sortedUnits: [UnitRecord] { units.values.sorted { $0.serial < $1.serial } }
+
+    /// The unit that activates as `agentID`, if any.
+    func unit(agentID: String) -> UnitRecord? { serialByAgentID[agentID].flatMap { units[$0] } }
+
+    /// Adds or replaces a unit. Callers keep agent ids unique across units
+    /// (`addUnit` checks it; decoding rejects duplicates).
+    mutating func upsertUnit(_ unit: UnitRecord) {
+        if let old = units[unit.serial], old.agentID != unit.agentID { serialByAgentID[old.agentID] = nil }
+        units[unit.serial] = unit
+        serialByAgentID[unit.agentID] = unit.serial
+    }
 
     /// The verifier bytes of an agent, nil if the agent is unknown.
     func verifier(for id: String) -> [UInt8]? {
@@ -67,6 +93,7 @@ struct Registry: Equatable {
     private struct FileFormat: Codable {
         var version: Int
         var agents: [AgentRecord]
+        var units: [UnitRecord]?
     }
 
     /// Parses and validates the file contents. Errors describe the problem
@@ -100,13 +127,37 @@ struct Registry: Equatable {
             }
             registry.agents[agent.id] = agent
         }
+        for (index, unit) in (file.units ?? []).enumerated() {
+            let at = "units[\(index)]"
+            guard Identifier.isValid(unit.serial) else {
+                throw ValidationFailure("registry \(path): \(at) has an invalid serial (must be \(Identifier.rule))")
+            }
+            guard registry.units[unit.serial] == nil else {
+                throw ValidationFailure("registry \(path): serial \(unit.serial) appears more than once in units")
+            }
+            guard Identifier.isValid(unit.agentID) else {
+                throw ValidationFailure("registry \(path): unit \(unit.serial) has an invalid agentID (must be \(Identifier.rule))")
+            }
+            if let other = registry.serialByAgentID[unit.agentID] {
+                throw ValidationFailure("registry \(path): units \(other) and \(unit.serial) both have agentID \(unit.agentID)")
+            }
+            guard let bytes = Hex.decode(unit.activationVerifier), bytes.count == SHA256.digestSize else {
+                throw ValidationFailure("registry \(path): unit \(unit.serial) has an activationVerifier that is not \(SHA256.digestSize * 2) hex digits")
+            }
+            guard unit.activations >= 0 else {
+                throw ValidationFailure("registry \(path): unit \(unit.serial) has a negative activations count")
+            }
+            registry.upsertUnit(unit)
+        }
         return registry
     }
 
     func encoded() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return try encoder.encode(FileFormat(version: Registry.formatVersion, agents: sortedAgents)) + Data("\n".utf8)
+        let file = FileFormat(version: Registry.formatVersion, agents: sortedAgents,
+                              units: units.isEmpty ? nil : sortedUnits)
+        return try encoder.encode(file) + Data("\n".utf8)
     }
 
     /// Loads the registry; a missing file is an empty registry (`enroll` creates it).

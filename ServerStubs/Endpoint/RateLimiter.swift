@@ -1,0 +1,183 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Who one authentication or activation attempt is about, and where it came from.
+/// Failed attempts count against both the id and the source address.
+struct AttemptSubject: Hashable, CustomStringConvertible {
+    enum Kind: String { case agent, serial }
+
+    var kind: Kind
+    /// The agent id or serial as the peer sent it, if it is a valid identifier;
+    /// every invalid one shares the key "(invalid)" so peer text cannot grow the tables.
+    var id: String
+    /// The address key of the peer (`FailureLimiter.addressKey(host:)`).
+    var address: String
+
+    init(kind: Kind, id: String, host: String) {
+        self.kind = kind
+        self.id = Identifier.isValid(id) ? id : "(invalid)"
+        self.address = FailureLimiter.addressKey(host: host)
+    }
+
+    /// Key of the per-id table: agent ids and serials are separate namespaces.
+    var idKey: String { "\(kind.rawValue):\(id)" }
+
+    /// For logs: `agent cam-1` or `unit XM0001`.
+    var description: String { (kind == .agent ? "agent " : "unit ") + id }
+}
+
+/// Rate limiting of failed attempts (wrong proofs, unknown agent ids or serials),
+/// per agent id or serial and per source address (docs/PROTOCOL.md §5.8).
+///
+/// Pure: time is a parameter (monotonic seconds), so tests drive it with a manual
+/// clock. Memory is bounded: each table holds at most `capacity` entries; when a
+/// new key arrives at a full table, expired entries go first, then the least
+/// recently touched eighth. So a flood of attempts with fresh ids or addresses
+/// costs O(capacity) memory, never more.
+///
+/// The good agent is not locked out for long:
+/// - a per-id block ends `penalty` seconds after it started, and refused attempts
+///   do not extend it;
+/// - a per-id block does not apply to the address that last authenticated that
+///   id successfully (a bounded table too), so an attacker elsewhere hammering a
+///   known agent's id does not lock that agent out at all;
+/// - the per-address limit is higher (a NAT may hide several cameras) and only
+///   blocks that address.
+struct FailureLimiter {
+    struct Rule: Equatable {
+        /// This many failures within `window` seconds start a block…
+        var maxFailures: Int
+        var window: Double
+        /// …that refuses attempts for this many seconds.
+        var penalty: Double
+    }
+
+    struct Configuration: Equatable {
+        var perID = Rule(maxFailures: 10, window: 10, penalty: 15)
+        var perAddress = Rule(maxFailures: 30, window: 10, penalty: 15)
+        /// Maximum entries of each table (per-id, per-address, trusted addresses).
+        var capacity = 4096
+    }
+
+    /// Why an attempt is refused without looking at its proof.
+    enum Block: Equatable {
+        case address
+        case id
+    }
+
+    struct Entry: Equatable {
+        var windowStart: Double
+        var failures: Int
+        var blockedUntil: Double
+        var touched: Double
+    }
+
+    let configuration: Configuration
+    private(set) var byID: [String: Entry] = [:]
+    private(set) var byAddress: [String: Entry] = [:]
+    /// id key → (address key, last success): the address exempt from that id's block.
+    private(set) var trusted: [String: (address: String, touched: Double)] = [:]
+
+    init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+    }
+
+    var tableSizes: (ids: Int, addresses: Int, trusted: Int) { (byID.count, byAddress.count, trusted.count) }
+
+    /// nil if the attempt may go ahead; otherwise what blocks it.
+    func block(for subject: AttemptSubject, now: Double) -> Block? {
+        if let entry = byAddress[subject.address], entry.blockedUntil > now { return .address }
+        if let entry = byID[subject.idKey], entry.blockedUntil > now,
+           trusted[subject.idKey]?.address != subject.address {
+            return .id
+        }
+        return nil
+    }
+
+    /// Seconds until `subject` may try again (0 if it may now); for logs.
+    func retryAfter(_ subject: AttemptSubject, now: Double) -> Double {
+        let a = byAddress[subject.address].map { $0.blockedUntil - now } ?? 0
+        let i = byID[subject.idKey].map { $0.blockedUntil - now } ?? 0
+        return max(0, a, i)
+    }
+
+    mutating func recordFailure(_ subject: AttemptSubject, now: Double) {
+        Self.count(in: &byID, key: subject.idKey, rule: configuration.perID, capacity: configuration.capacity, now: now)
+        Self.count(in: &byAddress, key: subject.address, rule: configuration.perAddress, capacity: configuration.capacity, now: now)
+    }
+
+    /// A correct proof: forget the id's failures and trust this address for it.
+    /// The address's own failures stay (it may be probing other ids).
+    mutating func recordSuccess(_ subject: AttemptSubject, now: Double) {
+        byID[subject.idKey] = nil
+        if trusted[subject.idKey] == nil && trusted.count >= configuration.capacity {
+            Self.evictOldest(&trusted, capacity: configuration.capacity, touched: { $0.touched })
+        }
+        trusted[subject.idKey] = (subject.address, now)
+    }
+
+    private static func count(in table: inout [String: Entry], key: String, rule: Rule, capacity: Int, now: Double) {
+        if table[key] == nil {
+            if table.count >= capacity {
+                // Expired entries first: neither blocked nor inside a window.
+                table = table.filter { !isExpired($0.value, rule: rule, now: now) }
+                if table.count >= capacity { evictOldest(&table, capacity: capacity, touched: { $0.touched }) }
+            }
+            table[key] = Entry(windowStart: now, failures: 0, blockedUntil: 0, touched: now)
+        }
+        var entry = table[key]!
+        entry.touched = now
+        if entry.blockedUntil > now {
+            // An attempt already past the check when the block began: it does
+            // not lengthen the block.
+            table[key] = entry
+            return
+        }
+        if now - entry.windowStart >= rule.window {
+            entry.windowStart = now
+            entry.failures = 0
+        }
+        entry.failures += 1
+        if entry.failures >= rule.maxFailures {
+            entry.blockedUntil = now + rule.penalty
+            entry.failures = 0
+            entry.windowStart = now + rule.penalty
+        }
+        table[key] = entry
+    }
+
+    private static func isExpired(_ entry: Entry, rule: Rule, now: Double) -> Bool {
+        entry.blockedUntil <= now && now - entry.windowStart >= rule.window
+    }
+
+    /// Drops the least recently touched entries down to 7/8 of `capacity`, so
+    /// the sort runs once per capacity/8 insertions, not on every one.
+    private static func evictOldest<V>(_ table: inout [String: V], capacity: Int, touched: (V) -> Double) {
+        let keep = capacity - max(1, capacity / 8)
+        guard table.count > keep else { return }
+        let victims = table.sorted { touched($0.value) < touched($1.value) }.prefix(table.count - keep)
+        for (key, _) in victims { table[key] = nil }
+    }
+
+    /// The per-address key of a peer: an IPv4 address as is (also when written as
+    /// IPv4-mapped IPv6), an IPv6 address by its /64 prefix, since one host
+    /// usually holds a whole /64 and could otherwise rotate through it.
+    static func addressKey(host: String) -> String {
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, host, &v6) == 1 else { return host }
+        let bytes = withUnsafeBytes(of: &v6) { Array($0) }
+        if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
+            return "\(bytes[12]).\(bytes[13]).\(bytes[14]).\(bytes[15])"
+        }
+        var groups: [String] = []
+        for i in stride(from: 0, to: 8, by: 2) {
+            groups.append(String(UInt16(bytes[i]) << 8 | UInt16(bytes[i + 1]), radix: 16))
+        }
+        return groups.joined(separator: ":") + "::/64"
+    }
+}
