@@ -180,8 +180,8 @@ struct EndpointSession: Sendable {
         var actions: [AgentAction] = [.log(.info, "endpoint: unit \(factory.serial) activated as \(agentID)"),
                                       .storeIdentity(identity)]
         actions += link.shutDown()
-        link.retryNow()
         link.backoff.reset()
+        actions += dialIfDue(now: now)
         return actions
     }
 

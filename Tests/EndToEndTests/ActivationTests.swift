@@ -78,24 +78,11 @@ extension ChildProcess {
     }
 }
 
-/// Known agent bug (Agent/Core/EndpointSession.swift, finishActivation): after
-/// ACTIVATED the endpoint link is left down with `retryAt: nil`, which gives the
-/// runtime no deadline, so it never ticks and never redials; the unit stays
-/// offline until restarted (then it logs in with the stored identity). The fix
-/// is to dial at once there (`actions += dialIfDue(now: now)`), as
-/// StreampointSession does after its retryNow(). Until then this waits for the
-/// login after an activation and, if it does not come, records the known issue
-/// and restarts the agent as a reboot would. Returns the agent that logged in.
+/// After ACTIVATED the agent must log in with its new identity by itself, at
+/// once, without a restart.
 func waitForLoginAfterActivation(_ agent: ChildProcess, cluster: Cluster, config: String) throws -> ChildProcess {
-    let loggedIn = (try? agent.waitForStderr("authenticated to ", timeout: 5)) != nil
-    withKnownIssue("the agent does not redial after activation (EndpointSession.finishActivation)", isIntermittent: true) {
-        #expect(loggedIn, "the agent activated but did not log in with its new identity")
-    }
-    guard !loggedIn else { return agent }
-    agent.stop()
-    let restarted = try cluster.startAgent(config: config, name: agent.name + "-reboot")
-    try restarted.waitForStderr("authenticated to ")
-    return restarted
+    try agent.waitForStderr("authenticated to ", timeout: 10)
+    return agent
 }
 
 extension Cluster {
