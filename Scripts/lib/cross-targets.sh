@@ -68,7 +68,7 @@ cross_target_armv7() {
     T_BUILTINS=gcc:arm-linux-gnueabi-gcc
     T_COMPAT=(arc4random.c)
     T_PACKAGES=(musl-dev:armel gcc-arm-linux-gnueabi)
-    T_RUNNER=qemu-arm-static
+    T_RUNNER="qemu-arm-static -cpu cortex-a7"
 }
 
 # ARMv5TE (ARM926EJ-S: HiSilicon Hi3518EV200, XM, TI DaVinci DM365), armel.
