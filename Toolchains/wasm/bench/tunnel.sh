@@ -9,7 +9,7 @@
 # /proc/<pid>/stat) per GiB carried -- the cost that does not depend on which
 # process is the bottleneck -- and the throughput the reader saw.
 #
-#   Toolchains/wasm/bench/tunnel.sh [MIB] [RUNS]
+#   [PLAIN=1] [AGENTS_DIR=DIR] Toolchains/wasm/bench/tunnel.sh [MIB] [RUNS]
 # Uses the host servers (.build/debug) and .build-cross/{x86_64,x86_64_wasm2c}/camagent
 # (cross-built if missing).
 set -euo pipefail
@@ -19,8 +19,12 @@ mib=${1:-512}
 runs=${2:-3}
 source Scripts/lib/deps.sh
 ensure_debian_packages python3
+# AGENTS_DIR: where <target>/camagent are (default .build-cross, cross-built
+# if missing), e.g. a `Scripts/cross-build --root <patched tree> --out DIR` pair.
+agents=${AGENTS_DIR:-$repo/.build-cross}
 for t in x86_64 x86_64_wasm2c; do
-    [[ -x .build-cross/$t/camagent ]] || Scripts/cross-build "$t" >/dev/null
+    [[ -x $agents/$t/camagent ]] || [[ -n "${AGENTS_DIR:-}" ]] || Scripts/cross-build "$t" >/dev/null
+    [[ -x $agents/$t/camagent ]] || { echo "tunnel: $agents/$t/camagent missing" >&2; exit 1; }
 done
 # The host servers as they are in .build/debug (built if missing): the
 # measurement is the agent's CPU, not the servers' speed.
@@ -45,7 +49,7 @@ n=0
 for run in $(seq 1 "$runs"); do
     for t in x86_64 x86_64_wasm2c; do
         n=$((n + 1))
-        cluster_start_agent "agent-$t-$run" "target = bulk=127.0.0.1:$bulk_port" -- "$repo/.build-cross/$t/camagent"
+        cluster_start_agent "agent-$t-$run" "target = bulk=127.0.0.1:$bulk_port" -- "$agents/$t/camagent"
         pid=$LAST_PID
         url=$(cluster_wait_line streampoint "streampoint: agent $CLUSTER_AGENT_ID target bulk at " "$n")
         before=$(cpu_ticks "$pid")
