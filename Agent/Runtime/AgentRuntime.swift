@@ -218,14 +218,15 @@ public struct AgentRuntime {
     }
 
     private mutating func handleSplice(_ id: UInt32, targetRevents: Int32, dataRevents: Int32) {
-        guard var splice = splices[id] else { return }
+        // Taken out of the table while it runs: a copy left behind would make
+        // every write to its queues copy them (copy-on-write) on every event.
+        guard var splice = splices.removeValue(forKey: id) else { return }
         let outcome = splice.handle(targetRevents: targetRevents, dataRevents: dataRevents)
         switch outcome {
         case .running:
             splices[id] = splice
         case .finished(let reason):
             splice.closeSockets()
-            splices[id] = nil
             pending += core.tunnelFinished(id, bytesToStreampoint: splice.bytesUp, bytesFromStreampoint: splice.bytesDown,
                                            reason: reason, now: cs_monotonic_ms())
         }

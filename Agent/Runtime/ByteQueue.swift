@@ -17,10 +17,14 @@ struct ByteQueue {
     mutating func append(_ bytes: [UInt8]) -> Bool {
         makeRoomAtEnd()
         guard storage.count - end >= bytes.count else { return false }
-        for byte in bytes {
-            storage[end] = byte
-            end += 1
+        let offset = end
+        storage.withUnsafeMutableBufferPointer { destination in
+            bytes.withUnsafeBufferPointer { source in
+                guard let from = source.baseAddress else { return }
+                (destination.baseAddress! + offset).update(from: from, count: source.count)
+            }
         }
+        end += bytes.count
         return true
     }
 
@@ -54,7 +58,12 @@ struct ByteQueue {
             end = 0
         } else if end == storage.count && start > 0 {
             let length = end - start
-            for i in 0..<length { storage[i] = storage[start + i] }
+            let from = start
+            // One overlapping move, not a byte loop: this runs on every partial write.
+            storage.withUnsafeMutableBufferPointer { buffer in
+                let base = UnsafeMutableRawPointer(buffer.baseAddress!)
+                base.copyMemory(from: base + from, byteCount: length)
+            }
             start = 0
             end = length
         }
