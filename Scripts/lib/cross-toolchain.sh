@@ -12,6 +12,11 @@
 #                              target (cross_load_target), headers from INCDIR only
 #   cross_builtins_archive     path of the loaded target's compiler runtime (T_BUILTINS,
 #                              or T_CC's libgcc.a)
+#   cross_swift_flags ARRAY    the Embedded code-generation flags for the loaded
+#                              native target (no -target: SwiftPM sets that itself)
+#   cross_link_inputs HEAD TAIL SYSROOT
+#                              the sysroot's part of the static link: HEAD goes
+#                              before the agent's objects, TAIL after them
 #
 # Environment: SWIFTC (default: swiftc on PATH, else /opt/swift/usr/bin/swiftc).
 
@@ -84,4 +89,35 @@ cross_builtins_archive() {
     esac
     [[ -n "$path" && -f "$path" ]] || { echo "cross: compiler builtins not found for $spec (${path:-no path})" >&2; return 1; }
     printf '%s\n' "$path"
+}
+
+# cross_swift_flags ARRAY: what every Embedded Swift compile of the agent for
+# the loaded target uses (Scripts/cross-build and the SDK bundles' toolset).
+cross_swift_flags() {
+    local -n _swift=$1
+    _swift=(
+        -enable-experimental-feature Embedded
+        -Osize
+        -Xfrontend -function-sections
+        # Swift code does not need the canary; keeps __stack_chk_* out of the
+        # Swift objects (the C shim keeps it, musl provides the guard).
+        -Xfrontend -disable-stack-protector
+        "${T_SWIFT_FLAGS[@]}"
+    )
+}
+
+# cross_link_inputs HEAD TAIL SYSROOT: musl's start files, then (after the
+# objects) mbedTLS, the compat archive, libc with the compiler builtins, and
+# crtn.o. Archives contribute only what something references: mbedTLS costs
+# nothing to a program that does not call it.
+cross_link_inputs() {
+    local -n _head=$1 _tail=$2
+    local lib=$3/usr/lib
+    _head=("$lib/crt1.o" "$lib/crti.o")
+    _tail=(
+        "$lib/libmbedtls.a" "$lib/libmbedx509.a" "$lib/libmbedcrypto.a"
+        "$lib/libcamagent-compat.a"
+        -Wl,--start-group "$lib/libc.a" "$lib/libcamagent-builtins.a" -Wl,--end-group
+        "$lib/crtn.o"
+    )
 }

@@ -16,10 +16,10 @@ cross_load_target armv5
 sysroot=$OUT/armv5/sysroot
 flags=()
 cross_c_flags flags "$sysroot/usr/include"
-bin=$OUT/armv5/atomic-sync-test
+bin=$OUT/armv5/atomic-sync-test head=() tail=()
+cross_link_inputs head tail "$sysroot"
 "$CLANG" "${flags[@]}" -c -o "$bin.o" "$ROOT/Toolchains/compat/tests/atomic-sync-test.c"
 "$CLANG" --target="$T_CLANG_TRIPLE" -fuse-ld=lld -static -nostdlib -Wl,--gc-sections -o "$bin" \
-    "$sysroot/usr/lib/crt1.o" "$bin.o" "$sysroot/usr/lib/libcamagent-compat.a" \
-    -Wl,--start-group "$sysroot/usr/lib/libc.a" "$sysroot/usr/lib/libcamagent-builtins.a" -Wl,--end-group
+    "${head[@]}" "$bin.o" "${tail[@]}"
 read -r -a runner <<<"$T_RUNNER"
 timeout 120 "${runner[@]}" "$bin"
