@@ -29,12 +29,33 @@ long long cs_wall_seconds(void) {
     return (long long)ts.tv_sec;
 }
 
+// Kernels before 3.17 (HiSilicon and DaVinci SDKs ship 3.4 and 2.6) have no
+// getrandom(2): fall back to /dev/urandom there, and only there.
+static int random_from_urandom(unsigned char *buf, long len) {
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    long done = 0;
+    while (done < len) {
+        ssize_t n = read(fd, buf + done, (size_t)(len - done));
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR) continue;
+            int err = n < 0 ? errno : EIO;
+            close(fd);
+            return -err;
+        }
+        done += n;
+    }
+    close(fd);
+    return 0;
+}
+
 int cs_random(unsigned char *buf, long len) {
     long done = 0;
     while (done < len) {
         ssize_t n = getrandom(buf + done, (size_t)(len - done), 0);
         if (n < 0) {
             if (errno == EINTR) continue;
+            if (errno == ENOSYS) return random_from_urandom(buf + done, len - done);
             return -errno;
         }
         done += n;

@@ -19,9 +19,13 @@ public final class LinkKeepaliveHandler: ChannelDuplexHandler {
     private var established = false
     private var handshakeTask: Scheduled<Void>?
     private var tickTask: RepeatedTask?
+    private let pendingBudget: PendingLinkBudget?
+    private var holdsPendingSlot = false
 
+    /// `pendingBudget` caps how many links may be mid-handshake at once (slowloris).
     public init(component: String, handshakeTimeout: TimeAmount = .seconds(10),
-                heartbeatInterval: TimeAmount, peerTimeout: TimeAmount) {
+                heartbeatInterval: TimeAmount, peerTimeout: TimeAmount, pendingBudget: PendingLinkBudget? = nil) {
+        self.pendingBudget = pendingBudget
         self.component = component
         self.handshakeTimeout = handshakeTimeout
         self.heartbeatInterval = heartbeatInterval
@@ -38,8 +42,18 @@ public final class LinkKeepaliveHandler: ChannelDuplexHandler {
     }
 
     private func start(context: ChannelHandlerContext) {
-        guard handshakeTask == nil else { return }
+        guard handshakeTask == nil, !established else { return }
         let channel = context.channel
+        if let pendingBudget {
+            guard pendingBudget.admit() else {
+                ServerLog.warn(component, "\(describeRemote(channel.remoteAddress)): refused, already \(pendingBudget.limit) "
+                    + "connections mid-handshake (--max-pending)")
+                established = true
+                channel.close(promise: nil)
+                return
+            }
+            holdsPendingSlot = true
+        }
         let component = self.component
         let timeout = handshakeTimeout
         handshakeTask = context.eventLoop.scheduleTask(in: handshakeTimeout) { [weak self] in
@@ -53,6 +67,7 @@ public final class LinkKeepaliveHandler: ChannelDuplexHandler {
     public func markEstablished(context: ChannelHandlerContext) {
         guard !established else { return }
         established = true
+        releasePendingSlot()
         handshakeTask?.cancel()
         lastInbound = .now()
         let channel = context.channel
@@ -75,8 +90,15 @@ public final class LinkKeepaliveHandler: ChannelDuplexHandler {
     /// Stops all timers: used when a link stops being a control link (tunnel data).
     public func stop() {
         established = true
+        releasePendingSlot()
         handshakeTask?.cancel()
         tickTask?.cancel()
+    }
+
+    private func releasePendingSlot() {
+        guard holdsPendingSlot else { return }
+        holdsPendingSlot = false
+        pendingBudget?.release()
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -88,4 +110,21 @@ public final class LinkKeepaliveHandler: ChannelDuplexHandler {
         stop()
         context.fireChannelInactive()
     }
+}
+
+/// How many links may be mid-handshake at once, shared by one server's links.
+/// Used from that server's single event loop only.
+public final class PendingLinkBudget {
+    public let limit: Int
+    public private(set) var inUse = 0
+
+    public init(limit: Int) { self.limit = limit }
+
+    func admit() -> Bool {
+        guard inUse < limit else { return false }
+        inUse += 1
+        return true
+    }
+
+    func release() { inUse -= 1 }
 }

@@ -100,6 +100,9 @@ struct StreampointCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Most tunnels (pending and open) at once; more viewers are refused.", valueName: "n"))
     var maxTunnels: Int = 500
 
+    @Option(help: ArgumentHelp("Most agent links mid-handshake at once (each is also cut off after 10 s); more are refused at once, so idle or slow connections cannot exhaust the server.", valueName: "n"))
+    var maxPending: Int = 256
+
     @Option(help: ArgumentHelp("debug, info, warn or error.", valueName: "level"))
     var logLevel: String = "info"
 
@@ -110,6 +113,7 @@ struct StreampointCommand: ParsableCommand {
         guard (0...65535).contains(viewerPortBase) else { throw ValidationError("--viewer-port-base must be 0...65535") }
         guard heartbeat > 0, peerTimeout > 0 else { throw ValidationError("--heartbeat and --peer-timeout must be positive") }
         guard maxTunnels > 0 else { throw ValidationError("--max-tunnels must be positive") }
+        guard maxPending > 0 else { throw ValidationError("--max-pending must be positive") }
         guard Self.level(logLevel) != nil else { throw ValidationError("--log-level must be debug, info, warn or error") }
         do {
             try AgentLinkTLS.checkOptions(certificateFile: tlsCert, keyFile: tlsKey)
@@ -158,7 +162,8 @@ struct StreampointCommand: ParsableCommand {
 
         let agents: Channel
         do {
-            agents = try bindAgentListener(group: group, address: listenAddress, config: config, registry: registry, tls: tls)
+            agents = try bindAgentListener(group: group, address: listenAddress, config: config, registry: registry, tls: tls,
+                                           pendingBudget: PendingLinkBudget(limit: maxPending))
         } catch {
             throw ValidationFailure("cannot listen for agents on \(listenAddress): \(error)")
         }
@@ -201,7 +206,7 @@ struct StreampointCommand: ParsableCommand {
 /// TLSLinkObserver, with --tls-cert] → LinkKeepaliveHandler → ByteToMessageHandler(LinkDecoder)
 /// → AgentLinkHandler.
 func bindAgentListener(group: EventLoopGroup, address: HostPort, config: StreampointConfig,
-                       registry: StreampointRegistry, tls: AgentLinkTLS?) throws -> Channel {
+                       registry: StreampointRegistry, tls: AgentLinkTLS?, pendingBudget: PendingLinkBudget) throws -> Channel {
     try ServerBootstrap(group: group)
         .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
         .serverChannelOption(ChannelOptions.backlog, value: 1024)
@@ -212,7 +217,8 @@ func bindAgentListener(group: EventLoopGroup, address: HostPort, config: Streamp
                 try tls?.addHandlers(to: channel, component: "streampoint")
                 let keepalive = LinkKeepaliveHandler(component: "streampoint",
                                                      heartbeatInterval: config.heartbeat,
-                                                     peerTimeout: config.peerTimeout)
+                                                     peerTimeout: config.peerTimeout,
+                                                     pendingBudget: pendingBudget)
                 try channel.pipeline.syncOperations.addHandlers([
                     keepalive,
                     ByteToMessageHandler(LinkDecoder()),

@@ -93,7 +93,8 @@ func port(fromAnnouncement text: String) throws -> Int {
 
 /// Runs a command to completion with a time limit; returns (status, stdout, stderr).
 @discardableResult
-func run(_ executable: String, _ arguments: [String], timeout: TimeInterval = 60) throws -> (Int32, String, String) {
+func run(_ executable: String, _ arguments: [String], timeout: TimeInterval = 60,
+         stdin: String? = nil) throws -> (Int32, String, String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -105,7 +106,13 @@ func run(_ executable: String, _ arguments: [String], timeout: TimeInterval = 60
     FileManager.default.createFile(atPath: err.path, contents: nil)
     process.standardOutput = try FileHandle(forWritingTo: out)
     process.standardError = try FileHandle(forWritingTo: err)
-    process.standardInput = FileHandle.nullDevice
+    if let stdin {
+        let input = directory.appendingPathComponent("in")
+        try stdin.write(to: input, atomically: true, encoding: .utf8)
+        process.standardInput = try FileHandle(forReadingFrom: input)
+    } else {
+        process.standardInput = FileHandle.nullDevice
+    }
     try process.run()
     let deadline = Date().addingTimeInterval(timeout)
     while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }

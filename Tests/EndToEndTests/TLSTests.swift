@@ -57,6 +57,14 @@ extension EndToEnd {
             junk.send([0x16, 0x03, 0x01, 0x00, 0x40] + [UInt8](repeating: 0xAB, count: 64))
             #expect(junk.readUntilClosed().closed, "port \(port) kept a garbage handshake")
         }
+        // Garbage after a good TLS handshake: a plain HTTP error inside TLS, then close.
+        let openssl = try #require(which("openssl"), "openssl is not installed")
+        for port in [cluster.endpointPort, cluster.streampointPort] {
+            let (_, out, err) = try run(openssl, ["s_client", "-connect", "localhost:\(port)", "-CAfile", cluster.pkiPath("ca.pem"),
+                                                  "-verify_return_error", "-quiet"],
+                                        timeout: 20, stdin: "\u{01}\u{02}garbage after the handshake\r\n\r\n")
+            #expect(out.contains("HTTP/1.1 400"), "port \(port): \(out) \(err)")
+        }
         #expect(try countFrames(url, seconds: 3) >= 50)
         #expect(cluster.endpoint.isRunning && cluster.streampoint.isRunning)
     }

@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Opens `count` loopback connections that never send a byte and returns how
+/// many seconds after opening each was closed by the server (nil: still open at `limit`).
+func idleConnectionLifetimes(port: Int, count: Int, limit: TimeInterval) throws -> [TimeInterval?] {
+    var fds: [Int32] = []
+    defer { for fd in fds { close(fd) } }
+    let start = Date()
+    for _ in 0..<count {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else { close(fd); throw ClusterError("connection \(fds.count) to \(port) failed") }
+        fds.append(fd)
+    }
+    var closedAt = [TimeInterval?](repeating: nil, count: count)
+    var open = count
+    var scratch = [UInt8](repeating: 0, count: 256)
+    while open > 0 && Date().timeIntervalSince(start) < limit {
+        var pollfds = fds.enumerated().map { index, fd in
+            pollfd(fd: closedAt[index] == nil ? fd : -1, events: Int16(POLLIN), revents: 0)
+        }
+        _ = poll(&pollfds, nfds_t(pollfds.count), 200)
+        for (index, entry) in pollfds.enumerated() where entry.fd >= 0 && entry.revents != 0 {
+            // Readable with nothing to read (EOF/reset), or a close after an error reply.
+            let n = scratch.withUnsafeMutableBytes { recv(entry.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n <= 0 {
+                closedAt[index] = Date().timeIntervalSince(start)
+                open -= 1
+            }
+        }
+    }
+    return closedAt
+}
+
+extension EndToEnd {
+@Suite struct SlowlorisTests {
+    /// Idle and half-open connections are bounded in number (--max-pending,
+    /// 256 by default: the rest are refused at once) and in time (10 s each to
+    /// finish the handshake), on both servers; the agent's established links
+    /// are untouched and it streams afterwards.
+    @Test func idleConnectionsAreBoundedInNumberAndTimeOnBothServers() throws {
+        let cluster = try Cluster()
+        defer { cluster.stop(); cluster.removeDirectory() }
+        try cluster.startServers(tls: true)
+        try cluster.startAgent()
+        let url = try cluster.viewerURL(target: "rtsp")
+
+        for (name, port) in [("endpoint", cluster.endpointPort), ("streampoint", cluster.streampointPort)] {
+            let lifetimes = try idleConnectionLifetimes(port: port, count: 280, limit: 20)
+            let refusedAtOnce = lifetimes.filter { ($0 ?? 99) < 2 }.count
+            let cutAtDeadline = lifetimes.filter { ($0 ?? 0) >= 8 && ($0 ?? 99) < 14 }.count
+            #expect(lifetimes.allSatisfy { $0 != nil }, "\(name): some idle connections were never closed")
+            #expect(refusedAtOnce >= 280 - 256, "\(name): only \(refusedAtOnce) refused beyond the cap")
+            #expect(cutAtDeadline >= 200, "\(name): only \(cutAtDeadline) closed at the handshake deadline")
+        }
+        #expect(try countFrames(url, seconds: 3) >= 50, "\(cluster.allLogs)")
+        // The agent's control links survived the flood: it authenticated once.
+        #expect(cluster.endpoint.stderr.components(separatedBy: "agent \(cluster.agentID) authenticated").count - 1 == 1)
+    }
+}
+}
