@@ -11,16 +11,7 @@ func idleConnectionLifetimes(port: Int, count: Int, limit: TimeInterval) throws 
     defer { for fd in fds { close(fd) } }
     let start = Date()
     for _ in 0..<count {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else { close(fd); throw ClusterError("connection \(fds.count) to \(port) failed") }
-        fds.append(fd)
+        fds.append(try connectLoopback(port: port))
     }
     var closedAt = [TimeInterval?](repeating: nil, count: count)
     var open = count
