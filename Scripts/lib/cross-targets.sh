@@ -74,16 +74,18 @@ cross_target_armv7() {
 # ARMv5TE (ARM926EJ-S: HiSilicon Hi3518EV200, XM, TI DaVinci DM365), armel.
 # The Embedded stdlib for armv4t is the only one old enough; -target-cpu
 # arm926ej-s lets LLVM use the v5TE instructions (clz, blx, ldrd) and nothing
-# newer. ARM mode only: ARMv5 has Thumb-1, not Thumb-2, and Thumb-1 code is
-# slower and, for Swift, barely smaller. No FPU: soft float everywhere.
+# newer. The Swift code is Thumb-1 (ARMv5TE has Thumb-1, not Thumb-2): 84 KB
+# smaller, which keeps the agent with TLS inside the 400 KiB budget; the C
+# (shim, musl, mbedTLS, whose bignum asm needs it) stays ARM mode, and the
+# linker inserts the ARM/Thumb interworking. No FPU: soft float everywhere.
 # ARMv5 has no ldrex/strex, so LLVM lowers Swift's atomics (refcounts,
 # swift_once) to __atomic_*_4 calls; Debian's libatomic resolves those through
 # IFUNCs, which a static musl binary never runs, so Toolchains/compat/
 # atomic-sync.c provides them on the kernel's cmpxchg user helper.
 cross_target_armv5() {
-    T_DESC="ARMv5TE Linux (ARM926EJ-S), ARM mode, soft float (armel), static musl (Embedded Swift armv4t-none-none-eabi)"
+    T_DESC="ARMv5TE Linux (ARM926EJ-S), Thumb-1 Swift + ARM C, soft float (armel), static musl (Embedded Swift armv4t-none-none-eabi)"
     T_SWIFT_TRIPLE=armv4t-none-none-eabi
-    T_SWIFT_FLAGS=(-target-cpu arm926ej-s)
+    T_SWIFT_FLAGS=(-target-cpu arm926ej-s -Xcc -mthumb)
     T_CLANG_TRIPLE=arm-linux-musleabi
     T_C_FLAGS=(-march=armv5te -mcpu=arm926ej-s -marm -mfloat-abi=soft)
     T_MUSL=arm-linux-musleabi
