@@ -166,3 +166,10 @@ ensure_debian_packages() {
     rm -f "$aptlog"
     _deps_say "installed: ${missing[*]}"
 }
+
+# What `swift build` of this package needs from Debian on the host: the agent's
+# TLS shim links mbedTLS (the same 2.28 release the cross sysroots build from
+# source), and the test PKI is made with the openssl CLI.
+ensure_host_build_packages() {
+    ensure_debian_packages libmbedtls-dev openssl
+}
