@@ -131,7 +131,7 @@ public enum StateFile {
             default: return nil
             }
         }
-        guard let agentID, let key, key.count >= 16, key.count <= 64 else { return nil }
+        guard let agentID, let key, ConfigParser.secretSizes.contains(key.count) else { return nil }
         return AgentIdentity(agentID: agentID, deviceKey: key)
     }
 }

@@ -51,13 +51,10 @@ public enum ConfigParser {
             switch key {
             case "agent_id":
                 guard agentID == nil else { throw fail("given twice") }
-                guard isValidAgentID(value) else { throw fail("must be 1-64 characters of A-Z a-z 0-9 . _ -") }
-                agentID = value
+                agentID = try parseIdentifier(value, fail: fail)
             case "device_key":
                 guard deviceKey == nil else { throw fail("given twice") }
-                guard let bytes = Hex.decode(value) else { throw fail("must be hexadecimal") }
-                guard bytes.count >= 16, bytes.count <= 64 else { throw fail("must be 16 to 64 bytes (32 to 128 hex digits)") }
-                deviceKey = bytes
+                deviceKey = try parseSecret(value, fail: fail)
             case "endpoint":
                 guard endpoints.count < 8 else { throw fail("at most 8 endpoints") }
                 let address = try parseServerURL(value, fail: fail)
@@ -65,8 +62,7 @@ public enum ConfigParser {
                 endpoints.append(address)
             case "serial":
                 guard serial == nil else { throw fail("given twice") }
-                guard isValidAgentID(value) else { throw fail("must be 1-64 characters of A-Z a-z 0-9 . _ -") }
-                serial = value
+                serial = try parseIdentifier(value, fail: fail)
             case "mac":
                 guard value.utf8.count <= 32 else { throw fail("too long") }
                 mac = value
@@ -78,17 +74,13 @@ public enum ConfigParser {
                 firmware = value
             case "activation_secret":
                 guard activationSecret == nil else { throw fail("given twice") }
-                guard let bytes = Hex.decode(value) else { throw fail("must be hexadecimal") }
-                guard bytes.count >= 16, bytes.count <= 64 else { throw fail("must be 16 to 64 bytes (32 to 128 hex digits)") }
-                activationSecret = bytes
+                activationSecret = try parseSecret(value, fail: fail)
             case "state_file":
                 guard stateFile == nil else { throw fail("given twice") }
-                guard value.hasPrefix("/") else { throw fail("must be an absolute path") }
-                stateFile = value
+                stateFile = try parseAbsolutePath(value, fail: fail)
             case "ca_file":
                 guard caFile == nil else { throw fail("given twice") }
-                guard value.hasPrefix("/") else { throw fail("must be an absolute path") }
-                caFile = value
+                caFile = try parseAbsolutePath(value, fail: fail)
             case "allow_plaintext":
                 guard allowPlaintext == nil else { throw fail("given twice") }
                 switch value {
@@ -187,6 +179,25 @@ public enum ConfigParser {
             throw fail("'\(value)' is not http(s)://host[:port]")
         }
         return ServerAddress(host: host, port: port, tls: tls)
+    }
+
+    /// Keys and secrets: 16 to 64 bytes written as hex.
+    static let secretSizes = 16...64
+
+    static func parseSecret(_ value: String, fail: (String) -> ConfigError) throws(ConfigError) -> [UInt8] {
+        guard let bytes = Hex.decode(value) else { throw fail("must be hexadecimal") }
+        guard secretSizes.contains(bytes.count) else { throw fail("must be 16 to 64 bytes (32 to 128 hex digits)") }
+        return bytes
+    }
+
+    static func parseIdentifier(_ value: String, fail: (String) -> ConfigError) throws(ConfigError) -> String {
+        guard isValidAgentID(value) else { throw fail("must be 1-64 characters of A-Z a-z 0-9 . _ -") }
+        return value
+    }
+
+    static func parseAbsolutePath(_ value: String, fail: (String) -> ConfigError) throws(ConfigError) -> String {
+        guard value.hasPrefix("/") else { throw fail("must be an absolute path") }
+        return value
     }
 
     /// `name=host:port`.
