@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,3 +308,59 @@ void cs_install_signal_handlers(void) {
 int cs_termination_requested(void) { return termination_flag; }
 
 void cs_exit(int code) { exit(code); }
+
+static int format_address(int family, const void *addr, unsigned char *out, int cap) {
+    char text[INET6_ADDRSTRLEN];
+    if (!inet_ntop(family, addr, text, sizeof(text))) return -errno;
+    int len = (int)strlen(text);
+    if (len > cap) return -ENOSPC;
+    memcpy(out, text, (size_t)len);
+    return len;
+}
+
+int cs_format_record(const unsigned char *record, unsigned char *out, int cap) {
+    return format_address(record[0] == 6 ? AF_INET6 : AF_INET, record + 4, out, cap);
+}
+
+static int format_sockaddr(const struct sockaddr_storage *sa, unsigned char *out, int cap) {
+    if (sa->ss_family == AF_INET) return format_address(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, cap);
+    if (sa->ss_family == AF_INET6) return format_address(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, cap);
+    return -EAFNOSUPPORT;
+}
+
+int cs_local_address(int fd, unsigned char *out, int cap) {
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof(sa);
+    if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0) return -errno;
+    return format_sockaddr(&sa, out, cap);
+}
+
+int cs_peer_address(int fd, unsigned char *out, int cap) {
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof(sa);
+    if (getpeername(fd, (struct sockaddr *)&sa, &len) != 0) return -errno;
+    return format_sockaddr(&sa, out, cap);
+}
+
+int cs_spawn(const unsigned char *cmdline, long len) {
+    char line[260];
+    char *argv[16];
+    if (len <= 0 || len >= (long)sizeof(line)) return -EINVAL;
+    memcpy(line, cmdline, (size_t)len);
+    line[len] = 0;
+    int argc = 0;
+    for (char *p = line; *p && argc < 15;) {
+        while (*p == ' ') *p++ = 0;
+        if (!*p) break;
+        argv[argc++] = p;
+        while (*p && *p != ' ') p++;
+    }
+    if (argc == 0 || argv[0][0] != '/') return -EINVAL;
+    argv[argc] = NULL;
+    // Children are never waited for: let the kernel reap them.
+    signal(SIGCHLD, SIG_IGN);
+    extern char **environ;
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], NULL, NULL, argv, environ);
+    return rc == 0 ? (int)pid : -rc;
+}

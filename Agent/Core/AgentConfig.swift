@@ -6,12 +6,26 @@ public struct ServerAddress: Equatable, Sendable {
     public var host: String
     public var port: UInt16
     public var tls: Bool
+    /// The numeric address this server last answered on (kept in the state
+    /// file), tried when DNS fails or names a dead address. Not part of `==`.
+    public var knownAddress: String?
+    /// Try `knownAddress` before the DNS answer: alternated between attempts so
+    /// that neither a stale DNS answer nor a stale known address strands the agent.
+    public var knownAddressFirst = false
 
-    public init(host: String, port: UInt16, tls: Bool = false) {
+    public init(host: String, port: UInt16, tls: Bool = false, knownAddress: String? = nil) {
         self.host = host
         self.port = port
         self.tls = tls
+        self.knownAddress = knownAddress
     }
+
+    public static func == (a: ServerAddress, b: ServerAddress) -> Bool {
+        a.host == b.host && a.port == b.port && a.tls == b.tls
+    }
+
+    /// `https://host:port` or `http://host:port`, as in the config file.
+    public var url: String { (tls ? "https://" : "http://") + display }
 
     /// `host:port`, bracketing IPv6 literals.
     public var display: String {
@@ -88,6 +102,14 @@ public struct AgentConfig: Sendable {
     /// Used until the endpoint's AUTH_OK names its own values.
     public var heartbeatSeconds: Int64 = 10
     public var peerTimeoutSeconds: Int64 = 30
+    /// While on a backup endpoint, how often to check whether the main one is back.
+    /// The endpoint may push its own value (CONFIG_PUSH).
+    public var mainEndpointRecheckMs: Int64 = 300_000
+    /// After a streampoint switch, tunnels still open on the old streampoint are
+    /// closed this long after the new one registered.
+    public var switchGraceMs: Int64 = 30_000
+    /// Run (no shell; split at spaces) when the endpoint orders a reboot.
+    public var rebootCommand: String?
 
     public init(agentID: String, deviceKey: [UInt8], endpoints: [ServerAddress], targets: [TunnelTarget]) {
         self.init(identity: AgentIdentity(agentID: agentID, deviceKey: deviceKey), endpoints: endpoints, targets: targets)
@@ -99,39 +121,20 @@ public struct AgentConfig: Sendable {
         self.targets = targets
     }
 
+    /// Spreads this device's reconnects (Backoff.firstDelayAfterLossMs):
+    /// FNV-1a of the agent id, or of the serial for a unit not yet activated.
+    public var deviceSeed: UInt64 {
+        let name = identity?.agentID ?? factory?.serial ?? ""
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in name.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return hash
+    }
+
     public func allowsTarget(host: String, port: UInt16) -> Bool {
         for target in targets where target.host == host && target.port == port { return true }
         return false
-    }
-}
-
-/// The state file: the identity activation produced, in the config's own
-/// `key = value` form so an operator can read it (it holds the device key:
-/// mode 0600, never logged).
-public enum StateFile {
-    public static func render(_ identity: AgentIdentity) -> String {
-        "# camagent state: written by the agent at activation; do not edit\n"
-            + "agent_id = \(identity.agentID)\n"
-            + "device_key = \(Hex.encode(identity.deviceKey))\n"
-    }
-
-    /// nil if the text is not a complete, valid state file.
-    public static func parse(_ text: String) -> AgentIdentity? {
-        var agentID: String?
-        var key: [UInt8]?
-        for rawLine in text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
-            let line = ConfigParser.stripComment(trimmed(String(rawLine)))
-            guard !line.isEmpty else { continue }
-            guard let equals = line.firstIndex(of: "=") else { return nil }
-            let name = trimmed(String(line[..<equals]))
-            let value = trimmed(String(line[line.index(after: equals)...]))
-            switch name {
-            case "agent_id" where isValidAgentID(value): agentID = value
-            case "device_key": key = Hex.decode(value)
-            default: return nil
-            }
-        }
-        guard let agentID, let key, ConfigParser.secretSizes.contains(key.count) else { return nil }
-        return AgentIdentity(agentID: agentID, deviceKey: key)
     }
 }

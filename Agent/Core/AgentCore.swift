@@ -1,37 +1,60 @@
 import CamProtocol
 
 /// The whole agent as a pure state machine: the endpoint session, the
-/// streampoint session and the tunnels in setup. Every method takes the time
-/// and returns actions for the runtime; nothing here performs I/O.
+/// streampoint failover, the tunnels in setup, the endpoint's commands and the
+/// reports. Every method takes the time and returns actions for the runtime;
+/// nothing here performs I/O.
 public struct AgentCore<Entropy: EntropySource> {
     public let config: AgentConfig
     private var entropy: Entropy
     private var endpoint: EndpointSession
-    private var streampoint: StreampointSession
+    private var streampoints: StreampointFailover
     private var tunnels: [UInt32: Tunnel] = [:]
     public private(set) var stats = AgentStats()
+    private var startedAt: Int64 = 0
+    private var lastChangeAt: Int64 = 0
+    private var lastEndpoint: ServerAddress?
+    private var lastStreampointID = ""
+    private var nextReportAt: Int64?
     /// Tunnel setup (target connect + data link handshake) must finish within this.
     public static var tunnelSetupTimeoutMs: Int64 { 10_000 }
+    /// AGENT_STATS goes to the endpoint this often, besides on changes and requests.
+    public static var reportIntervalMs: Int64 { 60_000 }
 
-    /// `identity` is the one loaded from the state file, if any; else the config's.
-    public init(config: AgentConfig, identity: AgentIdentity? = nil, entropy: Entropy) {
+    /// `state` is what the state file held at start (identity, pushed endpoints).
+    public init(config: AgentConfig, state: AgentState = AgentState(), entropy: Entropy) {
         self.config = config
         self.entropy = entropy
-        endpoint = EndpointSession(config: config, identity: identity ?? config.identity)
-        streampoint = StreampointSession(config: config)
+        endpoint = EndpointSession(config: config, identity: config.identity, state: state)
+        streampoints = StreampointFailover(config: config)
+    }
+
+    /// `identity`: one activation issued earlier (as if read from the state file).
+    public init(config: AgentConfig, identity: AgentIdentity?, entropy: Entropy) {
+        self.init(config: config, state: AgentState(identity: identity), entropy: entropy)
     }
 
     public var isEndpointUp: Bool { endpoint.link.isUp }
     public var identity: AgentIdentity? { endpoint.identity }
-    public var isStreampointUp: Bool { streampoint.link.isUp }
+    public var isStreampointUp: Bool { streampoints.activeSession.link.isUp }
+    public var currentStreampointID: String { streampoints.currentID }
+    public var isSwitchingStreampoint: Bool { streampoints.incoming != nil }
+    public var currentEndpoint: ServerAddress { endpoint.currentEndpoint }
+    public var endpointList: [ServerAddress] { endpoint.endpoints }
+    public var state: AgentState { endpoint.state }
     public var tunnelsInSetup: Int { tunnels.values.filter { $0.phase != .splicing }.count }
     public var tunnelCount: Int { tunnels.count }
 
     public mutating func start(now: Int64) -> [AgentAction] {
+        startedAt = now
+        lastChangeAt = now
         let who = endpoint.identity.map { "agent \($0.agentID)" } ?? "unit \(config.factory?.serial ?? "?") (not activated)"
         var actions: [AgentAction] = [.log(.info, "\(who) starting (\(AgentVersion.software), \(BuildInfo.target))")]
         if config.allowPlaintext {
             actions.append(.log(.warn, "allow_plaintext = yes: plain-TCP servers are accepted and those links are NOT encrypted (lab use only)"))
+        }
+        if endpoint.endpointsWerePushed {
+            actions.append(.log(.info, "endpoint list from the state file: " + endpoint.endpoints.map { $0.display }.joined(separator: ", ")))
         }
         actions += endpoint.dialIfDue(now: now)
         return actions
@@ -39,31 +62,51 @@ public struct AgentCore<Entropy: EntropySource> {
 
     /// The earliest time `tick` has work to do, or nil when only I/O can wake us.
     public var nextDeadline: Int64? {
-        var earliest = endpoint.link.deadline
-        if streampoint.assignment != nil && !streampoint.needsFreshTicket, let d = streampoint.link.deadline {
-            earliest = earliest.map { $0 < d ? $0 : d } ?? d
+        var earliest = endpoint.nextDeadline
+        func consider(_ time: Int64?) {
+            guard let time else { return }
+            earliest = earliest.map { $0 < time ? $0 : time } ?? time
         }
-        for tunnel in tunnels.values where tunnel.phase != .splicing {
-            earliest = earliest.map { $0 < tunnel.setupDeadline ? $0 : tunnel.setupDeadline } ?? tunnel.setupDeadline
+        consider(streampoints.nextDeadline)
+        if endpoint.link.isUp { consider(nextReportAt) }
+        for tunnel in tunnels.values {
+            if tunnel.phase != .splicing { consider(tunnel.setupDeadline) }
+            consider(tunnel.closeAt)
         }
         return earliest
     }
 
     public mutating func tick(now: Int64) -> [AgentAction] {
         var actions = endpoint.tick(now: now, entropy: &entropy)
-        actions += streampoint.tick(now: now, random: entropy.uint64())
+        let events = streampoints.tick(now: now, random: entropy.uint64(), actions: &actions)
+        actions += handle(events, now: now)
         var expired: [UInt32] = []
-        for (id, tunnel) in tunnels where tunnel.phase != .splicing && now >= tunnel.setupDeadline {
-            expired.append(id)
+        var graceOver: [UInt32] = []
+        for (id, tunnel) in tunnels {
+            if tunnel.phase != .splicing && now >= tunnel.setupDeadline { expired.append(id) }
+            if let closeAt = tunnel.closeAt, now >= closeAt { graceOver.append(id) }
         }
         for id in expired { actions += failTunnel(id, code: .timeout, reason: "setup timed out", now: now) }
+        for id in graceOver where tunnels[id] != nil {
+            actions.append(.log(.info, "tunnel \(id): closing; its streampoint was switched away from \(formatMillis(config.switchGraceMs)) ago"))
+            actions += closeTunnel(id, now: now)
+        }
+        if endpoint.link.isUp, let due = nextReportAt, now >= due {
+            actions += report(.periodic, now: now)
+        }
         return actions
     }
 
-    public mutating func connected(_ link: LinkID, now: Int64) -> [AgentAction] {
+    public mutating func connected(_ link: LinkID, now: Int64, addresses: SocketAddresses? = nil) -> [AgentAction] {
         switch link {
-        case .endpoint: return endpoint.connected(now: now)
-        case .streampoint: return streampoint.connected(now: now)
+        case .endpoint:
+            var actions: [AgentAction] = []
+            if endpoint.connected(now: now, addresses: addresses, actions: &actions) { actions.append(.storeState(endpoint.state)) }
+            return actions
+        case .endpointProbe:
+            return endpoint.probeConnected(now: now)
+        case .streampoint(let slot):
+            return streampoints.connected(slot, now: now)
         case .tunnelTarget(let id):
             guard var tunnel = tunnels[id], tunnel.phase == .connectingTarget else { return [] }
             tunnel.phase = .connectingData
@@ -82,7 +125,12 @@ public struct AgentCore<Entropy: EntropySource> {
     }
 
     public mutating func connectFailed(_ link: LinkID, reason: String, now: Int64) -> [AgentAction] {
-        closed(link, reason: "connect failed: \(reason)", now: now)
+        switch link {
+        case .endpoint, .streampoint: stats.controlConnectFailures += 1
+        case .tunnelTarget: stats.targetConnectFailures += 1
+        default: break
+        }
+        return closed(link, reason: "connect failed: \(reason)", now: now)
     }
 
     /// The runtime saw the socket close or fail (not after a `.close` we asked for).
@@ -90,8 +138,12 @@ public struct AgentCore<Entropy: EntropySource> {
         switch link {
         case .endpoint:
             return endpoint.fail(reason, now: now, random: entropy.uint64(), closeSocket: false)
-        case .streampoint:
-            return streampoint.fail(reason, now: now, random: entropy.uint64(), closeSocket: false)
+        case .endpointProbe:
+            return endpoint.probeFailed(reason, now: now)
+        case .streampoint(let slot):
+            var actions: [AgentAction] = []
+            let events = streampoints.fail(slot, reason, now: now, random: entropy.uint64(), closeSocket: false, actions: &actions)
+            return actions + handle(events, now: now)
         case .tunnelTarget(let id):
             let code: ErrorCode = tunnels[id]?.phase == .connectingTarget ? .targetUnreachable : .internalError
             return failTunnel(id, code: code, reason: "camera side: \(reason)", now: now, closing: link)
@@ -104,28 +156,21 @@ public struct AgentCore<Entropy: EntropySource> {
         var actions: [AgentAction] = []
         switch link {
         case .endpoint:
+            let hadIdentity = endpoint.identity != nil
             for input in endpoint.feed(bytes, now: now) {
                 if input.isProtocolError { stats.protocolErrors += 1 }
-                let wasUp = endpoint.link.isUp
-                if let assignment = endpoint.handle(input, now: now, entropy: &entropy, actions: &actions) {
-                    actions += streampoint.assign(assignment, now: now)
-                }
-                if !wasUp && endpoint.link.isUp {
-                    streampoint.adoptTimers(heartbeatMs: endpoint.heartbeatMs, peerTimeoutMs: endpoint.peerTimeoutMs)
+                if let event = endpoint.handle(input, now: now, entropy: &entropy, actions: &actions) {
+                    actions += handle(event, now: now)
                 }
                 if endpoint.link.isDown { break }
             }
-        case .streampoint:
-            for input in streampoint.feed(bytes, now: now) {
-                if input.isProtocolError { stats.protocolErrors += 1 }
-                if let request = streampoint.handle(input, now: now, random: entropy.uint64(), actions: &actions) {
-                    actions += openTunnel(request, now: now)
-                }
-                if streampoint.link.isDown {
-                    if streampoint.needsFreshTicket { actions += endpoint.requestTicket(now: now) }
-                    break
-                }
-            }
+            if !hadIdentity && endpoint.identity != nil { actions.append(.storeState(endpoint.state)) }
+        case .endpointProbe:
+            actions += endpoint.probeReceived(bytes, now: now)
+        case .streampoint(let slot):
+            let outcome = streampoints.received(slot, bytes: bytes, now: now, random: entropy.uint64(), actions: &actions)
+            stats.protocolErrors += UInt64(outcome.protocolErrors)
+            actions += handle(outcome.events, now: now)
         case .tunnelData(let id):
             actions += tunnelHandshake(id, bytes: bytes, now: now)
         case .tunnelTarget:
@@ -143,29 +188,137 @@ public struct AgentCore<Entropy: EntropySource> {
         return [.log(.info, "tunnel \(id): closed (\(reason)); \(bytesToStreampoint) bytes out, \(bytesFromStreampoint) bytes in")]
     }
 
-    private mutating func openTunnel(_ request: TunnelRequest, now: Int64) -> [AgentAction] {
+    // MARK: - The endpoint's orders
+
+    private mutating func handle(_ event: EndpointEvent, now: Int64) -> [AgentAction] {
+        switch event {
+        case .authenticated:
+            streampoints.adoptTimers(heartbeatMs: endpoint.heartbeatMs, peerTimeoutMs: endpoint.peerTimeoutMs)
+            let current = endpoint.currentEndpoint
+            if let lastEndpoint, lastEndpoint != current {
+                stats.endpointChanges += 1
+                lastChangeAt = now
+            }
+            lastEndpoint = current
+            return report(.endpointChanged, now: now)
+        case .assigned(let plan):
+            return streampoints.assign(plan, now: now)
+        case .command(let id, let kind, let argument):
+            return command(id, kind: kind, argument: argument, now: now)
+        case .statsRequested:
+            return report(.requested, now: now)
+        case .stateChanged:
+            return [.storeState(endpoint.state)]
+        }
+    }
+
+    private mutating func command(_ id: UInt32, kind: CommandKind, argument: UInt32, now: Int64) -> [AgentAction] {
+        func result(_ code: ErrorCode?, _ text: String) -> [AgentAction] {
+            endpoint.send(.commandResult(commandID: id, code: code, message: text), now: now)
+        }
+        switch kind {
+        case .disconnect:
+            let seconds = Int64(min(argument, 3600))
+            let awayMs = seconds > 0 ? seconds * 1000 : config.backoffInitialMs
+            var actions = result(nil, "disconnecting; reconnecting in \(formatMillis(awayMs))")
+            actions.append(.log(.warn, "endpoint ordered a disconnect: closing every link and tunnel; reconnecting in \(formatMillis(awayMs))"))
+            actions += leaveEverything(now: now)
+            actions += endpoint.leave(until: now + awayMs)
+            return actions
+        case .reboot:
+            guard let rebootCommand = config.rebootCommand else {
+                return [.log(.warn, "endpoint ordered a reboot, but reboot_command is not configured")]
+                    + result(.internalError, "reboot_command is not configured on this unit")
+            }
+            return result(nil, "running the reboot command")
+                + [.log(.warn, "endpoint ordered a reboot: running \(rebootCommand)"), .runCommand(rebootCommand)]
+        case .reset:
+            guard endpoint.forgetIdentity() else {
+                return [.log(.warn, "endpoint ordered a reset, but this unit has no factory identity to activate with")]
+                    + result(.unexpectedMessage, "no factory identity on this unit (its agent_id is fixed in the config); not reset")
+            }
+            var actions = result(nil, "identity dropped; activating again")
+            actions.append(.log(.warn, "endpoint ordered a reset: identity dropped; activating again as unit \(config.factory?.serial ?? "?")"))
+            actions.append(.storeState(endpoint.state))
+            actions += leaveEverything(now: now)
+            actions += endpoint.leave(until: nil)
+            actions += endpoint.dialIfDue(now: now)
+            return actions
+        case .unknown:
+            return result(.unexpectedMessage, "unknown command")
+        }
+    }
+
+    /// Closes the streampoint links and every tunnel (a disconnect or reset).
+    private mutating func leaveEverything(now: Int64) -> [AgentAction] {
+        var actions = streampoints.leaveAll()
+        for id in tunnels.keys.sorted() { actions += closeTunnel(id, now: now) }
+        return actions
+    }
+
+    private mutating func report(_ reason: StatsReason, now: Int64) -> [AgentAction] {
+        nextReportAt = now + Self.reportIntervalMs
+        let report = StatsReport(reason: reason, uptimeSeconds: UInt32(clamping: (now - startedAt) / 1000),
+                                 secondsSinceChange: UInt32(clamping: (now - lastChangeAt) / 1000),
+                                 endpoint: endpoint.currentEndpoint.display, streampointID: streampoints.currentID,
+                                 streampointState: streampoints.linkState, localAddress: endpoint.localAddress,
+                                 counters: stats.numbered)
+        return endpoint.send(.agentStats(report), now: now)
+    }
+
+    // MARK: - Streampoints
+
+    private mutating func handle(_ events: [StreampointEvent], now: Int64) -> [AgentAction] {
+        var actions: [AgentAction] = []
+        for event in events {
+            switch event {
+            case .tunnelRequested(let request, let slot):
+                actions += openTunnel(request, from: slot, now: now)
+            case .registered(let streampointID):
+                let id = streampoints.currentID.isEmpty ? streampointID : streampoints.currentID
+                guard id != lastStreampointID else { continue }
+                if !lastStreampointID.isEmpty {
+                    stats.streampointChanges += 1
+                    lastChangeAt = now
+                }
+                lastStreampointID = id
+                actions += report(.streampointChanged, now: now)
+            case .switchedAway(let old):
+                let leaving = tunnels.filter { $0.value.slot == old && $0.value.closeAt == nil }.map { $0.key }
+                let closeAt = now + config.switchGraceMs
+                for id in leaving { tunnels[id]?.closeAt = closeAt }
+            case .needsTicket:
+                actions += endpoint.requestTicket(now: now)
+            }
+        }
+        return actions
+    }
+
+    // MARK: - Tunnels
+
+    private mutating func openTunnel(_ request: TunnelRequest, from slot: StreampointSlot, now: Int64) -> [AgentAction] {
         stats.tunnelsRequested += 1
         let target = ServerAddress(host: request.host, port: request.port)
+        func refuse(_ code: ErrorCode, _ text: String) -> [AgentAction] {
+            streampoints.send(.tunnelOpenFailed(tunnelID: request.tunnelID, code: code, message: text), on: slot, now: now)
+        }
         guard config.allowsTarget(host: request.host, port: request.port) else {
             stats.tunnelsRefused += 1
             let text = "\(target.display) is not a configured target"
-            return [.log(.warn, "tunnel \(request.tunnelID): refused: \(text)")]
-                + streampoint.send(.tunnelOpenFailed(tunnelID: request.tunnelID, code: .targetNotAllowed, message: text), now: now)
+            return [.log(.warn, "tunnel \(request.tunnelID): refused: \(text)")] + refuse(.targetNotAllowed, text)
         }
         guard tunnels[request.tunnelID] == nil else {
             stats.tunnelsFailed += 1
-            return streampoint.send(.tunnelOpenFailed(tunnelID: request.tunnelID, code: .unexpectedMessage,
-                                                      message: "tunnel id already in use"), now: now)
+            return refuse(.unexpectedMessage, "tunnel id already in use")
         }
-        guard tunnels.count < config.maxTunnels, let streampointAddress = streampoint.link.address else {
+        guard tunnels.count < config.maxTunnels, let streampointAddress = streampoints.session(slot).link.address else {
             stats.tunnelsFailed += 1
+            stats.bufferOverruns += 1
             return [.log(.warn, "tunnel \(request.tunnelID): refused: \(config.maxTunnels) tunnels already open")]
-                + streampoint.send(.tunnelOpenFailed(tunnelID: request.tunnelID, code: .internalError,
-                                                     message: "tunnel limit of \(config.maxTunnels) reached"), now: now)
+                + refuse(.internalError, "tunnel limit of \(config.maxTunnels) reached")
         }
-        tunnels[request.tunnelID] = Tunnel(id: request.tunnelID, target: target, streampoint: streampointAddress,
-                                           bindToken: request.bindToken,
-                                           setupDeadline: now + Self.tunnelSetupTimeoutMs)
+        tunnels[request.tunnelID] = Tunnel(id: request.tunnelID, target: target, streampoint: streampointAddress, slot: slot,
+                                           bindToken: request.bindToken, setupDeadline: now + Self.tunnelSetupTimeoutMs)
         return [.log(.debug, "tunnel \(request.tunnelID): opening to \(target.display)"),
                 .connect(.tunnelTarget(request.tunnelID), target)]
     }
@@ -200,6 +353,21 @@ public struct AgentCore<Entropy: EntropySource> {
         return []
     }
 
+    /// Stops a tunnel in any phase. A splicing one is the runtime's: it closes
+    /// it and reports `tunnelFinished`, which removes it here.
+    private mutating func closeTunnel(_ id: UInt32, now: Int64) -> [AgentAction] {
+        guard let tunnel = tunnels[id] else { return [] }
+        if tunnel.phase == .splicing {
+            tunnels[id]?.closeAt = nil
+            return [.closeTunnel(id)]
+        }
+        tunnels[id] = nil
+        stats.tunnelsFailed += 1
+        var actions: [AgentAction] = [.close(.tunnelTarget(id))]
+        if tunnel.phase != .connectingTarget { actions.append(.close(.tunnelData(id))) }
+        return actions
+    }
+
     /// Tears down a tunnel that never reached splicing (or whose socket died
     /// before the runtime took it over), telling the streampoint why.
     private mutating func failTunnel(_ id: UInt32, code: ErrorCode, reason: String, now: Int64,
@@ -210,7 +378,7 @@ public struct AgentCore<Entropy: EntropySource> {
         var actions: [AgentAction] = [.log(.warn, "tunnel \(id) to \(tunnel.target.display): \(reason)")]
         if alreadyClosed != .tunnelTarget(id) { actions.append(.close(.tunnelTarget(id))) }
         if tunnel.phase != .connectingTarget && alreadyClosed != .tunnelData(id) { actions.append(.close(.tunnelData(id))) }
-        actions += streampoint.send(.tunnelOpenFailed(tunnelID: id, code: code, message: reason), now: now)
+        actions += streampoints.send(.tunnelOpenFailed(tunnelID: id, code: code, message: reason), on: tunnel.slot, now: now)
         return actions
     }
 }

@@ -45,6 +45,18 @@ public struct Backoff: Sendable {
         return half + Int64(random % UInt64(ceiling - half + 1))
     }
 
+    /// The first delay after a working session was lost: anywhere in
+    /// [0, initialMs), placed by the device's seed and shifted by up to a
+    /// quarter of the window at random. Devices spread evenly over the window
+    /// (no lockstep) and one device does not always land on the same spot.
+    /// Counts as a failure, so the next delay doubles as usual.
+    public mutating func firstDelayAfterLossMs(deviceSeed: UInt64, random: UInt64) -> Int64 {
+        let window = UInt64(initialMs)
+        if failures < 64 { failures += 1 }
+        guard window > 0 else { return 0 }
+        return Int64((deviceSeed % window + random % (window / 4 + 1)) % window)
+    }
+
     public mutating func reset() { failures = 0 }
 
     /// Jumps to the maximum delay (for refusals that waiting cannot fix soon).

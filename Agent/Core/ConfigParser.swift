@@ -34,6 +34,9 @@ public enum ConfigParser {
         var maxTunnels = 8
         var backoffInitial: Int64 = 1000
         var backoffMax: Int64 = 60000
+        var mainRecheck: Int64 = 300_000
+        var switchGrace: Int64 = 30_000
+        var rebootCommand: String?
         var lineNumber = 0
 
         // "\r\n" is one Character in Swift, so CRLF files need their own separator.
@@ -112,6 +115,17 @@ public enum ConfigParser {
             case "backoff_max_ms":
                 guard let n = parseInteger(value), n >= 1000, n <= 3_600_000 else { throw fail("must be 1000 to 3600000") }
                 backoffMax = n
+            case "main_endpoint_recheck_ms":
+                guard let n = parseInteger(value), n >= 1000, n <= 86_400_000 else { throw fail("must be 1000 to 86400000") }
+                mainRecheck = n
+            case "switch_grace_ms":
+                guard let n = parseInteger(value), n >= 0, n <= 3_600_000 else { throw fail("must be 0 to 3600000") }
+                switchGrace = n
+            case "reboot_command":
+                guard rebootCommand == nil else { throw fail("given twice") }
+                guard value.hasPrefix("/") else { throw fail("must start with an absolute path (no shell is used)") }
+                guard value.utf8.count <= 256 else { throw fail("longer than 256 bytes") }
+                rebootCommand = value
             default:
                 throw fail("unknown key")
             }
@@ -157,6 +171,9 @@ public enum ConfigParser {
         config.maxTunnels = maxTunnels
         config.backoffInitialMs = backoffInitial
         config.backoffMaxMs = backoffMax
+        config.mainEndpointRecheckMs = mainRecheck
+        config.switchGraceMs = switchGrace
+        config.rebootCommand = rebootCommand
         return config
     }
 

@@ -19,6 +19,10 @@ struct ControlLink: Sendable {
     private(set) var address: ServerAddress?
     private(set) var reader = LinkReader(rawAfterHelloAck: false)
     var backoff: Backoff
+    /// Per-device offset of the first reconnect after a working session is lost.
+    var deviceSeed: UInt64 = 0
+    /// Dials since the last success: alternates DNS-first and known-address-first.
+    private var attempts = 0
     var heartbeatMs: Int64
     var peerTimeoutMs: Int64
     /// Connect plus handshake must finish within this, so a server that accepts
@@ -37,6 +41,7 @@ struct ControlLink: Sendable {
     init(id: LinkID, role: LinkRole, config: AgentConfig) {
         self.init(id: id, role: role, backoff: Backoff(initialMs: config.backoffInitialMs, maximumMs: config.backoffMaxMs),
                   heartbeatMs: config.heartbeatSeconds * 1000, peerTimeoutMs: config.peerTimeoutSeconds * 1000)
+        deviceSeed = config.deviceSeed
     }
 
     var isUp: Bool {
@@ -66,6 +71,9 @@ struct ControlLink: Sendable {
     }
 
     mutating func dial(_ target: ServerAddress, now: Int64) -> [AgentAction] {
+        var target = target
+        target.knownAddressFirst = attempts % 2 == 1
+        attempts += 1
         address = target
         phase = .connecting(deadline: now + handshakeTimeoutMs)
         reader = LinkReader(rawAfterHelloAck: false)
@@ -85,6 +93,7 @@ struct ControlLink: Sendable {
     mutating func markUp(now: Int64) {
         phase = .up(lastReceived: now, lastSent: now)
         backoff.reset()
+        attempts = 0
     }
 
     mutating func feed(_ bytes: [UInt8], now: Int64) -> [LinkInput] {
@@ -100,7 +109,10 @@ struct ControlLink: Sendable {
     /// the runtime already reported the socket gone.
     mutating func fail(_ reason: String, now: Int64, random: UInt64, closeSocket: Bool = true) -> [AgentAction] {
         guard !isDown else { return [] }
-        let delay = backoff.nextDelayMs(random: random)
+        // A server that dies drops its whole fleet at once: the first retry is
+        // spread over the initial window by device, the later ones by backoff.
+        let delay = isUp ? backoff.firstDelayAfterLossMs(deviceSeed: deviceSeed, random: random)
+                         : backoff.nextDelayMs(random: random)
         phase = .down(retryAt: now + delay)
         var actions: [AgentAction] = []
         if closeSocket { actions.append(.close(id)) }
@@ -112,6 +124,11 @@ struct ControlLink: Sendable {
     /// Cancels a pending retry delay: the next dial may happen at once.
     mutating func retryNow() {
         if isDown { phase = .down(retryAt: nil) }
+    }
+
+    /// Stays down until `time` (an ordered disconnect).
+    mutating func holdDown(until time: Int64) {
+        if isDown { phase = .down(retryAt: time) }
     }
 
     /// Closes without counting a failure (an ordered move elsewhere).

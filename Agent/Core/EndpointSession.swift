@@ -7,9 +7,21 @@ public struct StreampointAssignment: Equatable, Sendable {
     public var ticket: [UInt8]
 }
 
+/// What the endpoint link reports up to AgentCore.
+enum EndpointEvent: Equatable, Sendable {
+    case authenticated
+    case assigned(StreampointPlan)
+    case command(commandID: UInt32, kind: CommandKind, argument: UInt32)
+    case statsRequested
+    /// Activation issued an identity, the endpoint pushed a list, or an
+    /// endpoint answered on a new address: the state file is due.
+    case stateChanged
+}
+
 /// The management link: dial the endpoint list in turn, prove the device key
-/// and check the endpoint's proof, then keep the link alive and pass on
-/// streampoint assignments.
+/// and check the endpoint's proof, then keep the link alive and pass on the
+/// endpoint's orders. While on a backup endpoint it checks now and then
+/// whether the main one answers again, and moves back when it does.
 struct EndpointSession: Sendable {
     enum Handshake: Equatable, Sendable {
         case awaitingHelloAck
@@ -24,16 +36,45 @@ struct EndpointSession: Sendable {
     /// nil until a factory-fresh unit has activated.
     private(set) var identity: AgentIdentity?
     private var verifier: [UInt8] = []
+    /// True when activation issued the identity (so it belongs in the state file).
+    private(set) var identityIsIssued = false
     private let factory: FactoryIdentity?
-    private let endpoints: [ServerAddress]
+    private let allowPlaintext: Bool
+    private let configEndpoints: [ServerAddress]
+    /// Main first. The config's list until the endpoint pushes one.
+    private(set) var endpoints: [ServerAddress]
+    private(set) var endpointsWerePushed: Bool
     /// Index into `endpoints` of the next (or current) attempt.
     private(set) var endpointIndex = 0
+    private(set) var mainRecheckMs: Int64
+    private(set) var mainRecheckWasPushed: Bool
+    private var probe = MainEndpointProbe()
+    /// Our address on the endpoint link, as the runtime saw it.
+    private(set) var localAddress = ""
 
-    init(config: AgentConfig, identity: AgentIdentity?) {
+    init(config: AgentConfig, identity: AgentIdentity?, state: AgentState) {
         factory = config.factory
-        endpoints = config.endpoints
+        allowPlaintext = config.allowPlaintext
+        configEndpoints = config.endpoints
+        endpoints = state.endpointList(config: config)
+        endpointsWerePushed = !state.endpoints.isEmpty
+        mainRecheckMs = state.mainEndpointRecheckMs ?? config.mainEndpointRecheckMs
+        mainRecheckWasPushed = state.mainEndpointRecheckMs != nil
         link = ControlLink(id: .endpoint, role: .endpointControl, config: config)
-        if let identity { adopt(identity) }
+        if let identity {
+            adopt(identity)
+        } else if let issued = state.identity {
+            adopt(issued)
+            identityIsIssued = true
+        }
+    }
+
+    /// What the state file should hold now.
+    var state: AgentState {
+        AgentState(identity: identityIsIssued ? identity : nil,
+                   endpoints: endpointsWerePushed ? endpoints : [],
+                   configEndpointAddresses: endpointsWerePushed ? [] : endpoints.filter { $0.knownAddress != nil },
+                   mainEndpointRecheckMs: mainRecheckWasPushed ? mainRecheckMs : nil)
     }
 
     private mutating func adopt(_ identity: AgentIdentity) {
@@ -49,22 +90,42 @@ struct EndpointSession: Sendable {
         return link.dial(endpoints[endpointIndex], now: now)
     }
 
-    mutating func connected(now: Int64) -> [AgentAction] { link.connected(now: now) }
+    /// TCP (and TLS) is up. Returns true when the endpoint answered on an
+    /// address we did not know, which the state file should keep.
+    mutating func connected(now: Int64, addresses: SocketAddresses?, actions: inout [AgentAction]) -> Bool {
+        actions += link.connected(now: now)
+        guard let addresses, endpointIndex < endpoints.count else { return false }
+        localAddress = addresses.local
+        guard isNumericAddress(addresses.peer), endpoints[endpointIndex].knownAddress != addresses.peer else { return false }
+        endpoints[endpointIndex].knownAddress = addresses.peer
+        return true
+    }
 
     mutating func feed(_ bytes: [UInt8], now: Int64) -> [LinkInput] { link.feed(bytes, now: now) }
 
     /// A failure moves on to the next endpoint in the list, after backoff.
     mutating func fail(_ reason: String, now: Int64, random: UInt64, closeSocket: Bool = true) -> [AgentAction] {
         let wasUp = link.isUp
-        let actions = link.fail(reason, now: now, random: random, closeSocket: closeSocket)
+        var actions = link.fail(reason, now: now, random: random, closeSocket: closeSocket)
         // After a working session was lost, start again from the main endpoint.
         endpointIndex = wasUp ? 0 : (endpointIndex + 1) % endpoints.count
+        actions += probe.cancel()
         return actions
     }
 
-    /// Handles one input; an assignment, if the endpoint sent one, is returned.
+    /// Closes the link without counting a failure, and stays away until
+    /// `until` (nil: dial again at once).
+    mutating func leave(until: Int64?) -> [AgentAction] {
+        let actions = link.shutDown() + probe.cancel()
+        endpointIndex = 0
+        link.backoff.reset()
+        if let until { link.holdDown(until: until) }
+        return actions
+    }
+
+    /// Handles one input; returns what the endpoint asked for, if anything.
     mutating func handle<E: EntropySource>(_ input: LinkInput, now: Int64, entropy: inout E,
-                                          actions: inout [AgentAction]) -> StreampointAssignment? {
+                                          actions: inout [AgentAction]) -> EndpointEvent? {
         switch input {
         case .upgraded:
             return nil
@@ -84,7 +145,7 @@ struct EndpointSession: Sendable {
     }
 
     private mutating func handle<E: EntropySource>(_ message: Message, now: Int64, entropy: inout E,
-                                                  actions: inout [AgentAction]) -> StreampointAssignment? {
+                                                  actions: inout [AgentAction]) -> EndpointEvent? {
         switch (message, handshake, link.isUp) {
         case (.error(let code, let text), _, _):
             if code == .revoked {
@@ -122,9 +183,13 @@ struct EndpointSession: Sendable {
             }
             adoptTimers(heartbeatSeconds: heartbeat, peerTimeoutSeconds: timeout)
             link.markUp(now: now)
-            actions.append(.log(.info, "endpoint: authenticated to \(currentEndpoint.display) as \(identity.agentID)"))
-            actions.append(.send(.endpoint, Message.agentInfo(software: AgentVersion.software,
-                                                              buildTarget: BuildInfo.target).encoded()))
+            probe.schedule(at: endpointIndex == 0 || endpoints.count < 2 ? nil : now + mainRecheckMs)
+            actions.append(.log(.info, "endpoint: authenticated to \(currentEndpoint.display) as \(identity.agentID)"
+                                + (endpointIndex == 0 ? "" : " (backup endpoint \(endpointIndex))")))
+            actions.append(.send(.endpoint, Message.agentInfo(software: AgentVersion.software, buildTarget: BuildInfo.target,
+                                                              serial: factory?.serial ?? "", mac: factory?.mac ?? "",
+                                                              model: factory?.model ?? "").encoded()))
+            return .authenticated
         case (.authChallenge(let serverNonce), .awaitingActivationChallenge(let clientNonce), false):
             guard let factory else { return nil }
             let activationVerifier = Activation.verifier(activationSecret: factory.activationSecret, serial: factory.serial)
@@ -138,14 +203,21 @@ struct EndpointSession: Sendable {
                                         clientNonce: clientNonce, serverNonce: serverNonce, now: now, random: entropy.uint64())
         case (.heartbeat, _, true):
             break
-        case (.streampointAssign(let id, let host, let port, let ticket, let tls), _, true):
-            guard isValidAgentID(id), !host.isEmpty, port != 0 else {
+        case (.streampointAssign(let id, let host, let port, let ticket, let tls, let backup), _, true):
+            let main = StreampointOffer(streampointID: id, host: host, port: port, ticket: ticket, tls: tls)
+            guard let mainAssignment = Self.usable(main), backup.map({ Self.usable($0) != nil }) ?? true else {
                 actions.append(.send(.endpoint, Message.error(code: .malformedFrame,
                                                               message: "unusable STREAMPOINT_ASSIGN").encoded()))
                 actions += fail("endpoint sent an unusable streampoint assignment", now: now, random: entropy.uint64())
                 return nil
             }
-            return StreampointAssignment(streampointID: id, address: ServerAddress(host: host, port: port, tls: tls), ticket: ticket)
+            return .assigned(StreampointPlan(main: mainAssignment, backup: backup.flatMap { Self.usable($0) }))
+        case (.configPush(let list, let recheckSeconds), _, true):
+            return adoptPushedConfig(list, recheckSeconds: recheckSeconds, now: now, actions: &actions)
+        case (.statsRequest, _, true):
+            return .statsRequested
+        case (.command(let id, let kind, let argument), _, true):
+            return .command(commandID: id, kind: kind, argument: argument)
         default:
             let text = "unexpected \(message.name)"
             actions.append(.send(.endpoint, Message.error(code: .unexpectedMessage, message: text).encoded()))
@@ -177,18 +249,65 @@ struct EndpointSession: Sendable {
                                     clientNonce: clientNonce, serverNonce: serverNonce)
         let identity = AgentIdentity(agentID: agentID, deviceKey: Activation.xor(wrappedKey, pad))
         adopt(identity)
-        var actions: [AgentAction] = [.log(.info, "endpoint: unit \(factory.serial) activated as \(agentID)"),
-                                      .storeIdentity(identity)]
+        identityIsIssued = true
+        var actions: [AgentAction] = [.log(.info, "endpoint: unit \(factory.serial) activated as \(agentID)")]
         actions += link.shutDown()
         link.backoff.reset()
         actions += dialIfDue(now: now)
         return actions
     }
 
-    /// Forgets the identity (endpoint `reset`, later): the unit activates again.
-    mutating func forgetIdentity() {
+    /// Forgets an issued identity (the endpoint's `reset`): the unit activates
+    /// again. False when there is nothing to activate with.
+    mutating func forgetIdentity() -> Bool {
+        guard factory != nil else { return false }
         identity = nil
         verifier = []
+        identityIsIssued = false
+        return true
+    }
+
+    static func usable(_ offer: StreampointOffer) -> StreampointAssignment? {
+        guard isValidAgentID(offer.streampointID), !offer.host.isEmpty, offer.port != 0 else { return nil }
+        return StreampointAssignment(streampointID: offer.streampointID,
+                                     address: ServerAddress(host: offer.host, port: offer.port, tls: offer.tls), ticket: offer.ticket)
+    }
+
+    /// A pushed list replaces the current one (an empty list means "use the
+    /// config's"). Plain-TCP entries need the local config's consent, as for
+    /// streampoints; known addresses carry over for endpoints still listed.
+    private mutating func adoptPushedConfig(_ list: [EndpointEntry], recheckSeconds: UInt16, now: Int64,
+                                            actions: inout [AgentAction]) -> EndpointEvent? {
+        var pushed: [ServerAddress] = []
+        for entry in list {
+            guard !entry.host.isEmpty, entry.port != 0 else { continue }
+            guard entry.tls || allowPlaintext else {
+                actions.append(.log(.warn, "endpoint: pushed endpoint \(entry.host):\(entry.port) is plain TCP and allow_plaintext is off; ignored"))
+                continue
+            }
+            var address = ServerAddress(host: entry.host, port: entry.port, tls: entry.tls)
+            for old in endpoints where old == address { address.knownAddress = old.knownAddress }
+            pushed.append(address)
+        }
+        let newList = pushed.isEmpty ? configEndpoints : pushed
+        let current = currentEndpoint
+        var changed = newList != endpoints || endpointsWerePushed != !pushed.isEmpty
+        endpoints = newList
+        endpointsWerePushed = !pushed.isEmpty
+        endpointIndex = endpoints.firstIndex(of: current) ?? endpoints.count
+        if recheckSeconds > 0 {
+            let ms = Int64(max(recheckSeconds, 1)) * 1000
+            changed = changed || ms != mainRecheckMs || !mainRecheckWasPushed
+            mainRecheckMs = ms
+            mainRecheckWasPushed = true
+        }
+        // Not in the new list at all: we stay until a check finds the main one.
+        probe.schedule(at: endpointIndex == 0 ? nil : now + (endpointIndex < endpoints.count ? mainRecheckMs : 0))
+        if endpointIndex >= endpoints.count { endpointIndex = endpoints.count - 1 }
+        guard changed else { return nil }
+        actions.append(.log(.info, "endpoint: endpoint list now " + endpoints.map { $0.display }.joined(separator: ", ")
+                            + " (main \(endpoints[0].display); checked every \(formatMillis(mainRecheckMs)) while on a backup)"))
+        return .stateChanged
     }
 
     /// The endpoint chooses the timers; values outside sane bounds are clamped so
@@ -200,22 +319,59 @@ struct EndpointSession: Sendable {
         link.peerTimeoutMs = max(timeout, heartbeat * 2) * 1000
     }
 
-    mutating func requestTicket(now: Int64) -> [AgentAction] {
+    mutating func requestTicket(now: Int64) -> [AgentAction] { send(.ticketRequest, now: now) }
+
+    mutating func send(_ message: Message, now: Int64) -> [AgentAction] {
         guard link.isUp else { return [] }
         link.noteSent(now: now)
-        return [.send(.endpoint, Message.ticketRequest.encoded())]
+        return [.send(.endpoint, message.encoded())]
+    }
+
+    var nextDeadline: Int64? {
+        guard let probeAt = probe.deadline else { return link.deadline }
+        return link.deadline.map { $0 < probeAt ? $0 : probeAt } ?? probeAt
     }
 
     mutating func tick<E: EntropySource>(now: Int64, entropy: inout E) -> [AgentAction] {
+        var actions: [AgentAction]
         switch link.tick(now: now) {
         case .nothing:
-            return dialIfDue(now: now)
+            actions = dialIfDue(now: now)
         case .sendHeartbeat:
             link.noteSent(now: now)
-            return [.send(.endpoint, Message.heartbeat.encoded())]
+            actions = [.send(.endpoint, Message.heartbeat.encoded())]
         case .expired(let reason):
             return fail(reason, now: now, random: entropy.uint64())
         }
+        if link.isUp, let main = endpoints.first {
+            actions += probe.tick(now: now, main: main, recheckMs: mainRecheckMs)
+        }
+        return actions
+    }
+
+    // MARK: - Checking the main endpoint from a backup
+
+    mutating func probeConnected(now: Int64) -> [AgentAction] { probe.connected() }
+
+    mutating func probeReceived(_ bytes: [UInt8], now: Int64) -> [AgentAction] {
+        switch probe.received(bytes, now: now, recheckMs: mainRecheckMs) {
+        case .waiting:
+            return []
+        case .failed(let actions):
+            return actions
+        case .mainAnswers(let actions):
+            // Move back: an ordered close of the backup link, then the main one at once.
+            var all = actions + [.log(.info, "endpoint: main endpoint \(endpoints[0].display) answers again; moving back to it")]
+            all += link.shutDown()
+            endpointIndex = 0
+            link.backoff.reset()
+            all += dialIfDue(now: now)
+            return all
+        }
+    }
+
+    mutating func probeFailed(_ reason: String, now: Int64) -> [AgentAction] {
+        probe.failed(reason, now: now, recheckMs: mainRecheckMs, closeSocket: false)
     }
 }
 

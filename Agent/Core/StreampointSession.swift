@@ -8,55 +8,65 @@ public struct TunnelRequest: Equatable, Sendable {
     public var bindToken: [UInt8]
 }
 
-/// The streaming link: register with the assigned streampoint using the
-/// endpoint's ticket, then wait for tunnel requests.
+/// One streampoint control link: register with the assigned streampoint using
+/// the endpoint's ticket, then wait for tunnel requests. StreampointFailover
+/// owns two of these (make-before-break) and decides where each one goes.
 struct StreampointSession: Sendable {
     private(set) var link: ControlLink
     private(set) var assignment: StreampointAssignment?
     private var registered = false
+    /// The id the streampoint gave in STREAM_REGISTERED, for reports.
+    private(set) var registeredAs = ""
     /// Set when the streampoint refused our ticket; cleared by the next assignment.
     private(set) var needsFreshTicket = false
     private let targets: [TunnelTarget]
-    private let allowPlaintext: Bool
 
-    init(config: AgentConfig) {
+    init(config: AgentConfig, slot: StreampointSlot) {
         targets = config.targets
-        allowPlaintext = config.allowPlaintext
-        link = ControlLink(id: .streampoint, role: .streampointControl, config: config)
+        link = ControlLink(id: .streampoint(slot), role: .streampointControl, config: config)
     }
 
-    /// A new assignment: a different streampoint means leaving the current one
-    /// (tunnels already open keep running on their own data links); the same one
-    /// only refreshes the ticket.
     /// The endpoint's timer values apply to every control link.
     mutating func adoptTimers(heartbeatMs: Int64, peerTimeoutMs: Int64) {
         link.heartbeatMs = heartbeatMs
         link.peerTimeoutMs = peerTimeoutMs
     }
 
+    func serves(_ other: StreampointAssignment) -> Bool {
+        assignment.map { $0.streampointID == other.streampointID && $0.address == other.address } ?? false
+    }
+
+    /// The same server only refreshes the ticket (keeping the backoff schedule,
+    /// so a streampoint that refuses every ticket cannot make us spin); another
+    /// one replaces the current link and is dialled at once.
     mutating func assign(_ new: StreampointAssignment, now: Int64) -> [AgentAction] {
-        guard new.address.tls || allowPlaintext else {
-            // The endpoint cannot downgrade us: plain TCP needs the local config's consent.
-            var actions: [AgentAction] = [.log(.error, "streampoint: \(new.streampointID) at \(new.address.display) is plain TCP "
-                + "and allow_plaintext is off; not connecting")]
-            assignment = nil
-            actions += link.shutDown()
-            return actions
-        }
-        let sameServer = assignment.map { $0.streampointID == new.streampointID && $0.address == new.address } ?? false
+        let sameServer = serves(new)
         assignment = new
         needsFreshTicket = false
-        if sameServer {
-            // A refreshed ticket for the same server keeps the backoff schedule:
-            // a streampoint that refuses every ticket must not make us spin.
-            return link.isDown ? dialIfDue(now: now) : []
-        }
-        var actions: [AgentAction] = [.log(.info, "streampoint: assigned \(new.streampointID) at \(new.address.display)")]
-        actions += link.shutDown()
+        if sameServer { return link.isDown ? dialIfDue(now: now) : [] }
+        var actions = link.shutDown()
+        registered = false
         link.backoff.reset()
         link.retryNow()
         actions += dialIfDue(now: now)
         return actions
+    }
+
+    /// Points the (down) link at another server without resetting the backoff:
+    /// the next dial goes there when the current delay is over.
+    mutating func redirect(to new: StreampointAssignment) {
+        assignment = new
+        needsFreshTicket = false
+    }
+
+    mutating func retryNow() { link.retryNow() }
+
+    /// Leaves the streampoint and forgets it.
+    mutating func clear() -> [AgentAction] {
+        assignment = nil
+        registered = false
+        needsFreshTicket = false
+        return link.shutDown()
     }
 
     mutating func dialIfDue(now: Int64) -> [AgentAction] {
@@ -83,7 +93,7 @@ struct StreampointSession: Sendable {
         case .upgradeFailed(let error):
             actions += fail(error.description, now: now, random: random)
         case .violation(let error):
-            actions.append(.send(.streampoint, Message.error(code: error.code, message: error.description).encoded()))
+            actions.append(.send(link.id, Message.error(code: error.code, message: error.description).encoded()))
             actions += fail("protocol violation: \(error.description)", now: now, random: random)
         case .message(let message):
             return handle(message, now: now, random: random, actions: &actions)
@@ -99,10 +109,11 @@ struct StreampointSession: Sendable {
         case (.helloAck, false) where !registered:
             guard let assignment else { return nil }
             registered = true
-            actions.append(.send(.streampoint, Message.streamRegister(ticket: assignment.ticket, targets: targets).encoded()))
+            actions.append(.send(link.id, Message.streamRegister(ticket: assignment.ticket, targets: targets).encoded()))
         case (.streamRegistered(let id), false) where registered:
             link.markUp(now: now)
             actions.append(.log(.info, "streampoint: registered with \(id) at \(link.address?.display ?? "?")"))
+            registeredAs = id
         case (.heartbeat, true):
             break
         case (.tunnelOpen(let id, let host, let port, let token), true):
@@ -110,7 +121,7 @@ struct StreampointSession: Sendable {
         default:
             // Includes TUNNEL_OPEN before registration: a server must not ask for tunnels it has not admitted.
             let text = "unexpected \(message.name)"
-            actions.append(.send(.streampoint, Message.error(code: .unexpectedMessage, message: text).encoded()))
+            actions.append(.send(link.id, Message.error(code: .unexpectedMessage, message: text).encoded()))
             actions += fail("streampoint sent \(text)", now: now, random: random)
         }
         return nil
@@ -119,7 +130,7 @@ struct StreampointSession: Sendable {
     mutating func send(_ message: Message, now: Int64) -> [AgentAction] {
         guard link.isUp else { return [] }
         link.noteSent(now: now)
-        return [.send(.streampoint, message.encoded())]
+        return [.send(link.id, message.encoded())]
     }
 
     mutating func tick(now: Int64, random: UInt64) -> [AgentAction] {

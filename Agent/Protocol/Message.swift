@@ -27,7 +27,9 @@ public enum Message: Equatable, Sendable {
     case authChallenge(serverNonce: [UInt8])
     case authProof(proof: [UInt8])
     case authOK(serverProof: [UInt8], heartbeatSeconds: UInt16, peerTimeoutSeconds: UInt16)
-    case agentInfo(software: String, buildTarget: String)
+    /// `serial`, `mac` and `model` were appended in a compatible revision; empty when absent
+    /// (a lab unit with a fixed identity has none).
+    case agentInfo(software: String, buildTarget: String, serial: String = "", mac: String = "", model: String = "")
     /// First contact of a factory-fresh unit, instead of AUTH_BEGIN.
     case activateBegin(serial: String, mac: String, model: String, firmware: String, clientNonce: [UInt8])
     case activateProof(proof: [UInt8])
@@ -35,7 +37,9 @@ public enum Message: Equatable, Sendable {
     /// holder of the activation secret can compute (Activation.keyPad).
     case activated(serverProof: [UInt8], agentID: String, wrappedKey: [UInt8])
     /// `tls`: the streampoint's agent port speaks TLS (flags bit 0 on the wire).
-    case streampointAssign(streampointID: String, host: String, port: UInt16, ticket: [UInt8], tls: Bool = false)
+    /// `backup`: where to go on its own if this streampoint dies (appended in a compatible revision).
+    case streampointAssign(streampointID: String, host: String, port: UInt16, ticket: [UInt8], tls: Bool = false,
+                           backup: StreampointOffer? = nil)
     /// The streampoint refused the agent's ticket (expired, usually): ask for a fresh STREAMPOINT_ASSIGN.
     case ticketRequest
     case streamRegister(ticket: [UInt8], targets: [TunnelTarget])
@@ -43,6 +47,13 @@ public enum Message: Equatable, Sendable {
     case tunnelOpen(tunnelID: UInt32, host: String, port: UInt16, bindToken: [UInt8])
     case tunnelOpenFailed(tunnelID: UInt32, code: ErrorCode, message: String)
     case tunnelBind(tunnelID: UInt32, bindToken: [UInt8])
+    /// The endpoint list to keep (main first) and how often to look for the main one again.
+    case configPush(endpoints: [EndpointEntry], mainRecheckSeconds: UInt16)
+    case agentStats(StatsReport)
+    case statsRequest
+    case command(commandID: UInt32, kind: CommandKind, argument: UInt32)
+    /// `code` nil: done (or about to be done: a disconnect or reset follows the result).
+    case commandResult(commandID: UInt32, code: ErrorCode?, message: String)
 
     public enum Kind: UInt8, Sendable {
         case hello = 0x01
@@ -64,6 +75,11 @@ public enum Message: Equatable, Sendable {
         case tunnelOpen = 0x40
         case tunnelOpenFailed = 0x41
         case tunnelBind = 0x42
+        case configPush = 0x22
+        case agentStats = 0x50
+        case statsRequest = 0x51
+        case command = 0x52
+        case commandResult = 0x53
     }
 
     public var kind: Kind {
@@ -87,6 +103,11 @@ public enum Message: Equatable, Sendable {
         case .tunnelOpen: return .tunnelOpen
         case .tunnelOpenFailed: return .tunnelOpenFailed
         case .tunnelBind: return .tunnelBind
+        case .configPush: return .configPush
+        case .agentStats: return .agentStats
+        case .statsRequest: return .statsRequest
+        case .command: return .command
+        case .commandResult: return .commandResult
         }
     }
 
@@ -112,6 +133,11 @@ public enum Message: Equatable, Sendable {
         case .tunnelOpen: return "TUNNEL_OPEN"
         case .tunnelOpenFailed: return "TUNNEL_OPEN_FAILED"
         case .tunnelBind: return "TUNNEL_BIND"
+        case .configPush: return "CONFIG_PUSH"
+        case .agentStats: return "AGENT_STATS"
+        case .statsRequest: return "STATS_REQUEST"
+        case .command: return "COMMAND"
+        case .commandResult: return "COMMAND_RESULT"
         }
     }
 
@@ -129,7 +155,7 @@ public enum Message: Equatable, Sendable {
         case .error(let code, let message):
             w.u16(code.rawValue)
             w.string(message)
-        case .heartbeat, .ticketRequest:
+        case .heartbeat, .ticketRequest, .statsRequest:
             break
         case .authBegin(let agentID, let clientNonce):
             w.string(agentID)
@@ -142,9 +168,12 @@ public enum Message: Equatable, Sendable {
             w.raw(serverProof)
             w.u16(heartbeatSeconds)
             w.u16(peerTimeoutSeconds)
-        case .agentInfo(let software, let buildTarget):
+        case .agentInfo(let software, let buildTarget, let serial, let mac, let model):
             w.string(software)
             w.string(buildTarget)
+            w.string(serial)
+            w.string(mac)
+            w.string(model)
         case .activateBegin(let serial, let mac, let model, let firmware, let clientNonce):
             w.string(serial)
             w.string(mac)
@@ -157,12 +186,9 @@ public enum Message: Equatable, Sendable {
             w.raw(serverProof)
             w.string(agentID)
             w.blob(wrappedKey)
-        case .streampointAssign(let streampointID, let host, let port, let ticket, let tls):
-            w.string(streampointID)
-            w.string(host)
-            w.u16(port)
-            w.blob(ticket)
-            w.u8(tls ? StreampointFlags.tls : 0)
+        case .streampointAssign(let streampointID, let host, let port, let ticket, let tls, let backup):
+            StreampointOffer(streampointID: streampointID, host: host, port: port, ticket: ticket, tls: tls).write(to: &w)
+            backup?.write(to: &w)
         case .streamRegister(let ticket, let targets):
             w.blob(ticket)
             w.u8(UInt8(truncatingIfNeeded: targets.count))
@@ -185,6 +211,24 @@ public enum Message: Equatable, Sendable {
         case .tunnelBind(let tunnelID, let bindToken):
             w.u32(tunnelID)
             w.raw(bindToken)
+        case .configPush(let endpoints, let mainRecheckSeconds):
+            w.u8(UInt8(truncatingIfNeeded: endpoints.count))
+            for endpoint in endpoints {
+                w.string(endpoint.host)
+                w.u16(endpoint.port)
+                w.u8(endpoint.tls ? StreampointFlags.tls : 0)
+            }
+            w.u16(mainRecheckSeconds)
+        case .agentStats(let report):
+            report.write(to: &w)
+        case .command(let commandID, let kind, let argument):
+            w.u32(commandID)
+            w.u8(kind.rawValue)
+            w.u32(argument)
+        case .commandResult(let commandID, let code, let message):
+            w.u32(commandID)
+            w.u16(code?.rawValue ?? 0)
+            w.string(message)
         }
         return Frame(type: kind.rawValue, payload: w.bytes)
     }
@@ -226,7 +270,11 @@ public enum Message: Equatable, Sendable {
             self = .authOK(serverProof: proof, heartbeatSeconds: heartbeat, peerTimeoutSeconds: timeout)
         case .agentInfo:
             let software = try r.string()
-            self = .agentInfo(software: software, buildTarget: try r.string())
+            let buildTarget = try r.string()
+            let serial = r.remaining > 0 ? try r.string() : ""
+            let mac = r.remaining > 0 ? try r.string() : ""
+            let model = r.remaining > 0 ? try r.string() : ""
+            self = .agentInfo(software: software, buildTarget: buildTarget, serial: serial, mac: mac, model: model)
         case .activateBegin:
             let serial = try r.string()
             let mac = try r.string()
@@ -245,10 +293,12 @@ public enum Message: Equatable, Sendable {
             let host = try r.string()
             let port = try r.u16()
             let ticket = try r.blob()
-            // The flags byte was appended in a compatible revision; absent means plain TCP.
+            // The flags byte, then the backup, were appended in compatible revisions;
+            // absent flags mean plain TCP, an absent backup means none.
             let flags = r.remaining > 0 ? try r.u8() : 0
+            let backup = r.remaining > 0 ? try StreampointOffer.read(from: &r) : nil
             self = .streampointAssign(streampointID: id, host: host, port: port, ticket: ticket,
-                                      tls: flags & StreampointFlags.tls != 0)
+                                      tls: flags & StreampointFlags.tls != 0, backup: backup)
         case .ticketRequest:
             self = .ticketRequest
         case .streamRegister:
@@ -276,6 +326,31 @@ public enum Message: Equatable, Sendable {
         case .tunnelBind:
             let id = try r.u32()
             self = .tunnelBind(tunnelID: id, bindToken: try r.raw(ProtocolConstants.bindTokenSize))
+        case .configPush:
+            let count = Int(try r.u8())
+            guard count <= ProtocolConstants.maxEndpoints else { throw .tooManyEntries("endpoints in CONFIG_PUSH") }
+            var endpoints: [EndpointEntry] = []
+            for _ in 0..<count {
+                let host = try r.string()
+                let port = try r.u16()
+                endpoints.append(EndpointEntry(host: host, port: port, tls: try r.u8() & StreampointFlags.tls != 0))
+            }
+            self = .configPush(endpoints: endpoints, mainRecheckSeconds: try r.u16())
+        case .agentStats:
+            self = .agentStats(try StatsReport.read(from: &r))
+        case .statsRequest:
+            self = .statsRequest
+        case .command:
+            let id = try r.u32()
+            let kindByte = try r.u8()
+            let argument = try r.u32()
+            // An unknown command is answered (COMMAND_RESULT), not a protocol violation,
+            // so a newer endpoint can probe what an agent supports.
+            self = .command(commandID: id, kind: CommandKind(wire: kindByte), argument: argument)
+        case .commandResult:
+            let id = try r.u32()
+            let code = try r.u16()
+            self = .commandResult(commandID: id, code: code == 0 ? nil : ErrorCode(wire: code), message: try r.string())
         }
     }
 }

@@ -16,6 +16,10 @@ public enum ProtocolConstants {
     public static let maxUpgradeHeaderBytes = 4096
     public static let maxStringBytes = 1024
     public static let maxTargets = 16
+    /// Endpoints in a CONFIG_PUSH list.
+    public static let maxEndpoints = 8
+    /// Counters in one AGENT_STATS.
+    public static let maxCounters = 32
 }
 
 /// Why a peer closed the link. Sent in ERROR frames; stable numbers.

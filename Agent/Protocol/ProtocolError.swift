@@ -12,6 +12,7 @@ public enum ProtocolError: Error, Equatable, Sendable {
     case upgradeHeadersTooLarge
     case upgradeRejected(status: Int)
     case tooManyTargets
+    case tooManyEntries(String)
     case unknownRole(UInt8)
     case unsupportedVersion(UInt8)
 
@@ -38,6 +39,7 @@ public enum ProtocolError: Error, Equatable, Sendable {
             return "HTTP upgrade headers exceed \(ProtocolConstants.maxUpgradeHeaderBytes) bytes"
         case .upgradeRejected(let status): return "server answered HTTP \(status) instead of 101"
         case .tooManyTargets: return "more than \(ProtocolConstants.maxTargets) targets"
+        case .tooManyEntries(let what): return "too many \(what)"
         case .unknownRole(let role): return "HELLO names unknown link role \(role)"
         case .unsupportedVersion(let version):
             return "peer speaks protocol version \(version); this side speaks version \(ProtocolConstants.version)"

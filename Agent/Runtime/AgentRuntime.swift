@@ -16,6 +16,10 @@ struct LinkSocket {
     /// The name the server certificate must carry, for TLS links.
     var tlsHost: String?
     var outbound: [UInt8] = []
+    /// Addresses (CS_ADDR_RECORD each) still to try if this connect fails.
+    var untried: [[UInt8]] = []
+    var port: UInt16 = 0
+    var addresses: SocketAddresses?
 
     var fd: Int32 { transport.fd }
 }
@@ -35,8 +39,8 @@ public struct AgentRuntime {
     private var pending: [AgentAction] = []
     private var readBuffer = [UInt8](repeating: 0, count: AgentRuntime.readChunk)
 
-    public init(config: AgentConfig, storedIdentity: AgentIdentity?) {
-        core = AgentCore(config: config, identity: storedIdentity, entropy: SystemEntropy())
+    public init(config: AgentConfig, state: AgentState) {
+        core = AgentCore(config: config, state: state, entropy: SystemEntropy())
         logger = Logger(minimum: config.logLevel)
         stateFile = config.stateFile
     }
@@ -138,13 +142,20 @@ public struct AgentRuntime {
             let result = cs_connect_result(fd)
             if result != 0 {
                 drop(id)
+                if !socket.untried.isEmpty {
+                    logger.log(.debug, "\(id.name): \(errorText(Int(result))); trying the next address")
+                    startConnect(id, candidates: socket.untried, port: socket.port, tlsHost: socket.tlsHost)
+                    return
+                }
                 pending += core.connectFailed(id, reason: errorText(Int(result)), now: now)
                 return
             }
+            socket.untried = []
+            socket.addresses = socketAddresses(fd)
             guard let host = socket.tlsHost else {
                 socket.phase = .ready
                 sockets[id] = socket
-                pending += core.connected(id, now: now)
+                pending += core.connected(id, now: now, addresses: socket.addresses)
                 return
             }
             var hostBytes = Array(host.utf8)
@@ -206,7 +217,7 @@ public struct AgentRuntime {
         case 0:
             socket.phase = .ready
             sockets[id] = socket
-            pending += core.connected(id, now: now)
+            pending += core.connected(id, now: now, addresses: socket.addresses)
         case CS_TLS_WANT_READ, CS_TLS_WANT_WRITE:
             socket.phase = .handshaking(wantsWrite: rc == CS_TLS_WANT_WRITE)
             sockets[id] = socket
@@ -279,55 +290,117 @@ public struct AgentRuntime {
             sockets[id] = socket
             _ = flush(id)
         case .close(let id):
+            // What the core sent last (a COMMAND_RESULT before a disconnect) goes out if the socket takes it now.
+            _ = flush(id)
             drop(id)
+        case .closeTunnel(let tunnelID):
+            closeTunnel(tunnelID)
         case .splice(let tunnelID, let toTarget):
             startSplice(tunnelID, toTarget: toTarget)
-        case .storeIdentity(let identity):
-            store(identity)
+        case .storeState(let state):
+            store(state)
+        case .runCommand(let command):
+            var bytes = Array(command.utf8)
+            let pid = bytes.withUnsafeMutableBufferPointer { cs_spawn($0.baseAddress, $0.count) }
+            if pid > 0 {
+                logger.log(.info, "started \(command) (pid \(pid))")
+            } else {
+                logger.log(.error, "cannot run \(command): \(errorText(Int(pid)))")
+            }
         }
     }
 
-    /// A failed write is not fatal: the identity stays in memory, and a unit
-    /// that reboots without it simply activates again.
-    private func store(_ identity: AgentIdentity) {
+    /// A failed write is not fatal: the state stays in memory, and a unit
+    /// that reboots without it activates again or uses its config's endpoints.
+    private func store(_ state: AgentState) {
         guard let stateFile else { return }
         var path = Array(stateFile.utf8)
-        var text = Array(StateFile.render(identity).utf8)
+        var text = Array(StateFile.render(state).utf8)
         let rc = path.withUnsafeMutableBufferPointer { pp in
             text.withUnsafeMutableBufferPointer { tp in cs_write_file_atomic(pp.baseAddress, pp.count, tp.baseAddress, tp.count) }
         }
         if rc == 0 {
-            logger.log(.info, "identity stored in \(stateFile)")
+            logger.log(.info, "state stored in \(stateFile)")
         } else {
-            logger.log(.error, "cannot store identity in \(stateFile): \(errorText(Int(rc))); it will activate again after a restart")
+            logger.log(.error, "cannot store state in \(stateFile): \(errorText(Int(rc))); kept in memory only")
         }
     }
 
+    /// Up to four addresses from DNS and the address the server last answered
+    /// on, in the order the core asked for: a dead resolver or a stale answer
+    /// cannot strand the agent while the known address still works.
     private mutating func connect(_ id: LinkID, _ address: ServerAddress) {
-        var records = [UInt8](repeating: 0, count: 4 * Int(CS_ADDR_RECORD))
-        var host = Array(address.host.utf8)
-        let count = host.withUnsafeMutableBufferPointer { hp in
-            records.withUnsafeMutableBufferPointer { rp in
-                cs_resolve(hp.baseAddress, hp.count, rp.baseAddress, 4)
-            }
-        }
         let now = cs_monotonic_ms()
-        guard count > 0 else {
-            let reason = count == 0 ? "no address for \(address.host)" : "cannot resolve \(address.host): \(errorText(Int(count)))"
-            pending += core.connectFailed(id, reason: reason, now: now)
+        let (fromDNS, dnsError) = resolve(address.host)
+        var known: [[UInt8]] = []
+        if let knownAddress = address.knownAddress { known = resolve(knownAddress).records }
+        var candidates = address.knownAddressFirst ? known + fromDNS : fromDNS + known
+        var unique: [[UInt8]] = []
+        for record in candidates where !unique.contains(record) { unique.append(record) }
+        candidates = unique
+        guard !candidates.isEmpty else {
+            pending += core.connectFailed(id, reason: dnsError ?? "no address for \(address.host)", now: now)
             return
         }
-        // The first address; walking the rest is the failover work's job.
-        let family = Int32(records[0])
-        let fd = records.withUnsafeMutableBufferPointer { rp in
-            cs_tcp_connect(family, rp.baseAddress! + 4, Int32(address.port))
-        }
-        guard fd >= 0 else {
-            pending += core.connectFailed(id, reason: errorText(Int(fd)), now: now)
-            return
-        }
+        if let dnsError { logger.log(.warn, "\(id.name): \(dnsError); using the last known address") }
         drop(id)
-        sockets[id] = LinkSocket(transport: .plain(fd), tlsHost: address.tls ? address.host : nil)
+        startConnect(id, candidates: candidates, port: address.port, tlsHost: address.tls ? address.host : nil)
+    }
+
+    private func resolve(_ host: String) -> (records: [[UInt8]], error: String?) {
+        let record = Int(CS_ADDR_RECORD)
+        var buffer = [UInt8](repeating: 0, count: 4 * record)
+        var name = Array(host.utf8)
+        let count = name.withUnsafeMutableBufferPointer { hp in
+            buffer.withUnsafeMutableBufferPointer { rp in cs_resolve(hp.baseAddress, hp.count, rp.baseAddress, 4) }
+        }
+        guard count > 0 else {
+            return ([], count == 0 ? "no address for \(host)" : "cannot resolve \(host): \(errorText(Int(count)))")
+        }
+        var records: [[UInt8]] = []
+        for index in 0..<Int(count) { records.append(Array(buffer[(index * record)..<((index + 1) * record)])) }
+        return (records, nil)
+    }
+
+    /// Connects to the first candidate that accepts a socket; the rest wait in
+    /// `untried` for an asynchronous failure.
+    private mutating func startConnect(_ id: LinkID, candidates: [[UInt8]], port: UInt16, tlsHost: String?) {
+        var remaining = candidates
+        var lastError: Int32 = 0
+        while !remaining.isEmpty {
+            var record = remaining.removeFirst()
+            let fd = record.withUnsafeMutableBufferPointer { rp in cs_tcp_connect(Int32(rp[0]), rp.baseAddress! + 4, Int32(port)) }
+            if fd >= 0 {
+                var socket = LinkSocket(transport: .plain(fd), tlsHost: tlsHost)
+                socket.untried = remaining
+                socket.port = port
+                sockets[id] = socket
+                return
+            }
+            lastError = fd
+        }
+        pending += core.connectFailed(id, reason: errorText(Int(lastError)), now: cs_monotonic_ms())
+    }
+
+    private func socketAddresses(_ fd: Int32) -> SocketAddresses? {
+        var local = [UInt8](repeating: 0, count: 64)
+        var peer = [UInt8](repeating: 0, count: 64)
+        let localLength = local.withUnsafeMutableBufferPointer { cs_local_address(fd, $0.baseAddress, Int32($0.count)) }
+        let peerLength = peer.withUnsafeMutableBufferPointer { cs_peer_address(fd, $0.baseAddress, Int32($0.count)) }
+        guard localLength > 0, peerLength > 0 else { return nil }
+        return SocketAddresses(local: decodeUTF8Lossy(Array(local[0..<Int(localLength)])),
+                               peer: decodeUTF8Lossy(Array(peer[0..<Int(peerLength)])))
+    }
+
+    private mutating func closeTunnel(_ tunnelID: UInt32) {
+        if let splice = splices.removeValue(forKey: tunnelID) {
+            splice.closeSockets()
+            pending += core.tunnelFinished(tunnelID, bytesToStreampoint: splice.bytesUp, bytesFromStreampoint: splice.bytesDown,
+                                           reason: "closed by the agent", now: cs_monotonic_ms())
+            return
+        }
+        drop(.tunnelTarget(tunnelID))
+        drop(.tunnelData(tunnelID))
     }
 
     private mutating func startSplice(_ tunnelID: UInt32, toTarget: [UInt8]) {

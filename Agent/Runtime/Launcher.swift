@@ -55,27 +55,30 @@ public enum Launcher {
             writeStdout("camagent: config \(configPath) is valid\n")
             cs_exit(0)
         }
-        var runtime = AgentRuntime(config: config, storedIdentity: loadStoredIdentity(config))
+        var runtime = AgentRuntime(config: config, state: loadState(config))
         runtime.run()
         cs_exit(0)
     }
 
-    /// The identity from an earlier activation. A missing file is normal for a
-    /// fresh unit; an unreadable or corrupt one is reported and ignored (the
-    /// unit activates again rather than staying offline).
-    static func loadStoredIdentity(_ config: AgentConfig) -> AgentIdentity? {
-        guard config.identity == nil, let stateFile = config.stateFile else { return nil }
+    /// The identity from an earlier activation and the endpoint list last
+    /// pushed. A missing file is normal for a fresh unit; an unreadable or
+    /// corrupt one is reported and ignored (the unit activates again and uses
+    /// its config's endpoints rather than staying offline).
+    static func loadState(_ config: AgentConfig) -> AgentState {
+        guard let stateFile = config.stateFile else { return AgentState() }
         var buffer = [UInt8](repeating: 0, count: 4096)
         var pathBytes = Array(stateFile.utf8)
         let n = pathBytes.withUnsafeMutableBufferPointer { pp in
             buffer.withUnsafeMutableBufferPointer { bp in cs_read_file(pp.baseAddress, pp.count, bp.baseAddress, bp.count) }
         }
-        if n == -2 { return nil }  // ENOENT: not activated yet
-        guard n >= 0, let text = decodeUTF8(Array(buffer[0..<n])), let identity = StateFile.parse(text) else {
-            writeStderr("camagent: state file \(stateFile) is unreadable or corrupt; activating again\n")
-            return nil
+        if n == -2 { return AgentState() }  // ENOENT: not activated yet
+        guard n >= 0, let text = decodeUTF8(Array(buffer[0..<n])), var state = StateFile.parse(text) else {
+            writeStderr("camagent: state file \(stateFile) is unreadable or corrupt; starting from the config alone\n")
+            return AgentState()
         }
-        return identity
+        // An identity fixed in the config wins over one in the state file.
+        if config.identity != nil { state.identity = nil }
+        return state
     }
 
     static func loadConfig(_ path: String) -> AgentConfig {

@@ -198,7 +198,10 @@ struct EndpointLinkStateMachine {
             state = .activating(serial: request.serial, verifier: verifier, clientNonce: clientNonce, serverNonce: serverNonce)
             return .activationProved(subject: subject, request: request)
 
-        case (.established(let agentID), .agentInfo(let software, let buildTarget)):
+        case (.established, .agentStats), (.established, .commandResult):
+            return .none
+
+        case (.established(let agentID), .agentInfo(let software, let buildTarget, _, _, _)):
             return .agentInfo(agentID: agentID, software: software, buildTarget: buildTarget)
 
         case (.established(let agentID), .ticketRequest):

@@ -174,7 +174,7 @@ import Testing
         let activated = h.receive(.endpoint, [.activated(
             serverProof: Activation.serverProof(verifier: verifier, serial: "XM0001", clientNonce: clientNonce, serverNonce: serverNonce),
             agentID: "cam-XM0001", wrappedKey: Activation.xor(issuedKey, pad))])
-        #expect(activated.contains(.storeIdentity(AgentIdentity(agentID: "cam-XM0001", deviceKey: issuedKey))))
+        #expect(activated.contains(.storeState(AgentState(identity: AgentIdentity(agentID: "cam-XM0001", deviceKey: issuedKey)))))
         #expect(closes(activated) == [.endpoint])
         #expect(!logs(activated).joined().contains(Hex.encode(issuedKey)))
 
@@ -199,7 +199,7 @@ import Testing
         _ = h.receive(.endpoint, [.authChallenge(serverNonce: [UInt8](repeating: 1, count: 32))])
         let forged = h.receive(.endpoint, [.activated(serverProof: [UInt8](repeating: 0, count: 32), agentID: "cam-evil",
                                                       wrappedKey: [UInt8](repeating: 0, count: 32))])
-        #expect(!forged.contains { if case .storeIdentity = $0 { return true } else { return false } })
+        #expect(!forged.contains { if case .storeState = $0 { return true } else { return false } })
         #expect(h.core.identity == nil)
         #expect(logs(forged).contains { $0.contains("activation secret") })
     }
@@ -216,10 +216,20 @@ import Testing
 
     @Test func stateFileRoundTripsAndRejectsDamage() {
         let identity = AgentIdentity(agentID: "cam-XM0001", deviceKey: issuedKey)
-        let text = StateFile.render(identity)
-        #expect(StateFile.parse(text) == identity)
+        let state = AgentState(identity: identity,
+                               endpoints: [ServerAddress(host: "ep1.example.net", port: 443, tls: true, knownAddress: "192.0.2.10"),
+                                           ServerAddress(host: "ep2.example.net", port: 8443, tls: true)],
+                               mainEndpointRecheckMs: 60_000)
+        let text = StateFile.render(state)
+        #expect(StateFile.parse(text) == state)
+        #expect(StateFile.parse(text)?.endpoints.first?.knownAddress == "192.0.2.10")
         #expect(StateFile.parse(String(text.dropLast(20))) == nil)  // torn write
+        #expect(StateFile.parse(String(text.dropLast(15))) == nil)  // cut after a whole line
         #expect(StateFile.parse("") == nil)
-        #expect(StateFile.parse("agent_id = x\ndevice_key = zz\n") == nil)
+        #expect(StateFile.parse("agent_id = x\ndevice_key = zz\ncomplete = yes\n") == nil)
+        #expect(StateFile.parse("endpoint = https://ep.example.net evil.example.net\ncomplete = yes\n") == nil)
+        let configOnly = AgentState(configEndpointAddresses: [ServerAddress(host: "ep.example.net", port: 443, tls: true,
+                                                                            knownAddress: "2001:db8::7")])
+        #expect(StateFile.parse(StateFile.render(configOnly)) == configOnly)
     }
 }

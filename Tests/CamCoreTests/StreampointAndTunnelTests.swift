@@ -8,12 +8,12 @@ import Testing
         _ = h.authenticate()
         let ticket = h.ticket()
         let assigned = h.receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "127.0.0.1", port: 7100, ticket: ticket)])
-        #expect(connects(assigned).map(\.0) == [.streampoint])
-        let hello = h.core.connected(.streampoint, now: h.now)
-        #expect(sentMessages(hello, on: .streampoint) == [.hello(version: 1, role: .streampointControl, software: AgentVersion.software)])
-        let register = h.receive(.streampoint, [.helloAck(version: 1, server: "sp1")], upgrade: true)
-        #expect(sentMessages(register, on: .streampoint) == [.streamRegister(ticket: ticket, targets: testConfig().targets)])
-        _ = h.receive(.streampoint, [.streamRegistered(streampointID: "sp1")])
+        #expect(connects(assigned).map(\.0) == [.streampoint(.a)])
+        let hello = h.core.connected(.streampoint(.a), now: h.now)
+        #expect(sentMessages(hello, on: .streampoint(.a)) == [.hello(version: 1, role: .streampointControl, software: AgentVersion.software)])
+        let register = h.receive(.streampoint(.a), [.helloAck(version: 1, server: "sp1")], upgrade: true)
+        #expect(sentMessages(register, on: .streampoint(.a)) == [.streamRegister(ticket: ticket, targets: testConfig().targets)])
+        _ = h.receive(.streampoint(.a), [.streamRegistered(streampointID: "sp1")])
         #expect(h.core.isStreampointUp)
     }
 
@@ -21,20 +21,34 @@ import Testing
         var h = Harness()
         _ = h.authenticate()
         _ = h.receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "127.0.0.1", port: 7100, ticket: h.ticket())])
-        _ = h.core.connected(.streampoint, now: h.now)
-        let early = h.receive(.streampoint, [.helloAck(version: 1, server: "sp1"),
+        _ = h.core.connected(.streampoint(.a), now: h.now)
+        let early = h.receive(.streampoint(.a), [.helloAck(version: 1, server: "sp1"),
                                              .tunnelOpen(tunnelID: 1, host: "127.0.0.1", port: 8554, bindToken: [UInt8](repeating: 0, count: 16))],
                               upgrade: true)
         #expect(!connects(early).contains { $0.0 == .tunnelTarget(1) })
-        #expect(closes(early) == [.streampoint])
+        #expect(closes(early) == [.streampoint(.a)])
     }
 
-    @Test func reassignmentMovesToTheNewStreampoint() {
+    @Test func reassignmentIsMakeBeforeBreak() {
         var h = Harness()
         _ = h.registerWithStreampoint()
         let moved = h.receive(.endpoint, [.streampointAssign(streampointID: "sp2", host: "127.0.0.1", port: 7200, ticket: [1])])
-        #expect(closes(moved) == [.streampoint])
+        // The old link keeps serving while the new one is dialled in the other slot.
+        #expect(closes(moved).isEmpty)
+        #expect(connects(moved).map(\.0) == [.streampoint(.b)])
         #expect(connects(moved).first?.1 == ServerAddress(host: "127.0.0.1", port: 7200))
+        #expect(h.core.isSwitchingStreampoint && h.core.currentStreampointID == "sp1")
+        _ = h.core.connected(.streampoint(.b), now: h.now)
+        _ = h.receive(.streampoint(.b), [.helloAck(version: 1, server: "sp2")], upgrade: true)
+        let registered = h.receive(.streampoint(.b), [.streamRegistered(streampointID: "sp2")])
+        // Only now is the old control link closed, and the endpoint hears of the change.
+        #expect(closes(registered) == [.streampoint(.a)])
+        #expect(h.core.currentStreampointID == "sp2" && !h.core.isSwitchingStreampoint)
+        guard case .agentStats(let report)? = sentMessages(registered, on: .endpoint).first else {
+            Issue.record("no AGENT_STATS after the switch"); return
+        }
+        #expect(report.reason == .streampointChanged && report.streampointID == "sp2" && report.streampointState == .registered)
+        #expect(report.counter(.streampointChanges) == 1)
         // The same streampoint again only refreshes the ticket.
         var same = Harness()
         _ = same.registerWithStreampoint()
@@ -46,18 +60,18 @@ import Testing
         var h = Harness()
         _ = h.authenticate()
         _ = h.receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "127.0.0.1", port: 7100, ticket: h.ticket())])
-        _ = h.core.connected(.streampoint, now: h.now)
-        _ = h.receive(.streampoint, [.helloAck(version: 1, server: "sp1")], upgrade: true)
-        let refused = h.receive(.streampoint, [.error(code: .invalidTicket, message: "ticket has expired")])
+        _ = h.core.connected(.streampoint(.a), now: h.now)
+        _ = h.receive(.streampoint(.a), [.helloAck(version: 1, server: "sp1")], upgrade: true)
+        let refused = h.receive(.streampoint(.a), [.error(code: .invalidTicket, message: "ticket has expired")])
         #expect(sentMessages(refused, on: .endpoint) == [.ticketRequest])
         // No redial with the stale ticket, however long we wait.
         for _ in 0..<15 {
             _ = h.receive(.endpoint, [.heartbeat])  // the endpoint link stays healthy meanwhile
-            #expect(connects(h.advance(20_000)).allSatisfy { $0.0 != .streampoint })
+            #expect(connects(h.advance(20_000)).allSatisfy { $0.0 != .streampoint(.a) })
         }
         #expect(h.core.isEndpointUp)
         let fresh = h.receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "127.0.0.1", port: 7100, ticket: [2])])
-        #expect(connects(fresh).map(\.0) == [.streampoint])
+        #expect(connects(fresh).map(\.0) == [.streampoint(.a)])
     }
 }
 
@@ -71,9 +85,9 @@ extension StreampointSessionTests {
         var dials = 0
         let start = h.now
         while h.now - start < 60_000 {
-            _ = h.core.connected(.streampoint, now: h.now)
-            _ = h.receive(.streampoint, [.helloAck(version: 1, server: "sp1")], upgrade: true)
-            let refused = h.receive(.streampoint, [.error(code: .invalidTicket, message: "ticket has expired")])
+            _ = h.core.connected(.streampoint(.a), now: h.now)
+            _ = h.receive(.streampoint(.a), [.helloAck(version: 1, server: "sp1")], upgrade: true)
+            let refused = h.receive(.streampoint(.a), [.error(code: .invalidTicket, message: "ticket has expired")])
             #expect(sentMessages(refused, on: .endpoint) == [.ticketRequest])
             let fresh = h.receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "127.0.0.1", port: 7100, ticket: [3])])
             #expect(connects(fresh).isEmpty, "redialled at once after a refused ticket")
@@ -86,7 +100,7 @@ extension StreampointSessionTests {
                 #expect(deadline > h.now)
                 h.now = deadline
                 _ = h.receive(.endpoint, [.heartbeat])
-                redialled = connects(h.core.tick(now: h.now)).contains { $0.0 == .streampoint }
+                redialled = connects(h.core.tick(now: h.now)).contains { $0.0 == .streampoint(.a) }
             }
             if !redialled { Issue.record("never redialled"); break }
             dials += 1
@@ -118,7 +132,7 @@ extension StreampointSessionTests {
     @Test func allowedTunnelConnectsTargetThenDataLinkThenSplices() {
         var h = Harness()
         _ = h.registerWithStreampoint()
-        let open = h.receive(.streampoint, [.tunnelOpen(tunnelID: 5, host: "127.0.0.1", port: 8554, bindToken: token)])
+        let open = h.receive(.streampoint(.a), [.tunnelOpen(tunnelID: 5, host: "127.0.0.1", port: 8554, bindToken: token)])
         #expect(connects(open).map(\.0) == [.tunnelTarget(5)])
         let targetUp = h.core.connected(.tunnelTarget(5), now: h.now)
         #expect(connects(targetUp).first?.1 == ServerAddress(host: "127.0.0.1", port: 7100))
@@ -142,9 +156,9 @@ extension StreampointSessionTests {
     func targetsOutsideTheConfigAreRefusedAndCounted(_ host: String, _ port: UInt16) {
         var h = Harness()
         _ = h.registerWithStreampoint()
-        let open = h.receive(.streampoint, [.tunnelOpen(tunnelID: 9, host: host, port: port, bindToken: token)])
+        let open = h.receive(.streampoint(.a), [.tunnelOpen(tunnelID: 9, host: host, port: port, bindToken: token)])
         #expect(connects(open).isEmpty)
-        guard case .tunnelOpenFailed(9, .targetNotAllowed, _)? = sentMessages(open, on: .streampoint).first else {
+        guard case .tunnelOpenFailed(9, .targetNotAllowed, _)? = sentMessages(open, on: .streampoint(.a)).first else {
             Issue.record("no refusal sent"); return
         }
         #expect(h.core.stats.tunnelsRefused == 1)
@@ -154,9 +168,9 @@ extension StreampointSessionTests {
     @Test func unreachableTargetIsReported() {
         var h = Harness()
         _ = h.registerWithStreampoint()
-        _ = h.receive(.streampoint, [.tunnelOpen(tunnelID: 3, host: "127.0.0.1", port: 8554, bindToken: token)])
+        _ = h.receive(.streampoint(.a), [.tunnelOpen(tunnelID: 3, host: "127.0.0.1", port: 8554, bindToken: token)])
         let failed = h.core.connectFailed(.tunnelTarget(3), reason: "Connection refused", now: h.now)
-        guard case .tunnelOpenFailed(3, .targetUnreachable, _)? = sentMessages(failed, on: .streampoint).first else {
+        guard case .tunnelOpenFailed(3, .targetUnreachable, _)? = sentMessages(failed, on: .streampoint(.a)).first else {
             Issue.record("no failure report"); return
         }
         #expect(h.core.stats.tunnelsFailed == 1)
@@ -166,11 +180,11 @@ extension StreampointSessionTests {
         var h = Harness()
         _ = h.registerWithStreampoint()
         for id: UInt32 in 1...2 {
-            _ = h.receive(.streampoint, [.tunnelOpen(tunnelID: id, host: "127.0.0.1", port: 8554, bindToken: token)])
+            _ = h.receive(.streampoint(.a), [.tunnelOpen(tunnelID: id, host: "127.0.0.1", port: 8554, bindToken: token)])
         }
-        let third = h.receive(.streampoint, [.tunnelOpen(tunnelID: 3, host: "127.0.0.1", port: 8554, bindToken: token)])
+        let third = h.receive(.streampoint(.a), [.tunnelOpen(tunnelID: 3, host: "127.0.0.1", port: 8554, bindToken: token)])
         #expect(connects(third).isEmpty)
-        guard case .tunnelOpenFailed(3, _, _)? = sentMessages(third, on: .streampoint).first else {
+        guard case .tunnelOpenFailed(3, _, _)? = sentMessages(third, on: .streampoint(.a)).first else {
             Issue.record("limit not reported"); return
         }
     }
@@ -178,7 +192,7 @@ extension StreampointSessionTests {
     @Test func stalledSetupTimesOutAndClosesBothSockets() {
         var h = Harness()
         _ = h.registerWithStreampoint()
-        _ = h.receive(.streampoint, [.tunnelOpen(tunnelID: 4, host: "127.0.0.1", port: 8554, bindToken: token)])
+        _ = h.receive(.streampoint(.a), [.tunnelOpen(tunnelID: 4, host: "127.0.0.1", port: 8554, bindToken: token)])
         _ = h.core.connected(.tunnelTarget(4), now: h.now)
         _ = h.core.connected(.tunnelData(4), now: h.now)
         let expired = h.advance(10_000)
@@ -189,7 +203,7 @@ extension StreampointSessionTests {
     @Test func rejectedBindFailsTheTunnel() {
         var h = Harness()
         _ = h.registerWithStreampoint()
-        _ = h.receive(.streampoint, [.tunnelOpen(tunnelID: 6, host: "127.0.0.1", port: 8554, bindToken: token)])
+        _ = h.receive(.streampoint(.a), [.tunnelOpen(tunnelID: 6, host: "127.0.0.1", port: 8554, bindToken: token)])
         _ = h.core.connected(.tunnelTarget(6), now: h.now)
         _ = h.core.connected(.tunnelData(6), now: h.now)
         let refused = h.receive(.tunnelData(6), [.error(code: .invalidBind, message: "unknown tunnel")], upgrade: true)

@@ -118,8 +118,8 @@ struct Harness {
     mutating func registerWithStreampoint() -> [AgentAction] {
         _ = authenticate()
         _ = receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "127.0.0.1", port: 7100, ticket: ticket())])
-        _ = core.connected(.streampoint, now: now)
-        _ = receive(.streampoint, [.helloAck(version: 1, server: "sp1")], upgrade: true)
-        return receive(.streampoint, [.streamRegistered(streampointID: "sp1")])
+        _ = core.connected(.streampoint(.a), now: now)
+        _ = receive(.streampoint(.a), [.helloAck(version: 1, server: "sp1")], upgrade: true)
+        return receive(.streampoint(.a), [.streamRegistered(streampointID: "sp1")])
     }
 }

@@ -24,6 +24,20 @@ let allMessages: [Message] = [
     .tunnelOpen(tunnelID: 0xDEADBEEF, host: "127.0.0.1", port: 8554, bindToken: [UInt8](repeating: 5, count: 16)),
     .tunnelOpenFailed(tunnelID: 7, code: .targetNotAllowed, message: "no"),
     .tunnelBind(tunnelID: 7, bindToken: [UInt8](repeating: 6, count: 16)),
+    .agentInfo(software: "camagent/0.1.0", buildTarget: "arm-linux (embedded)", serial: "XM1", mac: "00:11:22:33:44:55", model: "IPC"),
+    .streampointAssign(streampointID: "sp1", host: "sp1.example.net", port: 7100, ticket: [1], tls: true,
+                       backup: StreampointOffer(streampointID: "sp2", host: "sp2.example.net", port: 7200, ticket: [2, 3], tls: true)),
+    .configPush(endpoints: [EndpointEntry(host: "ep1.example.net", port: 443, tls: true),
+                            EndpointEntry(host: "10.0.0.2", port: 80, tls: false)], mainRecheckSeconds: 300),
+    .configPush(endpoints: [], mainRecheckSeconds: 0),
+    .agentStats(StatsReport(reason: .streampointChanged, uptimeSeconds: 3600, secondsSinceChange: 12, endpoint: "ep1.example.net:443",
+                            streampointID: "sp2", streampointState: .registered, localAddress: "192.168.1.10",
+                            counters: [(StatCounter.tunnelsRequested.rawValue, 3), (StatCounter.bytesToStreampoint.rawValue, 1 << 40), (200, 7)])),
+    .statsRequest,
+    .command(commandID: 9, kind: .disconnect, argument: 30),
+    .command(commandID: 10, kind: .reset, argument: 0),
+    .commandResult(commandID: 9, code: nil, message: "disconnecting for 30 s"),
+    .commandResult(commandID: 11, code: .unexpectedMessage, message: "reboot_command is not configured"),
 ]
 
 @Suite struct FramingTests {
@@ -34,6 +48,37 @@ let allMessages: [Message] = [
         let frame = try #require(try decoder.nextFrame())
         #expect(try Message(frame: frame) == message)
         #expect(try decoder.nextFrame() == nil)
+    }
+
+    @Test func everyMessageKindIsCovered() {
+        var kinds = Set<UInt8>()
+        for message in allMessages { kinds.insert(message.kind.rawValue) }
+        for code in UInt8.min...UInt8.max where Message.Kind(rawValue: code) != nil {
+            #expect(kinds.contains(code), "message type \(code) has no round-trip case")
+        }
+    }
+
+    @Test func olderStreampointAssignWithoutBackupStillDecodes() throws {
+        // The layout before the flags byte and the backup were appended.
+        var w = ByteWriter()
+        w.string("sp1"); w.string("h"); w.u16(7); w.blob([1])
+        let message = try Message(frame: Frame(type: Message.Kind.streampointAssign.rawValue, payload: w.bytes))
+        #expect(message == .streampointAssign(streampointID: "sp1", host: "h", port: 7, ticket: [1], tls: false, backup: nil))
+    }
+
+    @Test func unknownCommandDecodesSoItCanBeAnswered() throws {
+        var w = ByteWriter()
+        w.u32(5); w.u8(0x77); w.u32(0)
+        #expect(try Message(frame: Frame(type: Message.Kind.command.rawValue, payload: w.bytes))
+                == .command(commandID: 5, kind: .unknown, argument: 0))
+    }
+
+    @Test func configPushWithTooManyEndpointsIsRejected() {
+        var w = ByteWriter()
+        w.u8(UInt8(ProtocolConstants.maxEndpoints + 1))
+        #expect(throws: ProtocolError.self) {
+            try Message(frame: Frame(type: Message.Kind.configPush.rawValue, payload: w.bytes))
+        }
     }
 
     @Test func byteAtATimeFeedingYieldsEveryFrameOnce() throws {

@@ -178,6 +178,40 @@ u32 Z_envZ_cs_connect_result(struct Z_env_instance_t *env, u32 fd) {
     return I32(cs_connect_result((int)fd));
 }
 
+u32 Z_envZ_cs_format_record(struct Z_env_instance_t *env, u32 record, u32 out, u32 cap) {
+    wasm_rt_memory_t *m = env->memory;
+    length_arg(cap);
+    const unsigned char *r = borrow(m, 0, record, CS_ADDR_RECORD, 1);
+    unsigned char *o = borrow(m, 1, out, cap, 0);
+    int n = cs_format_record(r, o, (int)cap);
+    if (n > 0) give_back(m, o, out, (uint32_t)n);
+    return I32(n);
+}
+
+static u32 socket_address(struct Z_env_instance_t *env, u32 fd, u32 out, u32 cap, int (*get)(int, unsigned char *, int)) {
+    wasm_rt_memory_t *m = env->memory;
+    length_arg(cap);
+    unsigned char *o = borrow(m, 0, out, cap, 0);
+    int n = get((int)fd, o, (int)cap);
+    if (n > 0) give_back(m, o, out, (uint32_t)n);
+    return I32(n);
+}
+
+u32 Z_envZ_cs_local_address(struct Z_env_instance_t *env, u32 fd, u32 out, u32 cap) {
+    return socket_address(env, fd, out, cap, cs_local_address);
+}
+
+u32 Z_envZ_cs_peer_address(struct Z_env_instance_t *env, u32 fd, u32 out, u32 cap) {
+    return socket_address(env, fd, out, cap, cs_peer_address);
+}
+
+u32 Z_envZ_cs_spawn(struct Z_env_instance_t *env, u32 cmdline, u32 len) {
+    wasm_rt_memory_t *m = env->memory;
+    length_arg(len);
+    const unsigned char *c = borrow(m, 0, cmdline, len, 1);
+    return I32(cs_spawn(c, LEN(len)));
+}
+
 u32 Z_envZ_cs_read(struct Z_env_instance_t *env, u32 fd, u32 buf, u32 len) {
     wasm_rt_memory_t *m = env->memory;
     length_arg(len);

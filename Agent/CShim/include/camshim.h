@@ -39,6 +39,17 @@ int cs_tcp_connect(int family, const unsigned char *addr16, int port);
 // 0 once connected, else the negated socket error.
 int cs_connect_result(int fd);
 
+// The numeric text of a CS_ADDR_RECORD / of a connected socket's own and peer
+// address. Return the length written (no NUL) or < 0.
+int cs_format_record(const unsigned char *record, unsigned char *out, int cap);
+int cs_local_address(int fd, unsigned char *out, int cap);
+int cs_peer_address(int fd, unsigned char *out, int cap);
+
+// Starts `cmdline` (an absolute path and arguments separated by spaces, no
+// shell) as a detached child that is reaped automatically. Returns its pid or
+// the negated errno.
+int cs_spawn(const unsigned char *cmdline, long len);
+
 long cs_read(int fd, unsigned char *buf, long len);   // 0 = EOF, CS_EAGAIN_RESULT = would block
 long cs_write(int fd, const unsigned char *buf, long len);
 int cs_shutdown_write(int fd);

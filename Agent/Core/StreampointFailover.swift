@@ -1,0 +1,206 @@
+import CamProtocol
+
+/// The endpoint's choice of streampoints for this agent.
+public struct StreampointPlan: Equatable, Sendable {
+    public var main: StreampointAssignment
+    public var backup: StreampointAssignment?
+
+    public init(main: StreampointAssignment, backup: StreampointAssignment?) {
+        self.main = main
+        self.backup = backup
+    }
+}
+
+/// What the streampoint side reports up to AgentCore.
+enum StreampointEvent: Equatable, Sendable {
+    case tunnelRequested(TunnelRequest, StreampointSlot)
+    /// A streampoint accepted our registration.
+    case registered(streampointID: String)
+    /// A switch finished: the old slot's control link is closed; its tunnels
+    /// get the grace period.
+    case switchedAway(from: StreampointSlot)
+    /// The streampoint refused our ticket: the endpoint must send a fresh one.
+    case needsTicket
+}
+
+/// Main/backup streampoint failover and make-before-break switching over two
+/// StreampointSession slots. A switch ordered by the endpoint dials the new
+/// streampoint in the idle slot while the active one keeps serving; only when
+/// the new one has registered is the old control link closed. A streampoint
+/// that dies is replaced by the other one of the plan at once.
+struct StreampointFailover: Sendable {
+    private var slots: [StreampointSession]
+    private(set) var active = StreampointSlot.a
+    /// The slot dialling the new streampoint of a switch, while `active` serves.
+    private(set) var incoming: StreampointSlot?
+    private(set) var plan: StreampointPlan?
+    private(set) var onBackup = false
+    private let allowPlaintext: Bool
+
+    init(config: AgentConfig) {
+        slots = [StreampointSession(config: config, slot: .a), StreampointSession(config: config, slot: .b)]
+        allowPlaintext = config.allowPlaintext
+    }
+
+    func session(_ slot: StreampointSlot) -> StreampointSession { slots[slot.rawValue] }
+
+    var activeSession: StreampointSession { slots[active.rawValue] }
+
+    var linkState: StreampointLinkState {
+        if activeSession.link.isUp { return .registered }
+        return activeSession.assignment == nil ? .none : .connecting
+    }
+
+    /// The id of the streampoint serving us, or the one being dialled.
+    var currentID: String { activeSession.assignment?.streampointID ?? "" }
+
+    mutating func adoptTimers(heartbeatMs: Int64, peerTimeoutMs: Int64) {
+        for index in 0..<slots.count { slots[index].adoptTimers(heartbeatMs: heartbeatMs, peerTimeoutMs: peerTimeoutMs) }
+    }
+
+    var nextDeadline: Int64? {
+        var earliest: Int64?
+        for session in slots where session.assignment != nil && !session.needsFreshTicket {
+            if let d = session.link.deadline { earliest = earliest.map { $0 < d ? $0 : d } ?? d }
+        }
+        return earliest
+    }
+
+    // MARK: - Orders from the endpoint
+
+    mutating func assign(_ new: StreampointPlan, now: Int64) -> [AgentAction] {
+        // The endpoint cannot downgrade us: plain TCP needs the local config's consent.
+        guard new.main.address.tls || allowPlaintext else {
+            return [.log(.error, "streampoint: \(new.main.streampointID) at \(new.main.address.display) is plain TCP "
+                + "and allow_plaintext is off; not connecting")] + leaveAll()
+        }
+        var checked = new
+        if let backup = new.backup, !(backup.address.tls || allowPlaintext) || backup.streampointID == new.main.streampointID {
+            checked.backup = nil
+        }
+        plan = checked
+        onBackup = false
+        let target = checked.main
+        if let incoming {
+            if slots[active.rawValue].serves(target) {
+                // Switched back before the new one came up: stay where we are.
+                var actions = slots[incoming.rawValue].clear()
+                self.incoming = nil
+                actions += slots[active.rawValue].assign(target, now: now)
+                return actions
+            }
+            return slots[incoming.rawValue].assign(target, now: now)
+        }
+        if slots[active.rawValue].serves(target) {
+            return slots[active.rawValue].assign(target, now: now)
+        }
+        if slots[active.rawValue].link.isUp {
+            let next = active.other
+            incoming = next
+            let from = currentID
+            return [.log(.info, "streampoint: switching from \(from) to \(target.streampointID) at \(target.address.display); "
+                        + "\(from) keeps serving until \(target.streampointID) has registered")]
+                + slots[next.rawValue].assign(target, now: now)
+        }
+        return [.log(.info, "streampoint: assigned \(target.streampointID) at \(target.address.display)")]
+            + slots[active.rawValue].assign(target, now: now)
+    }
+
+    /// Leaves every streampoint and forgets the plan (disconnect, reset, a plain-TCP refusal).
+    mutating func leaveAll() -> [AgentAction] {
+        plan = nil
+        incoming = nil
+        onBackup = false
+        return slots[0].clear() + slots[1].clear()
+    }
+
+    // MARK: - Link events
+
+    mutating func connected(_ slot: StreampointSlot, now: Int64) -> [AgentAction] {
+        slots[slot.rawValue].connected(now: now)
+    }
+
+    mutating func received(_ slot: StreampointSlot, bytes: [UInt8], now: Int64, random: UInt64,
+                           actions: inout [AgentAction]) -> (events: [StreampointEvent], protocolErrors: Int) {
+        var events: [StreampointEvent] = []
+        var protocolErrors = 0
+        for input in slots[slot.rawValue].feed(bytes, now: now) {
+            if input.isProtocolError { protocolErrors += 1 }
+            let wasUp = slots[slot.rawValue].link.isUp
+            if let request = slots[slot.rawValue].handle(input, now: now, random: random, actions: &actions) {
+                events.append(.tunnelRequested(request, slot))
+            }
+            let session = slots[slot.rawValue]
+            if !wasUp && session.link.isUp {
+                events.append(.registered(streampointID: session.registeredAs))
+                if slot == incoming { events += finishSwitch(actions: &actions) }
+            }
+            if session.link.isDown {
+                events += afterFailure(slot, wasUp: wasUp, now: now, actions: &actions)
+                break
+            }
+        }
+        return (events, protocolErrors)
+    }
+
+    mutating func fail(_ slot: StreampointSlot, _ reason: String, now: Int64, random: UInt64, closeSocket: Bool,
+                       actions: inout [AgentAction]) -> [StreampointEvent] {
+        let wasUp = slots[slot.rawValue].link.isUp
+        actions += slots[slot.rawValue].fail(reason, now: now, random: random, closeSocket: closeSocket)
+        return afterFailure(slot, wasUp: wasUp, now: now, actions: &actions)
+    }
+
+    mutating func tick(now: Int64, random: UInt64, actions: inout [AgentAction]) -> [StreampointEvent] {
+        var events: [StreampointEvent] = []
+        for slot in [StreampointSlot.a, .b] where slots[slot.rawValue].assignment != nil {
+            let wasUp = slots[slot.rawValue].link.isUp
+            let wasDown = slots[slot.rawValue].link.isDown
+            actions += slots[slot.rawValue].tick(now: now, random: random)
+            if !wasDown && slots[slot.rawValue].link.isDown {
+                events += afterFailure(slot, wasUp: wasUp, now: now, actions: &actions)
+            }
+        }
+        return events
+    }
+
+    mutating func send(_ message: Message, on slot: StreampointSlot, now: Int64) -> [AgentAction] {
+        slots[slot.rawValue].send(message, now: now)
+    }
+
+    // MARK: - Policy
+
+    private mutating func finishSwitch(actions: inout [AgentAction]) -> [StreampointEvent] {
+        guard let incoming else { return [] }
+        let old = active
+        let oldID = slots[old.rawValue].assignment?.streampointID ?? "?"
+        active = incoming
+        self.incoming = nil
+        actions += slots[old.rawValue].clear()
+        actions.append(.log(.info, "streampoint: switch to \(currentID) complete; left \(oldID)"))
+        return [.switchedAway(from: old)]
+    }
+
+    /// A slot's link went down. A switch in progress just keeps retrying while
+    /// the old streampoint serves. The active link moves between main and backup:
+    /// at once when a working session was lost, otherwise after the usual
+    /// backoff (alternating, so a dead main cannot keep us from the backup).
+    private mutating func afterFailure(_ slot: StreampointSlot, wasUp: Bool, now: Int64,
+                                       actions: inout [AgentAction]) -> [StreampointEvent] {
+        if slots[slot.rawValue].needsFreshTicket { return [.needsTicket] }
+        guard slot == active, let plan, let backup = plan.backup else { return [] }
+        let lost = slots[slot.rawValue].assignment?.streampointID ?? "?"
+        onBackup.toggle()
+        let next = onBackup ? backup : plan.main
+        slots[slot.rawValue].redirect(to: next)
+        if wasUp {
+            slots[slot.rawValue].retryNow()
+            actions.append(.log(.warn, "streampoint: lost \(lost); moving to \(onBackup ? "backup" : "main") "
+                                + "\(next.streampointID) at \(next.address.display)"))
+            actions += slots[slot.rawValue].dialIfDue(now: now)
+        } else {
+            actions.append(.log(.info, "streampoint: \(lost) unreachable; next attempt goes to "
+                                + "\(onBackup ? "backup" : "main") \(next.streampointID)"))
+        }
+        return []
+    }
+}
