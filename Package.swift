@@ -79,6 +79,12 @@ let package = Package(
         .testTarget(name: "CamProtocolTests", dependencies: ["CamProtocol", "CamNIO", .product(name: "NIOEmbedded", package: "swift-nio")], path: "Tests/CamProtocolTests"),
         .testTarget(name: "CamCoreTests", dependencies: ["CamCore"], path: "Tests/CamCoreTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "EndToEndTests", dependencies: ["CamProtocol"], path: "Tests/EndToEndTests", swiftSettings: stubSettings),
-        .testTarget(name: "EndpointTests", dependencies: ["camagent-endpoint", "CamProtocol"], path: "Tests/EndpointTests", swiftSettings: stubSettings),
+        .testTarget(
+            name: "EndpointTests",
+            dependencies: [
+                "camagent-endpoint", "CamProtocol", "CamNIO",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/EndpointTests", swiftSettings: stubSettings),
     ]
 )

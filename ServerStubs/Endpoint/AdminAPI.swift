@@ -1,5 +1,7 @@
 import CamNIO
+import CamProtocol
 import Foundation
+import NIOCore
 import NIOHTTP1
 
 /// One agent as the admin API shows it. Absent values are JSON null, not missing keys.
@@ -8,16 +10,31 @@ struct AgentView: Encodable, Equatable {
     var online: Bool
     /// The streampoint the agent is (or will be) sent to.
     var streampoint: String
+    /// Where it goes on its own if that one dies (nil with a single streampoint).
+    var backupStreampoint: String?
+    /// What the agent last reported (AGENT_STATS): the streampoint it is on and
+    /// the state of that link (none, connecting, registered). After a failover
+    /// it differs from `streampoint`.
+    var currentStreampoint: String?
+    var streampointState: String?
     /// ISO 8601, UTC: last message from the agent, or when its last session ended.
     var lastSeen: String?
     var remoteAddress: String?
     var software: String?
     var buildTarget: String?
+    /// From AGENT_INFO: the unit's serial, MAC and model (null for fixed-identity units).
+    var serial: String?
+    var mac: String?
+    var model: String?
     /// Set while the operator has revoked the agent.
     var revoked: Revocation? = nil
+    /// The latest AGENT_STATS; only in `GET /agents/ID` (`includeStats`).
+    var stats: StatsView? = nil
+    var includeStats = false
 
     private enum CodingKeys: String, CodingKey {
-        case id, online, streampoint, lastSeen, remoteAddress, software, buildTarget, revoked
+        case id, online, streampoint, backupStreampoint, currentStreampoint, streampointState, lastSeen, remoteAddress,
+             software, buildTarget, serial, mac, model, revoked, stats
     }
 
     func encode(to encoder: Encoder) throws {
@@ -25,12 +42,92 @@ struct AgentView: Encodable, Equatable {
         try c.encode(id, forKey: .id)
         try c.encode(online, forKey: .online)
         try c.encode(streampoint, forKey: .streampoint)
+        try c.encode(backupStreampoint, forKey: .backupStreampoint)
+        try c.encode(currentStreampoint, forKey: .currentStreampoint)
+        try c.encode(streampointState, forKey: .streampointState)
         try c.encode(lastSeen, forKey: .lastSeen)
         try c.encode(remoteAddress, forKey: .remoteAddress)
         try c.encode(software, forKey: .software)
         try c.encode(buildTarget, forKey: .buildTarget)
+        try c.encode(serial, forKey: .serial)
+        try c.encode(mac, forKey: .mac)
+        try c.encode(model, forKey: .model)
         try c.encode(revoked, forKey: .revoked)
+        if includeStats { try c.encode(stats, forKey: .stats) }
     }
+}
+
+/// An agent's latest AGENT_STATS as the admin API shows it. Counters by name
+/// (StatCounter); numbers this endpoint does not know appear as "counter-N".
+struct StatsView: Encodable, Equatable {
+    var reason: String
+    var receivedAt: String
+    var uptimeSeconds: UInt32
+    var secondsSinceChange: UInt32
+    var endpoint: String
+    var streampoint: String?
+    var streampointState: String
+    var localAddress: String?
+    var counters: [String: UInt64]
+
+    init(_ received: ReceivedStats, timestamp: (Date) -> String) {
+        let report = received.report
+        reason = report.reason.name
+        receivedAt = timestamp(received.receivedAt)
+        uptimeSeconds = report.uptimeSeconds
+        secondsSinceChange = report.secondsSinceChange
+        endpoint = report.endpoint
+        streampoint = report.streampointID.isEmpty ? nil : report.streampointID
+        streampointState = report.streampointState.name
+        localAddress = report.localAddress.isEmpty ? nil : report.localAddress
+        var counters: [String: UInt64] = [:]
+        for (number, value) in report.counters {
+            counters[StatCounter(rawValue: number)?.name ?? "counter-\(number)"] = value
+        }
+        self.counters = counters
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case reason, receivedAt, uptimeSeconds, secondsSinceChange, endpoint, streampoint, streampointState, localAddress, counters
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(reason, forKey: .reason)
+        try c.encode(receivedAt, forKey: .receivedAt)
+        try c.encode(uptimeSeconds, forKey: .uptimeSeconds)
+        try c.encode(secondsSinceChange, forKey: .secondsSinceChange)
+        try c.encode(endpoint, forKey: .endpoint)
+        try c.encode(streampoint, forKey: .streampoint)
+        try c.encode(streampointState, forKey: .streampointState)
+        try c.encode(localAddress, forKey: .localAddress)
+        try c.encode(counters, forKey: .counters)
+    }
+}
+
+/// The answer to `POST /agents/ID/{disconnect,reboot,reset,stats}`.
+struct CommandView: Encodable {
+    var agent: String
+    var command: String
+    var ok: Bool
+    var message: String
+    /// Only for `stats`: the fresh report.
+    var stats: StatsView? = nil
+
+    private enum CodingKeys: String, CodingKey { case agent, command, ok, message, stats }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(agent, forKey: .agent)
+        try c.encode(command, forKey: .command)
+        try c.encode(ok, forKey: .ok)
+        try c.encode(message, forKey: .message)
+        if command == "stats" { try c.encode(stats, forKey: .stats) }
+    }
+}
+
+struct DisconnectRequest: Decodable {
+    var seconds: Int?
 }
 
 /// One factory unit as `GET /units` shows it: no secrets, no verifiers.
@@ -92,11 +189,78 @@ struct HealthView: Encodable {
 
 struct AssignRequest: Decodable {
     var streampoint: String
+    var backup: String?
 }
 
 /// Routes of the JSON admin API (see `serve --help`). Runs on the endpoint's event loop.
 struct AdminAPI {
     let state: EndpointState
+
+    /// Agent commands wait for the agent's answer; everything else answers at once.
+    func deferredRoute(_ request: AdminRequest, loop: EventLoop) -> EventLoopFuture<AdminResponse> {
+        state.eventLoop.flatSubmit {
+            var path = request.path
+            while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+            let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
+            if parts.count == 3, parts[0] == "agents", let awaiting = Self.commands[parts[2]] {
+                guard request.method == .POST else {
+                    return state.eventLoop.makeSucceededFuture(methodNotAllowed(request, "POST"))
+                }
+                return command(awaiting, agentID: parts[1], body: request.body)
+            }
+            return state.eventLoop.makeSucceededFuture(route(request))
+        }
+    }
+
+    private static let commands: [String: AwaitedAnswer] = [
+        "disconnect": .commandResult(.disconnect), "reboot": .commandResult(.reboot),
+        "reset": .commandResult(.reset), "stats": .stats,
+    ]
+
+    /// Longest `disconnect` an operator may ask for (the agent clamps to the same).
+    static let maxDisconnectSeconds = 3600
+
+    private func command(_ awaiting: AwaitedAnswer, agentID: String, body: Data) -> EventLoopFuture<AdminResponse> {
+        let loop = state.eventLoop
+        var argument: UInt32 = 0
+        if case .commandResult(.disconnect) = awaiting, !body.isEmpty {
+            guard let wanted = try? JSONDecoder().decode(DisconnectRequest.self, from: body) else {
+                return loop.makeSucceededFuture(.error(.badRequest, "body must be empty or JSON like {\"seconds\":30}"))
+            }
+            let seconds = wanted.seconds ?? 0
+            guard (0...Self.maxDisconnectSeconds).contains(seconds) else {
+                return loop.makeSucceededFuture(.error(.badRequest, "seconds must be 0 to \(Self.maxDisconnectSeconds) (0: the agent's short default)"))
+            }
+            argument = UInt32(seconds)
+        }
+        let name = awaiting.name
+        switch state.send(awaiting, to: agentID, argument: argument) {
+        case .failure(.unknownAgent):
+            return loop.makeSucceededFuture(unknownAgent(agentID))
+        case .failure(.offline):
+            return loop.makeSucceededFuture(.json(CommandView(agent: agentID, command: name, ok: false,
+                                                              message: "agent \(agentID) is offline"), status: .conflict))
+        case .failure(.busy):
+            return loop.makeSucceededFuture(.json(CommandView(agent: agentID, command: name, ok: false,
+                                                              message: "too many commands wait for answers; retry later"),
+                                                  status: .serviceUnavailable))
+        case .success(let answer):
+            return answer.map { answer in
+                switch answer {
+                case .done(let message):
+                    return .json(CommandView(agent: agentID, command: name, ok: true, message: message))
+                case .refused(let code, let message):
+                    return .json(CommandView(agent: agentID, command: name, ok: false, message: "\(code.name): \(message)"),
+                                 status: .badGateway)
+                case .stats:
+                    return .json(CommandView(agent: agentID, command: name, ok: true, message: "fresh report",
+                                             stats: state.statsView(of: agentID)))
+                case .noAnswer(let why):
+                    return .json(CommandView(agent: agentID, command: name, ok: false, message: why), status: .gatewayTimeout)
+                }
+            }
+        }
+    }
 
     func route(_ request: AdminRequest) -> AdminResponse {
         state.eventLoop.preconditionInEventLoop()
@@ -131,7 +295,9 @@ struct AdminAPI {
         case 2 where parts[0] == "agents":
             guard request.method == .GET else { return methodNotAllowed(request, "GET") }
             state.refreshRegistryIfChanged()
-            guard let view = fullView(of: parts[1]) else { return unknownAgent(parts[1]) }
+            guard var view = fullView(of: parts[1]) else { return unknownAgent(parts[1]) }
+            view.stats = state.statsView(of: parts[1])
+            view.includeStats = true
             return .json(view)
 
         case 3 where parts[0] == "agents" && parts[2] == "streampoint":
@@ -155,15 +321,17 @@ struct AdminAPI {
         state.refreshRegistryIfChanged()
         guard state.registry[agentID] != nil else { return unknownAgent(agentID) }
         guard let wanted = try? JSONDecoder().decode(AssignRequest.self, from: body) else {
-            return .error(.badRequest, "body must be JSON like {\"streampoint\":\"sp2\"}")
+            return .error(.badRequest, "body must be JSON like {\"streampoint\":\"sp2\"} or {\"streampoint\":\"sp2\",\"backup\":\"sp1\"}")
         }
         do {
-            return .json(try state.assign(agentID: agentID, streampointID: wanted.streampoint))
+            return .json(try state.assign(agentID: agentID, streampointID: wanted.streampoint, backupID: wanted.backup))
         } catch EndpointState.AssignmentError.unknownAgent {
             return unknownAgent(agentID)
-        } catch EndpointState.AssignmentError.unknownStreampoint {
+        } catch EndpointState.AssignmentError.unknownStreampoint(let id) {
             let known = state.settings.streampoints.map(\.id).joined(separator: ", ")
-            return .error(.badRequest, "unknown streampoint \(shown(wanted.streampoint)); known: \(known)")
+            return .error(.badRequest, "unknown streampoint \(shown(id)); known: \(known)")
+        } catch EndpointState.AssignmentError.backupIsMain {
+            return .error(.badRequest, "the backup must differ from the streampoint")
         } catch EndpointState.AssignmentError.registryUnwritable(let why) {
             return .error(.internalServerError, "assignment not saved: \(why)")
         } catch {

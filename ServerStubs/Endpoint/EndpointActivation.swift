@@ -76,8 +76,12 @@ extension EndpointState {
         refreshRegistryIfChanged()
         // The proof was right: whatever follows, this is not a guessing attempt.
         failureLimiter.recordSuccess(subject, now: monotonicSeconds())
+        // A unit that confirmed a reset activates again while its old session
+        // may still look online: that once is not a clone.
+        let afterReset = resetAllowances.consume(serial: request.serial, now: monotonicSeconds())
         var updated = registry
-        let outcome = updated.activate(request, newKey: randomBytes(32), isOnline: { self.isOnline($0) }, at: isoTimestamp())
+        let outcome = updated.activate(request, newKey: randomBytes(32), isOnline: { !afterReset && self.isOnline($0) },
+                                       at: isoTimestamp())
         if updated != registry {
             do {
                 try commitRegistry(updated)
@@ -89,6 +93,10 @@ extension EndpointState {
                                     reason: "unit \(request.serial): registry not saved")
                 }
             }
+        }
+        if afterReset, case .issued(let agentID, _, _) = outcome {
+            ServerLog.info(component, "\(remote): unit \(request.serial) re-activates after its reset")
+            session(of: agentID)?.closeQuietly(reason: "the unit re-activated after its reset")
         }
         return outcome
     }

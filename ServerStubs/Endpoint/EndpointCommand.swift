@@ -20,7 +20,12 @@ struct EndpointCommand: ParsableCommand {
                  short-lived ticket signed with the ticket key shared with the
                  streampoints, which check tickets without calling the endpoint;
               3. keeps the link alive with heartbeats, and moves the camera to
-                 another streampoint the moment an operator asks (admin API).
+                 another streampoint the moment an operator asks (admin API);
+              4. names a backup streampoint the camera moves to on its own if its
+                 streampoint dies, and may push the list of endpoints to use;
+              5. keeps each camera's latest report (counters, current streampoint,
+                 LAN address) and relays operator commands: disconnect, reboot,
+                 reset (admin API).
             A factory-fresh unit first activates: it proves its factory activation
             secret and receives its agent id and a fresh per-device key (`add-unit`,
             `import-units`). An operator can `revoke` an agent.
@@ -70,6 +75,14 @@ struct Serve: ParsableCommand {
             must finish the handshake within 10 s (TLS included) and are capped by
             --max-pending.
 
+            After AUTH_OK the endpoint sends STREAMPOINT_ASSIGN (main and backup
+            streampoint, each with its own ticket) and, with --agent-endpoint,
+            CONFIG_PUSH. The agent answers with AGENT_INFO and AGENT_STATS, reports
+            again on every streampoint change, every 60 s and when asked, and
+            answers commands with COMMAND_RESULT. An agent on a backup endpoint
+            checks now and then whether this one answers (HELLO, then close); such
+            checks are logged at debug level only and count as no failed attempt.
+
             TLS (--tls-cert and --tls-key, PEM, both or neither): every agent link
             speaks TLS 1.2 or later; agents check the certificate against the CA
             flashed into them and against the host name in their `endpoint = https://…`.
@@ -86,22 +99,62 @@ struct Serve: ParsableCommand {
             With tls:// agents verify the streampoint's certificate against HOST,
             so HOST must be a DNS name in that certificate (e.g. localhost in
             tests), not an IP address.
+            Each agent's backup is the --streampoint after its main one, wrapping
+            (sp1 -> sp2, sp2 -> sp3, the last -> the first), unless the operator
+            chose one; with a single --streampoint there is none. An agent whose
+            streampoint dies registers at the backup by itself and reports it.
+
+            ENDPOINT LIST (--agent-endpoint URL, repeatable, main first): the
+            endpoints agents should use, possibly including this one, e.g.
+              --agent-endpoint https://ep1.example.net:7000 \
+              --agent-endpoint https://ep2.example.net:7000 --main-recheck 300
+            Sent in CONFIG_PUSH after every login; agents keep it in their state
+            file and try the entries in order when the link drops. An agent on a
+            backup endpoint checks every --main-recheck seconds (0: its own
+            default) whether the main one answers again, and moves back if so.
+            http:// entries reach only agents with allow_plaintext = yes.
 
             ADMIN API (--admin), JSON over HTTP; keep it on loopback or a private network,
             it has no authentication:
               GET  /health                     {"status":"ok"}
               GET  /agents                     all enrolled agents, sorted by id:
-                                               {id, online, streampoint, lastSeen,
-                                                remoteAddress, software, buildTarget}
-              GET  /agents/ID                  one agent (404 if not enrolled)
-              POST /agents/ID/streampoint      body {"streampoint":"sp2"}: reassign, save
-                                               to the registry, and if the agent is
-                                               online move it at once
+                                               {id, online, streampoint, backupStreampoint,
+                                                currentStreampoint, streampointState,
+                                                lastSeen, remoteAddress, software,
+                                                buildTarget, serial, mac, model}
+                                               streampoint/backupStreampoint: assigned;
+                                               currentStreampoint/streampointState: as the
+                                               agent last reported (state none, connecting
+                                               or registered); serial/mac/model: null for
+                                               fixed-identity agents
+              GET  /agents/ID                  one agent (404 if not enrolled), plus "stats":
+                                               its latest report or null: {reason,
+                                               receivedAt, uptimeSeconds, secondsSinceChange,
+                                               endpoint, streampoint, streampointState,
+                                               localAddress, counters:{name: value}}
+              POST /agents/ID/streampoint      body {"streampoint":"sp2"} or
+                                               {"streampoint":"sp2","backup":"sp1"}:
+                                               reassign, save to the registry, and if the
+                                               agent is online move it at once (it registers
+                                               at the new one before leaving the old one)
               POST /agents/ID/revoke           body {"reason":"stolen"}: refuse the agent from
                                                now on (ERROR revoked with the reason, told
                                                only after a correct proof), save, and close
                                                its live session
               POST /agents/ID/unrevoke         lift the revocation
+            Commands to an online agent; each waits up to 5 s for its answer and
+            returns {agent, command, ok, message}: 200 done, 502 the agent refused
+            (message: its reason), 504 no answer, 409 agent offline, 404 unknown agent:
+              POST /agents/ID/disconnect       optional body {"seconds":N} (0-3600; 0 = the
+                                               agent's short default): it closes every link
+                                               and tunnel, stays away N s, reconnects
+              POST /agents/ID/reboot           the agent runs its reboot_command (502 if it
+                                               has none)
+              POST /agents/ID/reset            the unit drops its issued identity and
+                                               activates again at once as its serial (a new
+                                               device key; fixed-identity agents refuse)
+              POST /agents/ID/stats            asks for a fresh report; the answer carries
+                                               it as "stats"
               GET  /streampoints               [{id, host, port, tls}]
               GET  /units                      factory units, sorted by serial: {serial,
                                                agentID, model, mac, state, activations,
@@ -120,6 +173,8 @@ struct Serve: ParsableCommand {
                                               cloneSuspected; the online unit stays
               already active, agent offline   re-activation (factory reset): new key, the
                                               old key stops working, activations + 1
+              unit confirmed a reset (admin   re-activation, once, within 120 s, even if its
+              POST /agents/ID/reset)          old session still looks online
             An agent authenticating from a second address while online replaces the
             older session and flags its unit cloneSuspected.
 
@@ -159,6 +214,8 @@ struct Serve: ParsableCommand {
               curl -s http://127.0.0.1:7001/agents
               curl -s -X POST -d '{"streampoint":"sp2"}' \\
                   http://127.0.0.1:7001/agents/cam-1/streampoint
+              curl -s -X POST http://127.0.0.1:7001/agents/cam-1/stats
+              curl -s -X POST -d '{"seconds":60}' http://127.0.0.1:7001/agents/cam-1/disconnect
             """
     )
 
@@ -178,6 +235,16 @@ struct Serve: ParsableCommand {
         "A streampoint agents can be sent to: ID=HOST:PORT (plain) or ID=tls://HOST:PORT (TLS; HOST must be a DNS name in its certificate). Its agent-facing address; repeatable, the first is the default.",
         valueName: "id=[tls://]host:port"))
     var streampoint: [String] = []
+
+    @Option(help: ArgumentHelp(
+        "An endpoint agents should use, pushed to them after login (CONFIG_PUSH): https://HOST:PORT or http://HOST:PORT. Repeatable (at most 8), the main endpoint first; may include this one. Without it agents keep the endpoints of their config.",
+        valueName: "url"))
+    var agentEndpoint: [String] = []
+
+    @Option(help: ArgumentHelp(
+        "Seconds between an agent's checks, while on a backup endpoint, whether the main --agent-endpoint answers again (0 = the agent's default). Needs --agent-endpoint.",
+        valueName: "seconds"))
+    var mainRecheck: Int = 0
 
     @Option(help: ArgumentHelp(AgentLinkTLS.certificateHelp, valueName: "file"))
     var tlsCert: String?
@@ -228,6 +295,13 @@ struct Serve: ParsableCommand {
         guard ticketLifetime >= 1 else { throw ValidationError("--ticket-lifetime must be at least 1 second") }
         guard maxPending >= 1 else { throw ValidationError("--max-pending must be at least 1") }
         guard !name.isEmpty, name.utf8.count <= 255 else { throw ValidationError("--name must be 1 to 255 bytes") }
+        do { _ = try AgentEndpointOption.parseList(agentEndpoint) } catch { throw ValidationError("\(error)") }
+        guard (0...Int(UInt16.max)).contains(mainRecheck) else {
+            throw ValidationError("--main-recheck must be 0 to 65535 seconds (0: the agent's default)")
+        }
+        guard mainRecheck == 0 || !agentEndpoint.isEmpty else {
+            throw ValidationError("--main-recheck is sent with the endpoint list: give --agent-endpoint too")
+        }
     }
 
     func run() throws {
@@ -250,7 +324,8 @@ struct Serve: ParsableCommand {
         let settings = EndpointState.Settings(
             registryPath: registry, streampoints: streampoints, ticketKey: ticketKey,
             ticketLifetime: UInt64(ticketLifetime), maxPending: maxPending,
-            link: .init(serverName: name, heartbeatSeconds: UInt16(heartbeat), peerTimeoutSeconds: UInt16(peerTimeout)))
+            link: .init(serverName: name, heartbeatSeconds: UInt16(heartbeat), peerTimeoutSeconds: UInt16(peerTimeout)),
+            agentEndpoints: try AgentEndpointOption.parseList(agentEndpoint), mainRecheckSeconds: UInt16(mainRecheck))
         let state = EndpointState(eventLoop: loop, settings: settings, registry: loaded)
         state.startRegistryWatch()
         let heartbeatAmount = TimeAmount.seconds(Int64(heartbeat))
@@ -285,7 +360,7 @@ struct Serve: ParsableCommand {
         }
         do {
             let api = AdminAPI(state: state)
-            adminChannel = try AdminHTTPServer(group: group, route: api.route)
+            adminChannel = try AdminHTTPServer(group: group, deferredRoute: api.deferredRoute)
                 .bind(host: adminAddress.host, port: adminAddress.port)
         } catch {
             agentChannel.close(promise: nil)
@@ -297,6 +372,11 @@ struct Serve: ParsableCommand {
         AgentLinkTLS.logMode(component, tls)
         ServerLog.info(component, "streampoints: " + streampoints.map { "\($0.id)=\($0.address)" }.joined(separator: ", ")
                        + " (default \(streampoints[0].id)); heartbeat \(heartbeat) s, peer timeout \(peerTimeout) s, tickets \(ticketLifetime) s")
+        if !settings.agentEndpoints.isEmpty {
+            ServerLog.info(component, "pushing endpoint list to agents: "
+                           + settings.agentEndpoints.map(AgentEndpointOption.display).joined(separator: ", ")
+                           + (mainRecheck > 0 ? "; main rechecked every \(mainRecheck) s" : "; main recheck: the agents' default"))
+        }
         for sp in streampoints where sp.tls && sp.hostIsIPAddress {
             ServerLog.warn(component, "streampoint \(sp.id): tls:// with the IP address \(sp.host); agents check the certificate against this name, so use the DNS name in the streampoint's certificate")
         }
@@ -381,7 +461,8 @@ struct Enroll: ParsableCommand {
         let existing = registryContents[id]
         registryContents.upsert(AgentRecord(id: id, verifier: Hex.encode(verifier),
                                             streampoint: streampoint ?? existing?.streampoint,
-                                            revoked: existing?.revoked))
+                                            revoked: existing?.revoked,
+                                            backupStreampoint: existing?.backupStreampoint))
         try registryContents.save(path: registry)
         print("enrolled \(id)")
     }

@@ -30,7 +30,9 @@ final class EndpointLinkHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        ServerLog.info(component, "\(remote): connected")
+        // Debug only: agents on a backup endpoint connect now and then just to
+        // see whether this one answers (isReachabilityCheck).
+        ServerLog.debug(component, "\(remote): connected")
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -79,8 +81,12 @@ final class EndpointLinkHandler: ChannelInboundHandler {
                 keepalive.markEstablished(context: keepaliveContext)
             }
             state.sessionAuthenticated(agentID: agentID, handler: self, remote: remote)
-        case .agentInfo(let agentID, let software, let buildTarget):
-            state.agentInfo(agentID: agentID, software: software, buildTarget: buildTarget)
+        case .agentInfo(let agentID, let software, let buildTarget, let serial, let mac, let model):
+            state.agentInfo(agentID: agentID, software: software, buildTarget: buildTarget, serial: serial, mac: mac, model: model)
+        case .agentStats(let agentID, let report):
+            state.statsReceived(agentID: agentID, report: report)
+        case .commandResult(let agentID, let commandID, let code, let message):
+            state.commandResultReceived(agentID: agentID, commandID: commandID, code: code, message: message)
         case .ticketRequested(let agentID):
             ServerLog.info(component, "\(remote): agent \(agentID) asked for a fresh ticket")
             context.send(state.assignment(for: agentID))
@@ -136,6 +142,14 @@ final class EndpointLinkHandler: ChannelInboundHandler {
         closeWithError(.shuttingDown, "replaced by a newer session")
     }
 
+    /// Closes without an ERROR: the agent has left on its own (a reset).
+    func closeQuietly(reason: String) {
+        guard let context else { return }
+        closeReason = reason
+        machine.closed()
+        context.close(promise: nil)
+    }
+
     func closeWithError(_ code: ErrorCode, _ text: String) {
         guard let context else { return }
         closeReason = "\(code.name): \(text)"
@@ -166,6 +180,8 @@ final class EndpointLinkHandler: ChannelInboundHandler {
         if let agentID = establishedAgent {
             state.sessionClosed(agentID: agentID, handler: self)
             ServerLog.info(component, "\(remote): agent \(agentID) disconnected (\(reason))")
+        } else if closeReason == nil && machine.isReachabilityCheck {
+            ServerLog.debug(component, "\(remote): answered a reachability check (HELLO only)")
         } else {
             ServerLog.info(component, "\(remote): closed before authenticating (\(reason))")
         }

@@ -61,8 +61,13 @@ struct EndpointLinkStateMachine {
         /// The agent proved its identity: send `reply` (AUTH_OK), mark the link
         /// established, register the session and assign a streampoint.
         case authenticated(agentID: String, reply: Message)
-        /// The agent described itself.
-        case agentInfo(agentID: String, software: String, buildTarget: String)
+        /// The agent described itself. `serial`, `mac`, `model` are empty for a
+        /// unit with a fixed identity (or an older agent).
+        case agentInfo(agentID: String, software: String, buildTarget: String, serial: String, mac: String, model: String)
+        /// The agent reported its state and counters (AGENT_STATS).
+        case agentStats(agentID: String, report: StatsReport)
+        /// The agent answered a COMMAND.
+        case commandResult(agentID: String, commandID: UInt32, code: ErrorCode?, message: String)
         /// The agent's ticket was refused by its streampoint: send a fresh assignment.
         case ticketRequested(agentID: String)
         /// The peer sent ERROR: close without answering.
@@ -94,6 +99,14 @@ struct EndpointLinkStateMachine {
     }
 
     var isEstablished: Bool { agentID != nil }
+
+    /// HELLO was answered and nothing followed: how an agent on a backup
+    /// endpoint checks whether this (main) endpoint answers again. Closing
+    /// here is no failed attempt.
+    var isReachabilityCheck: Bool {
+        if case .awaitingAuthBegin = state { return true }
+        return false
+    }
 
     mutating func upgradeReceived(path: String) -> Action {
         guard case .awaitingUpgrade = state else {
@@ -198,11 +211,14 @@ struct EndpointLinkStateMachine {
             state = .activating(serial: request.serial, verifier: verifier, clientNonce: clientNonce, serverNonce: serverNonce)
             return .activationProved(subject: subject, request: request)
 
-        case (.established, .agentStats), (.established, .commandResult):
-            return .none
+        case (.established(let agentID), .agentStats(let report)):
+            return .agentStats(agentID: agentID, report: report)
 
-        case (.established(let agentID), .agentInfo(let software, let buildTarget, _, _, _)):
-            return .agentInfo(agentID: agentID, software: software, buildTarget: buildTarget)
+        case (.established(let agentID), .commandResult(let commandID, let code, let text)):
+            return .commandResult(agentID: agentID, commandID: commandID, code: code, message: text)
+
+        case (.established(let agentID), .agentInfo(let software, let buildTarget, let serial, let mac, let model)):
+            return .agentInfo(agentID: agentID, software: software, buildTarget: buildTarget, serial: serial, mac: mac, model: model)
 
         case (.established(let agentID), .ticketRequest):
             return .ticketRequested(agentID: agentID)

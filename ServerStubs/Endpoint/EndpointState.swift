@@ -49,6 +49,12 @@ struct StreampointInfo: Codable, Equatable {
     /// `tls://host:port` or `host:port`, for logs.
     var address: String { (tls ? "tls://" : "") + HostPort(host: host, port: port).description }
 
+    /// The streampoint after `id` in `list`, wrapping; nil with fewer than two.
+    static func following(_ id: String, in list: [StreampointInfo]) -> StreampointInfo? {
+        guard list.count >= 2, let index = list.firstIndex(where: { $0.id == id }) else { return nil }
+        return list[(index + 1) % list.count]
+    }
+
     /// True when HOST is a numeric IPv4 or IPv6 address rather than a DNS name.
     var hostIsIPAddress: Bool {
         host.contains(":") || (!host.isEmpty && host.allSatisfy { $0 == "." || $0.isNumber })
@@ -61,6 +67,18 @@ struct AgentStatus {
     var remoteAddress: String?
     var software: String?
     var buildTarget: String?
+    /// From AGENT_INFO; nil when the agent sent none (a unit with a fixed identity).
+    var serial: String?
+    var mac: String?
+    var model: String?
+    /// The agent's latest AGENT_STATS.
+    var stats: ReceivedStats?
+}
+
+/// An AGENT_STATS report and when it arrived.
+struct ReceivedStats {
+    var report: StatsReport
+    var receivedAt: Date
 }
 
 /// All mutable endpoint state: registry, sessions, agent status. Confined to the
@@ -74,6 +92,12 @@ final class EndpointState: @unchecked Sendable {
         var ticketLifetime: UInt64
         var maxPending: Int
         var link: EndpointLinkStateMachine.Configuration
+        /// CONFIG_PUSH after each login when not empty (--agent-endpoint, main first).
+        var agentEndpoints: [EndpointEntry] = []
+        /// --main-recheck; 0 lets agents use their own default.
+        var mainRecheckSeconds: UInt16 = 0
+        /// How long an admin command waits for the agent's answer.
+        var commandTimeout: TimeAmount = .seconds(5)
     }
 
     let eventLoop: EventLoop
@@ -90,6 +114,10 @@ final class EndpointState: @unchecked Sendable {
     private var random = SystemRandomNumberGenerator()
     /// Failed attempts per agent id/serial and per address (EndpointActivation.swift).
     var failureLimiter = FailureLimiter()
+    /// Admin commands waiting for their agent (EndpointState+Commands.swift).
+    var pendingCommands = PendingCommands<EventLoopPromise<AgentAnswer>>()
+    /// Units that confirmed a reset and may re-activate while still looking online.
+    var resetAllowances = ResetAllowances()
 
     init(eventLoop: EventLoop, settings: Settings, registry: Registry) {
         self.eventLoop = eventLoop
@@ -142,20 +170,29 @@ final class EndpointState: @unchecked Sendable {
 
     enum AssignmentError: Error {
         case unknownAgent
-        case unknownStreampoint
+        case unknownStreampoint(String)
+        case backupIsMain
         case registryUnwritable(String)
     }
 
-    /// Operator reassignment: persist, then move the agent at once if it is online.
-    func assign(agentID: String, streampointID: String) throws -> AgentView {
+    /// Operator reassignment: persist, then move the agent at once if it is online
+    /// (a fresh STREAMPOINT_ASSIGN; the agent registers at the new streampoint
+    /// before it leaves the old one). `backupID` nil: the one after the main
+    /// streampoint in the --streampoint list.
+    func assign(agentID: String, streampointID: String, backupID: String? = nil) throws -> AgentView {
         eventLoop.preconditionInEventLoop()
         refreshRegistryIfChanged()
         guard var record = registry[agentID] else { throw AssignmentError.unknownAgent }
-        guard streampoint(id: streampointID) != nil else { throw AssignmentError.unknownStreampoint }
+        guard streampoint(id: streampointID) != nil else { throw AssignmentError.unknownStreampoint(streampointID) }
+        if let backupID {
+            guard streampoint(id: backupID) != nil else { throw AssignmentError.unknownStreampoint(backupID) }
+            guard backupID != streampointID else { throw AssignmentError.backupIsMain }
+        }
         if let problem = registryProblem {
             throw AssignmentError.registryUnwritable("\(problem); not overwriting it")
         }
         record.streampoint = streampointID
+        record.backupStreampoint = backupID
         var updated = registry
         updated.upsert(record)
         do {
@@ -166,7 +203,8 @@ final class EndpointState: @unchecked Sendable {
         }
         registry = updated
         registryStamp = FileStamp.of(path: settings.registryPath)
-        ServerLog.info(component, "agent \(agentID) assigned to streampoint \(streampointID) (saved to registry)")
+        ServerLog.info(component, "agent \(agentID) assigned to streampoint \(streampointID)"
+                       + (backupID.map { " with backup \($0)" } ?? "") + " (saved to registry)")
         if let session = sessions[agentID] {
             session.push(assignment(for: agentID))
         }
@@ -183,16 +221,43 @@ final class EndpointState: @unchecked Sendable {
         return defaultStreampoint
     }
 
-    /// STREAMPOINT_ASSIGN with a freshly signed ticket.
+    /// Where the agent goes on its own if its streampoint dies: the backup the
+    /// operator chose if it is configured and not the main one, else the next
+    /// --streampoint after the main one (wrapping); nil with a single streampoint.
+    func backupStreampoint(for agentID: String) -> StreampointInfo? {
+        let main = effectiveStreampoint(for: agentID)
+        if let chosen = registry[agentID]?.backupStreampoint, chosen != main.id, let sp = streampoint(id: chosen) {
+            return sp
+        }
+        return StreampointInfo.following(main.id, in: settings.streampoints)
+    }
+
+    /// STREAMPOINT_ASSIGN naming the main and the backup streampoint, each with
+    /// its own freshly signed ticket (a ticket names its streampoint).
     func assignment(for agentID: String) -> Message {
         let sp = effectiveStreampoint(for: agentID)
+        let backup = backupStreampoint(for: agentID)
+        ServerLog.info(component, "sending agent \(agentID) to streampoint \(sp.id) at \(sp.address)"
+                       + (backup.map { ", backup \($0.id) at \($0.address)" } ?? "")
+                       + " (tickets valid \(settings.ticketLifetime) s)")
+        let main = offer(sp, to: agentID)
+        return .streampointAssign(streampointID: main.streampointID, host: main.host, port: main.port,
+                                  ticket: main.ticket, tls: main.tls, backup: backup.map { offer($0, to: agentID) })
+    }
+
+    private func offer(_ sp: StreampointInfo, to agentID: String) -> StreampointOffer {
         let now = UInt64(max(0, Date().timeIntervalSince1970))
         let ticket = Ticket(agentID: agentID, streampointID: sp.id,
                             expiresAt: now + settings.ticketLifetime,
                             nonce: randomBytes(ProtocolConstants.ticketNonceSize))
-        ServerLog.info(component, "sending agent \(agentID) to streampoint \(sp.id) at \(sp.address) (ticket valid \(settings.ticketLifetime) s)")
-        return .streampointAssign(streampointID: sp.id, host: sp.host, port: UInt16(sp.port),
-                                  ticket: ticket.signed(key: settings.ticketKey), tls: sp.tls)
+        return StreampointOffer(streampointID: sp.id, host: sp.host, port: UInt16(sp.port),
+                                ticket: ticket.signed(key: settings.ticketKey), tls: sp.tls)
+    }
+
+    /// CONFIG_PUSH with --agent-endpoint and --main-recheck; nil when none was given.
+    var configPush: Message? {
+        guard !settings.agentEndpoints.isEmpty else { return nil }
+        return .configPush(endpoints: settings.agentEndpoints, mainRecheckSeconds: settings.mainRecheckSeconds)
     }
 
     // MARK: connections and sessions
@@ -224,6 +289,7 @@ final class EndpointState: @unchecked Sendable {
         entry.remoteAddress = remote
         status[agentID] = entry
         handler.push(assignment(for: agentID))
+        if let configPush { handler.push(configPush) }
     }
 
     func sessionClosed(agentID: String, handler: EndpointLinkHandler) {
@@ -231,6 +297,7 @@ final class EndpointState: @unchecked Sendable {
         if sessions[agentID] === handler {
             sessions[agentID] = nil
             status[agentID]?.lastSeen = Date()
+            abandonPendingCommands(of: agentID)
         }
     }
 
@@ -239,10 +306,32 @@ final class EndpointState: @unchecked Sendable {
         status[agentID, default: AgentStatus()].lastSeen = Date()
     }
 
-    func agentInfo(agentID: String, software: String, buildTarget: String) {
-        status[agentID, default: AgentStatus()].software = software
-        status[agentID, default: AgentStatus()].buildTarget = buildTarget
-        ServerLog.info(component, "agent \(agentID) runs \(bounded(software)) built for \(bounded(buildTarget))")
+    func agentInfo(agentID: String, software: String, buildTarget: String, serial: String, mac: String, model: String) {
+        var entry = status[agentID, default: AgentStatus()]
+        entry.software = software
+        entry.buildTarget = buildTarget
+        entry.serial = serial.isEmpty ? nil : serial
+        entry.mac = mac.isEmpty ? nil : mac
+        entry.model = model.isEmpty ? nil : model
+        status[agentID] = entry
+        let unit = serial.isEmpty ? "" : ", unit \(bounded(serial)) (\(bounded(model)), MAC \(bounded(mac)))"
+        ServerLog.info(component, "agent \(agentID) runs \(bounded(software)) built for \(bounded(buildTarget))\(unit)")
+    }
+
+    func status(of agentID: String) -> AgentStatus? { status[agentID] }
+
+    /// Keeps the latest AGENT_STATS and logs a change of streampoint it reports.
+    func statsReceived(agentID: String, report: StatsReport) {
+        eventLoop.preconditionInEventLoop()
+        let previous = status[agentID]?.stats?.report
+        status[agentID, default: AgentStatus()].stats = ReceivedStats(report: report, receivedAt: Date())
+        if previous?.streampointID != report.streampointID || previous?.streampointState != report.streampointState {
+            let place = report.streampointID.isEmpty ? "no streampoint" : "streampoint \(bounded(report.streampointID))"
+            ServerLog.info(component, "agent \(agentID) now on \(place) (\(report.streampointState.name)), reported: \(report.reason.name)")
+        } else {
+            ServerLog.debug(component, "agent \(agentID) reported its stats (\(report.reason.name))")
+        }
+        answerStatsRequests(of: agentID)
     }
 
     func isOnline(_ agentID: String) -> Bool { sessions[agentID] != nil }
@@ -276,9 +365,18 @@ final class EndpointState: @unchecked Sendable {
         let entry = status[agentID] ?? AgentStatus()
         return AgentView(id: agentID, online: isOnline(agentID),
                          streampoint: effectiveStreampoint(for: agentID).id,
+                         backupStreampoint: backupStreampoint(for: agentID)?.id,
+                         currentStreampoint: entry.stats.flatMap { $0.report.streampointID.isEmpty ? nil : $0.report.streampointID },
+                         streampointState: entry.stats?.report.streampointState.name,
                          lastSeen: entry.lastSeen.map { isoFormatter.string(from: $0) },
                          remoteAddress: entry.remoteAddress,
-                         software: entry.software, buildTarget: entry.buildTarget)
+                         software: entry.software, buildTarget: entry.buildTarget,
+                         serial: entry.serial, mac: entry.mac, model: entry.model)
+    }
+
+    /// The agent's latest report for `GET /agents/ID`.
+    func statsView(of agentID: String) -> StatsView? {
+        status[agentID]?.stats.map { StatsView($0, timestamp: isoFormatter.string(from:)) }
     }
 
     private let isoFormatter: ISO8601DateFormatter = {

@@ -19,15 +19,19 @@ struct AgentRecord: Codable, Equatable {
     var streampoint: String?
     /// Set by `revoke`: the endpoint refuses this agent (after a correct proof) with the reason.
     var revoked: Revocation?
+    /// The backup streampoint the operator chose; nil means "the one after the
+    /// main streampoint in the endpoint's --streampoint list".
+    var backupStreampoint: String?
 
-    init(id: String, verifier: String, streampoint: String?, revoked: Revocation? = nil) {
+    init(id: String, verifier: String, streampoint: String?, revoked: Revocation? = nil, backupStreampoint: String? = nil) {
         self.id = id
         self.verifier = verifier
         self.streampoint = streampoint
         self.revoked = revoked
+        self.backupStreampoint = backupStreampoint
     }
 
-    private enum CodingKeys: String, CodingKey { case id, verifier, streampoint, revoked }
+    private enum CodingKeys: String, CodingKey { case id, verifier, streampoint, revoked, backupStreampoint }
 
     init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -35,6 +39,7 @@ struct AgentRecord: Codable, Equatable {
         verifier = try c.decode(String.self, forKey: .verifier)
         streampoint = try c.decodeIfPresent(String.self, forKey: .streampoint)
         revoked = try c.decodeIfPresent(Revocation.self, forKey: .revoked)
+        backupStreampoint = try c.decodeIfPresent(String.self, forKey: .backupStreampoint)
     }
 
     func encode(to encoder: Encoder) throws {
@@ -45,6 +50,7 @@ struct AgentRecord: Codable, Equatable {
         try c.encode(streampoint, forKey: .streampoint)
         // Left out unless set, so registries without revocations read as before.
         try c.encodeIfPresent(revoked, forKey: .revoked)
+        try c.encodeIfPresent(backupStreampoint, forKey: .backupStreampoint)
     }
 }
 
@@ -124,6 +130,9 @@ struct Registry: Equatable {
             }
             if let sp = agent.streampoint, !Identifier.isValid(sp) {
                 throw ValidationFailure("registry \(path): agent \(agent.id) has an invalid streampoint id (must be \(Identifier.rule))")
+            }
+            if let sp = agent.backupStreampoint, !Identifier.isValid(sp) {
+                throw ValidationFailure("registry \(path): agent \(agent.id) has an invalid backupStreampoint id (must be \(Identifier.rule))")
             }
             registry.agents[agent.id] = agent
         }

@@ -36,13 +36,21 @@ public struct AdminResponse {
 /// caller's closure, run on the event loop of the connection.
 public final class AdminHTTPServer {
     public typealias Route = (AdminRequest) -> AdminResponse
+    /// A route that may answer later (an agent's reply it waits for); the
+    /// future must complete on the connection's event loop or any other.
+    public typealias DeferredRoute = (AdminRequest, EventLoop) -> EventLoopFuture<AdminResponse>
 
     private let group: EventLoopGroup
-    private let route: Route
+    private let route: DeferredRoute
 
     public init(group: EventLoopGroup, route: @escaping Route) {
         self.group = group
-        self.route = route
+        self.route = { request, loop in loop.makeSucceededFuture(route(request)) }
+    }
+
+    public init(group: EventLoopGroup, deferredRoute: @escaping DeferredRoute) {
+        self.group = group
+        self.route = deferredRoute
     }
 
     public func bind(host: String, port: Int) throws -> Channel {
@@ -63,12 +71,12 @@ private final class AdminHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private static let maxBody = 64 * 1024
-    private let route: AdminHTTPServer.Route
+    private let route: AdminHTTPServer.DeferredRoute
     private var head: HTTPRequestHead?
     private var body = Data()
     private var tooLarge = false
 
-    init(route: @escaping AdminHTTPServer.Route) { self.route = route }
+    init(route: @escaping AdminHTTPServer.DeferredRoute) { self.route = route }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -84,15 +92,24 @@ private final class AdminHandler: ChannelInboundHandler {
             }
         case .end:
             guard let head else { return }
-            let response: AdminResponse
-            if tooLarge {
-                response = .error(.payloadTooLarge, "request body exceeds 64 KiB")
-            } else {
-                let path = String(head.uri.split(separator: "?", maxSplits: 1).first ?? "/")
-                response = route(AdminRequest(method: head.method, path: path, body: body))
-            }
-            write(response, keepAlive: head.isKeepAlive, context: context)
             self.head = nil
+            if tooLarge {
+                write(.error(.payloadTooLarge, "request body exceeds 64 KiB"), keepAlive: head.isKeepAlive, context: context)
+                return
+            }
+            let path = String(head.uri.split(separator: "?", maxSplits: 1).first ?? "/")
+            let answer = route(AdminRequest(method: head.method, path: path, body: body), context.eventLoop)
+            // The HTTP pipeline handler holds further requests of this connection
+            // until this response ends, so answers never overtake one another.
+            answer.hop(to: context.eventLoop).whenComplete { result in
+                guard context.channel.isActive else { return }
+                switch result {
+                case .success(let response):
+                    self.write(response, keepAlive: head.isKeepAlive, context: context)
+                case .failure(let error):
+                    self.write(.error(.internalServerError, "\(error)"), keepAlive: head.isKeepAlive, context: context)
+                }
+            }
         }
     }
 

@@ -150,6 +150,9 @@ final class Cluster {
     var simcam: ChildProcess!
     var endpoint: ChildProcess!
     var streampoint: ChildProcess!
+    /// The second streampoint, when startServers got `secondStreampointID`.
+    var streampoint2: ChildProcess?
+    var streampoint2Port = 0
     var agent: ChildProcess?
     var rtspPort = 0, httpPort = 0, endpointPort = 0, endpointAdminPort = 0, streampointPort = 0, streampointAdminPort = 0
     let ticketKey: String
@@ -213,8 +216,12 @@ final class Cluster {
     /// "server", "expired", "wrongname", "other-server"); the streampoint uses
     /// `streampointCert` if given, and the endpoint names it `tls://localhost:PORT`.
     /// `streampointOverride` (`ID=HOST:PORT`) points the endpoint at another streampoint, e.g. a test's fake one.
+    /// `secondStreampointID` starts a second streampoint, listed after the first (so it is the first's backup).
+    /// `endpointPort` fixes the endpoint's agent port (0: any free one); `endpointArguments` are added to its command line.
     func startServers(streampointID: String = "sp1", tls: Bool = false, serverCert: String = "server",
-                      streampointCert: String? = nil, streampointOverride: String? = nil) throws {
+                      streampointCert: String? = nil, streampointOverride: String? = nil,
+                      secondStreampointID: String? = nil, endpointPort fixedEndpointPort: Int = 0,
+                      endpointArguments: [String] = []) throws {
         try deviceKey.write(toFile: path("device.key"), atomically: true, encoding: .utf8)
         try ticketKey.write(toFile: path("ticket.key"), atomically: true, encoding: .utf8)
         serversUseTLS = tls
@@ -238,16 +245,28 @@ final class Cluster {
         streampointPort = try port(fromAnnouncement: streampoint.waitForLine(startingWith: "streampoint: agents listening on "))
         streampointAdminPort = try port(fromAnnouncement: streampoint.waitForLine(startingWith: "streampoint: admin listening on "))
 
+        var secondStreampoint: [String] = []
+        if let secondStreampointID {
+            let second = try spawn("streampoint2", Binaries.host("camagent-streampoint"), [
+                "--id", secondStreampointID, "--listen", "\(listenHost):0", "--admin", "127.0.0.1:0",
+                "--ticket-key-file", path("ticket.key"),
+            ] + streampointTLS)
+            streampoint2 = second
+            streampoint2Port = try port(fromAnnouncement: second.waitForLine(startingWith: "streampoint: agents listening on "))
+            _ = try second.waitForLine(startingWith: "streampoint: admin listening on ")
+            secondStreampoint = ["--streampoint", "\(secondStreampointID)=" + (tls ? "tls://localhost:\(streampoint2Port)" : "127.0.0.1:\(streampoint2Port)")]
+        }
+
         let (status, _, enrollErr) = try run(Binaries.host("camagent-endpoint"), [
             "enroll", "--registry", path("registry.json"), "--id", agentID, "--key-file", path("device.key"),
         ])
         guard status == 0 else { throw ClusterError("enroll failed: \(enrollErr)") }
         let streampointAddress = tls ? "tls://localhost:\(streampointPort)" : "127.0.0.1:\(streampointPort)"
         endpoint = try spawn("endpoint", Binaries.host("camagent-endpoint"), [
-            "serve", "--listen", "\(listenHost):0", "--admin", "127.0.0.1:0", "--registry", path("registry.json"),
+            "serve", "--listen", "\(listenHost):\(fixedEndpointPort)", "--admin", "127.0.0.1:0", "--registry", path("registry.json"),
             "--ticket-key-file", path("ticket.key"),
             "--streampoint", streampointOverride ?? "\(streampointID)=\(streampointAddress)",
-        ] + endpointTLS)
+        ] + secondStreampoint + endpointTLS + endpointArguments)
         endpointPort = try port(fromAnnouncement: endpoint.waitForLine(startingWith: "endpoint: agents listening on "))
         endpointAdminPort = try port(fromAnnouncement: endpoint.waitForLine(startingWith: "endpoint: admin listening on "))
     }
