@@ -44,7 +44,8 @@ import Testing
             return handler
         }
 
-        deinit {
+        /// Call from the test (never from the loop, where closures may drop the last reference).
+        func shutdown() {
             try? group.syncShutdownGracefully()
             try? FileManager.default.removeItem(at: directory)
         }
@@ -60,6 +61,7 @@ import Testing
 
     @Test func theAssignmentNamesTheNextStreampointAsBackupEachWithItsOwnTicket() throws {
         let fixture = try Fixture(registry: Self.registry(agents: ["cam-1"]))
+        defer { fixture.shutdown() }
         let key = [UInt8](repeating: 7, count: 32)
         func check(main: String, backup: String?) throws {
             let message = try fixture.onLoop { fixture.state.assignment(for: "cam-1") }
@@ -89,6 +91,7 @@ import Testing
         #expect(throws: (any Error).self) { try fixture.onLoop { try fixture.state.assign(agentID: "cam-1", streampointID: "sp2", backupID: "sp9") } }
 
         let single = try Fixture(streampoints: ["sp1=127.0.0.1:7101"], registry: Self.registry(agents: ["cam-1"]))
+        defer { single.shutdown() }
         guard case .streampointAssign(_, _, _, _, _, let none) = try single.onLoop({ single.state.assignment(for: "cam-1") }) else {
             Issue.record("not an assignment"); return
         }
@@ -97,14 +100,17 @@ import Testing
 
     @Test func configPushCarriesTheEndpointListOnlyWhenGiven() throws {
         let without = try Fixture()
+        defer { without.shutdown() }
         #expect(try without.onLoop { without.state.configPush } == nil)
         let list = [EndpointEntry(host: "ep1.example.net", port: 7000, tls: true), EndpointEntry(host: "ep2.example.net", port: 7000, tls: true)]
         let with = try Fixture(agentEndpoints: list)
+        defer { with.shutdown() }
         #expect(try with.onLoop { with.state.configPush } == .configPush(endpoints: list, mainRecheckSeconds: 30))
     }
 
     @Test func statsAreKeptAndAnswerAStatsRequest() throws {
         let fixture = try Fixture(registry: Self.registry(agents: ["cam-1"]))
+        defer { fixture.shutdown() }
         #expect(refusal(try fixture.onLoop { fixture.state.send(.stats, to: "cam-1") }) == .offline)
         _ = try fixture.goOnline("cam-1")
         let answer = try fixture.onLoop { try fixture.state.send(.stats, to: "cam-1").get() }
@@ -124,6 +130,7 @@ import Testing
 
     @Test func aCommandIsAnsweredRefusedOrTimesOutAndASessionEndAnswersAtOnce() throws {
         let fixture = try Fixture(commandTimeout: .milliseconds(300), registry: Self.registry(agents: ["cam-1"]))
+        defer { fixture.shutdown() }
         #expect(refusal(try fixture.onLoop { fixture.state.send(.commandResult(.reboot), to: "nobody") }) == .unknownAgent)
         let handler = try fixture.goOnline("cam-1")
 
@@ -153,6 +160,7 @@ import Testing
         let request = ActivationRequest(serial: unit.serial, mac: "", model: "", firmware: "")
         let subject = AttemptSubject(kind: .serial, id: unit.serial, host: "192.0.2.5")
         let fixture = try Fixture(registry: registry)
+        defer { fixture.shutdown() }
         let first = try fixture.onLoop { fixture.state.activate(request, subject: subject, remote: "192.0.2.5:1") }
         guard case .issued(let agentID, _, false) = first else { Issue.record("first activation: \(first)"); return }
         _ = try fixture.goOnline(agentID)
