@@ -326,7 +326,7 @@ final class EndpointState: @unchecked Sendable {
         let previous = status[agentID]?.stats?.report
         status[agentID, default: AgentStatus()].stats = ReceivedStats(report: report, receivedAt: Date())
         if previous?.streampointID != report.streampointID || previous?.streampointState != report.streampointState {
-            let place = report.streampointID.isEmpty ? "no streampoint" : "streampoint \(bounded(report.streampointID))"
+            let place = report.streampointID.isEmpty ? "no streampoint" : "streampoint " + (Identifier.isValid(report.streampointID) ? report.streampointID : bounded(report.streampointID))
             ServerLog.info(component, "agent \(agentID) now on \(place) (\(report.streampointState.name)), reported: \(report.reason.name)")
         } else {
             ServerLog.debug(component, "agent \(agentID) reported its stats (\(report.reason.name))")
