@@ -199,6 +199,28 @@ extension EndToEnd {
         print("disconnect 3 s: the agent was back online after \(String(format: "%.1f", away)) s")
     }
 
+    /// How an agent on a backup endpoint checks the main one: upgrade, HELLO,
+    /// HELLO_ACK, close. Many such checks are no failed attempts (no rate
+    /// limit afterwards) and leave no info-level line.
+    @Test func helloOnlyReachabilityChecksAreQuietAndNotFailures() throws {
+        let cluster = try Cluster()
+        defer { cluster.stop(); cluster.removeDirectory() }
+        try cluster.startServers()  // plain TCP: the checks are raw frames
+        for _ in 0..<40 {  // more than the 30 failures per address that would start a block
+            let client = try RawClient(port: cluster.endpointPort)
+            client.send(HTTPUpgrade.request(host: "127.0.0.1")
+                        + Message.hello(version: ProtocolConstants.version, role: .endpointControl, software: "probe").encoded())
+            let answer = client.read(atLeast: 20)
+            #expect(answer.text.hasPrefix("HTTP/1.1 101"), "no upgrade: \(answer.text)")
+        }
+        let agent = try cluster.startAgent()
+        try agent.waitForStderr("authenticated to ", timeout: 10)
+        #expect(!agent.stderr.contains("rate-limited"), "\(agent.stderr)")
+        Thread.sleep(forTimeInterval: 0.3)
+        let log = cluster.endpoint.stderr
+        #expect(!log.contains("closed before authenticating") && !log.contains("too many failed attempts"), "\(log)")
+    }
+
     /// reset of an activated unit: it drops its identity, activates again at
     /// once with a new key and is online again; no clone alarm.
     @Test func resetReactivatesTheUnitWithANewKey() throws {
