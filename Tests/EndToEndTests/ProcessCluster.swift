@@ -213,8 +213,10 @@ final class Cluster {
     /// "server", "expired", "wrongname", "other-server"); the streampoint uses
     /// `streampointCert` if given, and the endpoint names it `tls://localhost:PORT`.
     /// `streampointOverride` (`ID=HOST:PORT`) points the endpoint at another streampoint, e.g. a test's fake one.
+    /// `endpointArguments` go to `camagent-endpoint serve` as they are (e.g. `--heartbeat 1`).
     func startServers(streampointID: String = "sp1", tls: Bool = false, serverCert: String = "server",
-                      streampointCert: String? = nil, streampointOverride: String? = nil) throws {
+                      streampointCert: String? = nil, streampointOverride: String? = nil,
+                      endpointArguments: [String] = []) throws {
         try deviceKey.write(toFile: path("device.key"), atomically: true, encoding: .utf8)
         try ticketKey.write(toFile: path("ticket.key"), atomically: true, encoding: .utf8)
         serversUseTLS = tls
@@ -247,7 +249,7 @@ final class Cluster {
             "serve", "--listen", "\(listenHost):0", "--admin", "127.0.0.1:0", "--registry", path("registry.json"),
             "--ticket-key-file", path("ticket.key"),
             "--streampoint", streampointOverride ?? "\(streampointID)=\(streampointAddress)",
-        ] + endpointTLS)
+        ] + endpointTLS + endpointArguments)
         endpointPort = try port(fromAnnouncement: endpoint.waitForLine(startingWith: "endpoint: agents listening on "))
         endpointAdminPort = try port(fromAnnouncement: endpoint.waitForLine(startingWith: "endpoint: admin listening on "))
     }
