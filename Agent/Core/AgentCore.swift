@@ -100,9 +100,7 @@ public struct AgentCore<Entropy: EntropySource> {
     public mutating func connected(_ link: LinkID, now: Int64, addresses: SocketAddresses? = nil) -> [AgentAction] {
         switch link {
         case .endpoint:
-            var actions: [AgentAction] = []
-            if endpoint.connected(now: now, addresses: addresses, actions: &actions) { actions.append(.storeState(endpoint.state)) }
-            return actions
+            return endpoint.connected(now: now, addresses: addresses)
         case .endpointProbe:
             return endpoint.probeConnected(now: now)
         case .streampoint(let slot):
@@ -200,7 +198,8 @@ public struct AgentCore<Entropy: EntropySource> {
                 lastChangeAt = now
             }
             lastEndpoint = current
-            return report(.endpointChanged, now: now)
+            let store: [AgentAction] = endpoint.adoptReachedAddress() ? [.storeState(endpoint.state)] : []
+            return store + report(.endpointChanged, now: now)
         case .assigned(let plan):
             return streampoints.assign(plan, now: now)
         case .command(let id, let kind, let argument):

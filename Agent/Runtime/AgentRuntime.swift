@@ -320,7 +320,7 @@ public struct AgentRuntime {
             text.withUnsafeMutableBufferPointer { tp in cs_write_file_atomic(pp.baseAddress, pp.count, tp.baseAddress, tp.count) }
         }
         if rc == 0 {
-            logger.log(.info, "state stored in \(stateFile)")
+            logger.log(.info, (state.identity == nil ? "server list stored in " : "identity stored in ") + stateFile)
         } else {
             logger.log(.error, "cannot store state in \(stateFile): \(errorText(Int(rc))); kept in memory only")
         }

@@ -189,9 +189,12 @@ extension Harness {
     @Test func pushedListIsStoredWithTheAddressEachEndpointAnsweredOn() {
         var h = Harness()
         _ = h.core.start(now: h.now)
-        let stored = h.core.connected(.endpoint, now: h.now, addresses: SocketAddresses(local: "192.168.1.20", peer: "127.0.0.1"))
-        #expect(storedStates(stored).first?.configEndpointAddresses.first?.knownAddress == "127.0.0.1")
-        _ = h.authenticate(dialled: false, alreadyConnected: true)
+        let connected = h.core.connected(.endpoint, now: h.now, addresses: SocketAddresses(local: "192.168.1.20", peer: "127.0.0.1"))
+        // Nothing is kept before the endpoint has proved itself.
+        #expect(storedStates(connected).isEmpty)
+        let authenticated = h.authenticate(dialled: false, alreadyConnected: true)
+        #expect(storedStates(authenticated).first?.configEndpointAddresses.first?.knownAddress == "127.0.0.1")
+        #expect(stats(authenticated).first?.localAddress == "192.168.1.20")
         let pushed = h.receive(.endpoint, [.configPush(endpoints: [EndpointEntry(host: "127.0.0.1", port: 7000, tls: false),
                                                                    EndpointEntry(host: "ep3.example.net", port: 7443, tls: true)],
                                                        mainRecheckSeconds: 120)])
