@@ -16,6 +16,7 @@ public struct AgentCore<Entropy: EntropySource> {
     private var lastEndpoint: ServerAddress?
     private var lastStreampointID = ""
     private var nextReportAt: Int64?
+    private var lastAlternateID: UInt32 = 0x8000_0000
     /// Tunnel setup (target connect + data link handshake) must finish within this.
     public static var tunnelSetupTimeoutMs: Int64 { 10_000 }
     /// AGENT_STATS goes to the endpoint this often, besides on changes and requests.
@@ -117,7 +118,7 @@ public struct AgentCore<Entropy: EntropySource> {
             // Upgrade, HELLO and TUNNEL_BIND in one write: the bind costs no extra round trip.
             var bytes = HTTPUpgrade.request(host: tunnel.streampoint.display)
             bytes += Message.hello(version: ProtocolConstants.version, role: .tunnelData, software: AgentVersion.software).encoded()
-            bytes += Message.tunnelBind(tunnelID: id, bindToken: tunnel.bindToken).encoded()
+            bytes += Message.tunnelBind(tunnelID: tunnel.remoteID, bindToken: tunnel.bindToken).encoded()
             return [.send(.tunnelData(id), bytes)]
         }
     }
@@ -306,7 +307,7 @@ public struct AgentCore<Entropy: EntropySource> {
             let text = "\(target.display) is not a configured target"
             return [.log(.warn, "tunnel \(request.tunnelID): refused: \(text)")] + refuse(.targetNotAllowed, text)
         }
-        guard tunnels[request.tunnelID] == nil else {
+        for tunnel in tunnels.values where tunnel.slot == slot && tunnel.remoteID == request.tunnelID {
             stats.tunnelsFailed += 1
             return refuse(.unexpectedMessage, "tunnel id already in use")
         }
@@ -316,10 +317,20 @@ public struct AgentCore<Entropy: EntropySource> {
             return [.log(.warn, "tunnel \(request.tunnelID): refused: \(config.maxTunnels) tunnels already open")]
                 + refuse(.internalError, "tunnel limit of \(config.maxTunnels) reached")
         }
-        tunnels[request.tunnelID] = Tunnel(id: request.tunnelID, target: target, streampoint: streampointAddress, slot: slot,
-                                           bindToken: request.bindToken, setupDeadline: now + Self.tunnelSetupTimeoutMs)
-        return [.log(.debug, "tunnel \(request.tunnelID): opening to \(target.display)"),
-                .connect(.tunnelTarget(request.tunnelID), target)]
+        let id = localID(for: request.tunnelID)
+        tunnels[id] = Tunnel(id: id, remoteID: request.tunnelID, target: target, streampoint: streampointAddress, slot: slot,
+                             bindToken: request.bindToken, setupDeadline: now + Self.tunnelSetupTimeoutMs)
+        return [.log(.debug, "tunnel \(id): opening to \(target.display)"),
+                .connect(.tunnelTarget(id), target)]
+    }
+
+    /// Tunnel ids are the streampoint's, so two streampoints (during a switch's
+    /// grace period) may both use 1. Locally a tunnel keeps its streampoint's id
+    /// unless that is taken; then it gets one from the upper half.
+    private mutating func localID(for remoteID: UInt32) -> UInt32 {
+        if tunnels[remoteID] == nil { return remoteID }
+        repeat { lastAlternateID = lastAlternateID &+ 1 | 0x8000_0000 } while tunnels[lastAlternateID] != nil
+        return lastAlternateID
     }
 
     private mutating func tunnelHandshake(_ id: UInt32, bytes: [UInt8], now: Int64) -> [AgentAction] {
@@ -377,7 +388,7 @@ public struct AgentCore<Entropy: EntropySource> {
         var actions: [AgentAction] = [.log(.warn, "tunnel \(id) to \(tunnel.target.display): \(reason)")]
         if alreadyClosed != .tunnelTarget(id) { actions.append(.close(.tunnelTarget(id))) }
         if tunnel.phase != .connectingTarget && alreadyClosed != .tunnelData(id) { actions.append(.close(.tunnelData(id))) }
-        actions += streampoints.send(.tunnelOpenFailed(tunnelID: id, code: code, message: reason), on: tunnel.slot, now: now)
+        actions += streampoints.send(.tunnelOpenFailed(tunnelID: tunnel.remoteID, code: code, message: reason), on: tunnel.slot, now: now)
         return actions
     }
 }

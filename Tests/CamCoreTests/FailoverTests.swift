@@ -105,11 +105,36 @@ extension Harness {
         var closed: [AgentAction] = []
         for _ in 0..<60 { closed += h.advance(100) }
         #expect(closed.contains(.closeTunnel(1)) && closed.contains(.closeTunnel(2)))
+        // The runtime closes them and reports back.
+        for id: UInt32 in [1, 2] {
+            _ = h.core.tunnelFinished(id, bytesToStreampoint: 10, bytesFromStreampoint: 5, reason: "closed by the agent", now: h.now)
+        }
+        #expect(h.core.tunnelCount == 0)
         // A tunnel on the new streampoint is not touched.
         h.openTunnel(3, on: .b)
         var later: [AgentAction] = []
         for _ in 0..<100 { later += h.advance(100) }
         #expect(!later.contains(.closeTunnel(3)))
+    }
+
+    @Test func bothStreampointsMayUseTheSameTunnelIDDuringAGracePeriod() {
+        var h = Harness()
+        _ = h.registerWithBackup()
+        h.openTunnel(1, on: .a)
+        _ = h.receive(.endpoint, [.streampointAssign(streampointID: "sp3", host: "127.0.0.1", port: 7300, ticket: [3])])
+        _ = h.register(.b, as: "sp3")
+        let token = [UInt8](repeating: 8, count: 16)
+        let open = h.receive(.streampoint(.b), [.tunnelOpen(tunnelID: 1, host: "127.0.0.1", port: 8554, bindToken: token)])
+        #expect(sentMessages(open, on: .streampoint(.b)).isEmpty)  // not refused
+        guard let (local, _) = connects(open).first, case .tunnelTarget(let id) = local else {
+            Issue.record("no target connect for the second tunnel 1"); return
+        }
+        #expect(id != 1)
+        _ = h.core.connected(.tunnelTarget(id), now: h.now)
+        let bind = h.core.connected(.tunnelData(id), now: h.now)
+        // The streampoint hears its own id.
+        #expect(sentMessages(bind, on: .tunnelData(id)).contains(.tunnelBind(tunnelID: 1, bindToken: token)))
+        #expect(h.core.tunnelCount == 2)
     }
 
     @Test func failedSwitchKeepsTheOldStreampoint() {
