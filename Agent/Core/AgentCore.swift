@@ -105,7 +105,7 @@ public struct AgentCore<Entropy: EntropySource> {
         case .endpointProbe:
             return endpoint.probeConnected(now: now)
         case .streampoint(let slot):
-            return streampoints.connected(slot, now: now)
+            return streampoints.connected(slot, now: now, addresses: addresses)
         case .tunnelTarget(let id):
             guard var tunnel = tunnels[id], tunnel.phase == .connectingTarget else { return [] }
             tunnel.phase = .connectingData

@@ -115,11 +115,14 @@ struct EndpointSession: Sendable {
     mutating func feed(_ bytes: [UInt8], now: Int64) -> [LinkInput] { link.feed(bytes, now: now) }
 
     /// A failure moves on to the next endpoint in the list, after backoff.
-    mutating func fail(_ reason: String, now: Int64, random: UInt64, closeSocket: Bool = true) -> [AgentAction] {
+    /// After a working session was closed, start again from the main endpoint
+    /// (it may just have restarted); after one went silent, move on: the path
+    /// to it is likely gone, and the main-endpoint check brings us back later.
+    mutating func fail(_ reason: String, now: Int64, random: UInt64, closeSocket: Bool = true,
+                       wentSilent: Bool = false) -> [AgentAction] {
         let wasUp = link.isUp
         var actions = link.fail(reason, now: now, random: random, closeSocket: closeSocket)
-        // After a working session was lost, start again from the main endpoint.
-        endpointIndex = wasUp ? 0 : (endpointIndex + 1) % endpoints.count
+        endpointIndex = wasUp && !wentSilent ? 0 : (endpointIndex + 1) % endpoints.count
         actions += probe.cancel()
         return actions
     }
@@ -353,7 +356,7 @@ struct EndpointSession: Sendable {
             link.noteSent(now: now)
             actions = [.send(.endpoint, Message.heartbeat.encoded())]
         case .expired(let reason):
-            return fail(reason, now: now, random: entropy.uint64())
+            return fail(reason, now: now, random: entropy.uint64(), wentSilent: link.isUp)
         }
         if link.isUp, let main = endpoints.first {
             actions += probe.tick(now: now, main: main, recheckMs: mainRecheckMs)

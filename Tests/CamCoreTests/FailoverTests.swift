@@ -192,6 +192,17 @@ extension Harness {
         #expect(connects(answered).map(\.1.host) == ["127.0.0.1"])
     }
 
+    @Test func silentMainIsLeftForTheBackupRatherThanRedialled() {
+        var h = Harness()
+        _ = h.authenticate()
+        var dials: [ServerAddress] = []
+        for _ in 0..<400 where dials.isEmpty {
+            for (id, address) in connects(h.advance(100)) where id == .endpoint { dials.append(address) }
+        }
+        // Silence (a dropped path) is not a restart: straight on to the backup.
+        #expect(dials.map(\.host) == ["127.0.0.2"])
+    }
+
     @Test func mainThatStaysDownDoesNotDisturbTheBackup() {
         var config = testConfig()
         config.mainEndpointRecheckMs = 10_000
