@@ -47,10 +47,10 @@ is_running() { [[ -n ${LAB_PID[$1]:-} ]] && kill -0 "${LAB_PID[$1]}" 2>/dev/null
 
 # lab_kill NAME [SIGNAL]: signals the process and waits (at most 5 s) for it to go.
 lab_kill() {
-    local name=$1 sig=${2:-TERM} pid=${LAB_PID[$1]:-} i
+    local name=$1 sig=${2:-TERM} pid=${LAB_PID[$1]:-}
     [[ -n $pid ]] || return 0
     kill "-$sig" "$pid" 2>/dev/null || true
-    for i in $(seq 1 50); do
+    for _ in $(seq 1 50); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done

@@ -110,10 +110,10 @@ lab_list_prefixes() {
 # them were started by the lab), deletes the namespaces (their veths go with
 # them) and the camera's hosts file. Idempotent; safe on a half-built lab.
 lab_destroy() {
-    local prefix=$1 ns pids i
+    local prefix=$1 ns pids
     for ns in "$prefix-cam" "$prefix-rtr" "$prefix-net"; do
         if [[ -e /run/netns/$ns ]]; then
-            for i in $(seq 1 50); do
+            for _ in $(seq 1 50); do
                 pids=$(ip netns pids "$ns" 2>/dev/null || true)
                 [[ -n $pids ]] || break
                 # shellcheck disable=SC2086

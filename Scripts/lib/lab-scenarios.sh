@@ -84,6 +84,8 @@ video_via() {
     url=$(sp_url "$1") || return 1
     video_decodes "$url"
 }
+# Video through whichever streampoint has the agent.
+video_via_any() { video_via sp1 || video_via sp2; }
 sp_has_tunnel() { (($(sp_tunnel_count "$1") >= 1)); }
 
 # ---------------------------------------------------------------- 0
@@ -148,10 +150,18 @@ scenario_endpoint_kill() {
     else
         fail "agent not online on ep2 within $(fmt_s "$limit") of kill -9 of ep1"
     fi
-    if wait_for "$t0" 20000 0.2 video_via sp1 || wait_for "$(ms_now)" 1000 0.2 video_via sp2; then
+    if wait_for "$t0" 20000 0.2 video_via_any; then
         info "video through the streampoint after the move: yes, $(fmt_s "$WAITED_MS") after the kill"
     else
         info "video through the streampoint after the move: no, within 20 s"
+    fi
+    # Not asserted (issue 5 sets no bound): does it go back to the main endpoint once that is healthy?
+    start_endpoint ep1
+    t0=$(ms_now)
+    if wait_for "$t0" 15000 0.2 ep_online ep1; then
+        info "ep1 restarted: the agent was back on the main endpoint after $(fmt_s "$WAITED_MS")"
+    else
+        info "ep1 restarted: the agent had not returned to the main endpoint after 15 s"
     fi
     return "$LAB_FAILED"
 }
@@ -179,8 +189,7 @@ scenario_streampoint_kill() {
     else
         fail "agent not registered at the backup sp2 within $(fmt_s "$limit") of kill -9 of sp1; no backup URL to watch"
     fi
-    local i
-    for i in $(seq 1 50); do is_running viewer1 || break; sleep 0.1; done
+    for _ in $(seq 1 50); do is_running viewer1 || break; sleep 0.1; done
     info "the first viewer decoded $(viewer_frames viewer1) frames from sp1 and $(is_running viewer1 && echo "was still running" || echo "ended") after the kill"
     return "$LAB_FAILED"
 }
@@ -236,8 +245,7 @@ scenario_switch() {
         fail "no frame decoded via sp2 ($url) within 10 s of the switch command ($attempts viewer attempts; see viewer.err and sp2.err)"
     fi
     info "at that moment the agent was still registered at sp1: $sp1_at_reg (make-before-break keeps the old link until the new one is up)"
-    local i
-    for i in $(seq 1 300); do is_running viewer1 || break; sleep 0.1; done
+    for _ in $(seq 1 300); do is_running viewer1 || break; sleep 0.1; done
     local gap
     gap=$(max_gap_of "$LAB_WORK/viewer1.out")
     info "the viewer already on sp1 decoded $(viewer_frames viewer1) frames of its 12 s (the clip is 25 fps), largest timestamp gap $gap s"
@@ -307,9 +315,15 @@ scenario_blackhole() {
     else
         info "ep1 still showed the agent online at the end of the black hole"
     fi
-    local rest=$((t0 + hole_s * 1000 - $(ms_now)))
+    local rest=$((t0 + hole_s * 1000 - $(ms_now))) drops
     ((rest <= 0)) || sleep "$(fmt_s "$rest" | cut -d' ' -f1)"
+    drops=$(lab_fault_drops)
     lab_fault_clear
+    if ((drops > 0)); then
+        info "the router dropped $drops packets during the black hole"
+    else
+        fail "the router dropped no packet: the black hole did not act, so this run proves nothing"
+    fi
     t1=$(ms_now)
     info "black hole lifted after $(fmt_s $((t1 - t0)))"
     if wait_for "$t1" "$limit" 0.1 ep_online_any; then
@@ -317,7 +331,7 @@ scenario_blackhole() {
     else
         fail "agent not online at either endpoint within $(fmt_s "$limit") of the restore"
     fi
-    if wait_for "$t1" "$limit" 0.2 video_via sp1 || wait_for "$(ms_now)" 1000 0.2 video_via sp2; then
+    if wait_for "$t1" "$limit" 0.2 video_via_any; then
         pass "a viewer decodes video again $(fmt_s "$WAITED_MS") after the restore"
     else
         fail "no video through a streampoint within $(fmt_s "$limit") of the restore"
@@ -358,7 +372,7 @@ scenario_camera_restart() {
     else
         info "restarted agent not seen as a new session at ep1 within $(fmt_s "$limit")"
     fi
-    if wait_for "$t0" "$limit" 0.2 video_via sp1 || wait_for "$(ms_now)" 1000 0.2 video_via sp2; then
+    if wait_for "$t0" "$limit" 0.2 video_via_any; then
         pass "video back $(fmt_s "$WAITED_MS") after the agent was killed (-9) and restarted (limit $(fmt_s "$limit"))"
     else
         fail "no video within $(fmt_s "$limit") of the agent restart"
