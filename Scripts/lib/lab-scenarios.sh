@@ -191,6 +191,7 @@ scenario_streampoint_kill() {
     fi
     for _ in $(seq 1 50); do is_running viewer1 || break; sleep 0.1; done
     info "the first viewer decoded $(viewer_frames viewer1) frames from sp1 and $(is_running viewer1 && echo "was still running" || echo "ended") after the kill"
+    info "ep1 now names the agent's streampoint: $(admin_get ep1 "/agents/$AGENT_ID" 2>/dev/null | jq -r '.streampoint // "?"' 2>/dev/null || echo "?") (the agent should have told it)"
     return "$LAB_FAILED"
 }
 
