@@ -270,9 +270,14 @@ scenario_loss() {
     local seconds=30 t0 elapsed rc=0
     lab_fault -m statistic --mode random --probability 0.02 -j DROP
     t0=$(ms_now)
-    in_net timeout $((seconds + 45)) ffprobe -v error -rtsp_transport tcp -timeout 10000000 -select_streams v:0 \
-        -show_entries stream=r_frame_rate:frame=best_effort_timestamp_time -of json \
-        -read_intervals "%+$seconds" "$SP1_URL" >"$LAB_WORK/loss.json" 2>>"$LAB_WORK/viewer.err" || rc=$?
+    # One line per decoded frame (its stream timestamp), stamped with the wall
+    # clock on arrival (stdbuf: ffprobe's lines unbuffered); the stream's frame
+    # rate comes last as "25/1".
+    in_net timeout $((seconds + 45)) stdbuf -oL ffprobe -v error -rtsp_transport tcp -timeout 10000000 \
+        -select_streams v:0 -show_entries stream=r_frame_rate:frame=best_effort_timestamp_time -of csv=p=0 \
+        -read_intervals "%+$seconds" "$SP1_URL" 2>>"$LAB_WORK/viewer.err" |
+        while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "$line"; done >"$LAB_WORK/loss.frames"
+    rc=${PIPESTATUS[0]}
     elapsed=$(($(ms_now) - t0))
     local drops
     drops=$(lab_fault_drops)
@@ -286,15 +291,23 @@ scenario_loss() {
         fail "ffprobe failed (status $rc) after $(fmt_s "$elapsed") under 2% loss"
         return 1
     fi
-    local stats fps frames gap span
-    stats=$(jq -r '
-        (.streams[0].r_frame_rate | split("/") | (.[0] | tonumber) / (.[1] | tonumber)) as $fps
-        | [.frames[].best_effort_timestamp_time | select(. != null and . != "N/A") | tonumber] as $t
-        | ([range(1; $t | length) | $t[.] - $t[. - 1]] | max // 0) as $gap
-        | "\($fps) \($t | length) \($gap) \(if ($t | length) > 0 then $t[-1] - $t[0] else 0 end)"' "$LAB_WORK/loss.json")
-    read -r fps frames gap span <<<"$stats"
+    local fps frames gap span pause
+    # (A frame with side data ends its line with a comma and adds an empty line.)
+    read -r fps frames gap span pause < <(awk '
+        { sub(/,+$/, "", $2) }
+        $2 ~ /\// { split($2, r, "/"); if (r[2] > 0) fps = r[1] / r[2]; next }
+        $2 ~ /^[0-9.]+$/ {
+            if (n) { if ($2 - ts > gap) gap = $2 - ts; if (($1 - at) * 1000 > pause) pause = ($1 - at) * 1000 }
+            else first = $2
+            ts = $2; at = $1; n++
+        }
+        END { printf "%s %d %.3f %.2f %d\n", fps + 0, n, gap, ts - first, pause }' "$LAB_WORK/loss.frames")
+    if [[ $fps == 0 ]]; then
+        fail "ffprobe reported no frame rate for the stream (see $LAB_WORK/loss.frames)"
+        return 1
+    fi
     # Expected: the whole 30 s at the clip's rate; 1 s of slack for where ffprobe starts and stops.
-    local expected min max_gap
+    local expected min max_gap max_pause=1000
     expected=$(awk -v f="$fps" -v s="$seconds" 'BEGIN { printf "%d", f * s }')
     min=$(awk -v f="$fps" -v e="$expected" 'BEGIN { printf "%d", e - f }')
     max_gap=$(awk -v f="$fps" 'BEGIN { printf "%.3f", 1.5 / f }')
@@ -304,9 +317,14 @@ scenario_loss() {
         fail "2% loss: only $frames frames decoded in $(fmt_s "$elapsed") (expected $expected = ${seconds} s x $fps fps, at least $min)"
     fi
     if awk -v g="$gap" -v m="$max_gap" 'BEGIN { exit !(g <= m) }'; then
-        pass "2% loss: no gap: largest step between frame timestamps ${gap} s (at most $max_gap s = 1.5 frames), span ${span} s"
+        pass "2% loss: no frame missing: largest step between frame timestamps $gap s (at most $max_gap s = 1.5 frames), span $span s"
     else
-        fail "2% loss: a gap of ${gap} s between frame timestamps (allowed $max_gap s = 1.5 frames), span ${span} s"
+        fail "2% loss: frames missing: a step of $gap s between frame timestamps (allowed $max_gap s = 1.5 frames), span $span s"
+    fi
+    if ((pause <= max_pause)); then
+        pass "2% loss: no freeze: longest wall-clock pause between decoded frames $pause ms (at most $max_pause ms)"
+    else
+        fail "2% loss: the picture froze: $pause ms without a decoded frame (at most $max_pause ms)"
     fi
     return "$LAB_FAILED"
 }
