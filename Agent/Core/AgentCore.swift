@@ -16,6 +16,7 @@ public struct AgentCore<Entropy: EntropySource> {
     private var lastEndpoint: ServerAddress?
     private var lastStreampointID = ""
     private var nextReportAt: Int64?
+    private var lastAlternateID: UInt32 = 0x8000_0000
     /// Tunnel setup (target connect + data link handshake) must finish within this.
     public static var tunnelSetupTimeoutMs: Int64 { 10_000 }
     /// AGENT_STATS goes to the endpoint this often, besides on changes and requests.
@@ -100,13 +101,11 @@ public struct AgentCore<Entropy: EntropySource> {
     public mutating func connected(_ link: LinkID, now: Int64, addresses: SocketAddresses? = nil) -> [AgentAction] {
         switch link {
         case .endpoint:
-            var actions: [AgentAction] = []
-            if endpoint.connected(now: now, addresses: addresses, actions: &actions) { actions.append(.storeState(endpoint.state)) }
-            return actions
+            return endpoint.connected(now: now, addresses: addresses)
         case .endpointProbe:
             return endpoint.probeConnected(now: now)
         case .streampoint(let slot):
-            return streampoints.connected(slot, now: now)
+            return streampoints.connected(slot, now: now, addresses: addresses)
         case .tunnelTarget(let id):
             guard var tunnel = tunnels[id], tunnel.phase == .connectingTarget else { return [] }
             tunnel.phase = .connectingData
@@ -119,7 +118,7 @@ public struct AgentCore<Entropy: EntropySource> {
             // Upgrade, HELLO and TUNNEL_BIND in one write: the bind costs no extra round trip.
             var bytes = HTTPUpgrade.request(host: tunnel.streampoint.display)
             bytes += Message.hello(version: ProtocolConstants.version, role: .tunnelData, software: AgentVersion.software).encoded()
-            bytes += Message.tunnelBind(tunnelID: id, bindToken: tunnel.bindToken).encoded()
+            bytes += Message.tunnelBind(tunnelID: tunnel.remoteID, bindToken: tunnel.bindToken).encoded()
             return [.send(.tunnelData(id), bytes)]
         }
     }
@@ -200,7 +199,8 @@ public struct AgentCore<Entropy: EntropySource> {
                 lastChangeAt = now
             }
             lastEndpoint = current
-            return report(.endpointChanged, now: now)
+            let store: [AgentAction] = endpoint.adoptReachedAddress() ? [.storeState(endpoint.state)] : []
+            return store + report(.endpointChanged, now: now)
         case .assigned(let plan):
             return streampoints.assign(plan, now: now)
         case .command(let id, let kind, let argument):
@@ -307,7 +307,7 @@ public struct AgentCore<Entropy: EntropySource> {
             let text = "\(target.display) is not a configured target"
             return [.log(.warn, "tunnel \(request.tunnelID): refused: \(text)")] + refuse(.targetNotAllowed, text)
         }
-        guard tunnels[request.tunnelID] == nil else {
+        for tunnel in tunnels.values where tunnel.slot == slot && tunnel.remoteID == request.tunnelID {
             stats.tunnelsFailed += 1
             return refuse(.unexpectedMessage, "tunnel id already in use")
         }
@@ -317,10 +317,20 @@ public struct AgentCore<Entropy: EntropySource> {
             return [.log(.warn, "tunnel \(request.tunnelID): refused: \(config.maxTunnels) tunnels already open")]
                 + refuse(.internalError, "tunnel limit of \(config.maxTunnels) reached")
         }
-        tunnels[request.tunnelID] = Tunnel(id: request.tunnelID, target: target, streampoint: streampointAddress, slot: slot,
-                                           bindToken: request.bindToken, setupDeadline: now + Self.tunnelSetupTimeoutMs)
-        return [.log(.debug, "tunnel \(request.tunnelID): opening to \(target.display)"),
-                .connect(.tunnelTarget(request.tunnelID), target)]
+        let id = localID(for: request.tunnelID)
+        tunnels[id] = Tunnel(id: id, remoteID: request.tunnelID, target: target, streampoint: streampointAddress, slot: slot,
+                             bindToken: request.bindToken, setupDeadline: now + Self.tunnelSetupTimeoutMs)
+        return [.log(.debug, "tunnel \(id): opening to \(target.display)"),
+                .connect(.tunnelTarget(id), target)]
+    }
+
+    /// Tunnel ids are the streampoint's, so two streampoints (during a switch's
+    /// grace period) may both use 1. Locally a tunnel keeps its streampoint's id
+    /// unless that is taken; then it gets one from the upper half.
+    private mutating func localID(for remoteID: UInt32) -> UInt32 {
+        if tunnels[remoteID] == nil { return remoteID }
+        repeat { lastAlternateID = lastAlternateID &+ 1 | 0x8000_0000 } while tunnels[lastAlternateID] != nil
+        return lastAlternateID
     }
 
     private mutating func tunnelHandshake(_ id: UInt32, bytes: [UInt8], now: Int64) -> [AgentAction] {
@@ -378,7 +388,7 @@ public struct AgentCore<Entropy: EntropySource> {
         var actions: [AgentAction] = [.log(.warn, "tunnel \(id) to \(tunnel.target.display): \(reason)")]
         if alreadyClosed != .tunnelTarget(id) { actions.append(.close(.tunnelTarget(id))) }
         if tunnel.phase != .connectingTarget && alreadyClosed != .tunnelData(id) { actions.append(.close(.tunnelData(id))) }
-        actions += streampoints.send(.tunnelOpenFailed(tunnelID: id, code: code, message: reason), on: tunnel.slot, now: now)
+        actions += streampoints.send(.tunnelOpenFailed(tunnelID: tunnel.remoteID, code: code, message: reason), on: tunnel.slot, now: now)
         return actions
     }
 }

@@ -90,6 +90,13 @@ struct ControlLink: Sendable {
         return [.log(.debug, "\(id.name): connected to \(address.display)"), .send(id, bytes)]
     }
 
+    /// The address the server answered on; later dials of this link (and the
+    /// tunnel data links that copy `address`) try it first.
+    mutating func noteKnownAddress(_ known: String) {
+        address?.knownAddress = known
+        address?.knownAddressFirst = true
+    }
+
     mutating func markUp(now: Int64) {
         phase = .up(lastReceived: now, lastSent: now)
         backoff.reset()

@@ -51,6 +51,10 @@ struct EndpointSession: Sendable {
     private var probe = MainEndpointProbe()
     /// Our address on the endpoint link, as the runtime saw it.
     private(set) var localAddress = ""
+    /// The address the current link reached; kept as the endpoint's known
+    /// address only once the endpoint has proved itself (AUTH_OK or ACTIVATED),
+    /// so a refused or impostor server never lands in the state file.
+    private var reachedAddress: String?
 
     init(config: AgentConfig, identity: AgentIdentity?, state: AgentState) {
         factory = config.factory
@@ -90,25 +94,35 @@ struct EndpointSession: Sendable {
         return link.dial(endpoints[endpointIndex], now: now)
     }
 
-    /// TCP (and TLS) is up. Returns true when the endpoint answered on an
-    /// address we did not know, which the state file should keep.
-    mutating func connected(now: Int64, addresses: SocketAddresses?, actions: inout [AgentAction]) -> Bool {
-        actions += link.connected(now: now)
-        guard let addresses, endpointIndex < endpoints.count else { return false }
-        localAddress = addresses.local
-        guard isNumericAddress(addresses.peer), endpoints[endpointIndex].knownAddress != addresses.peer else { return false }
-        endpoints[endpointIndex].knownAddress = addresses.peer
+    mutating func connected(now: Int64, addresses: SocketAddresses?) -> [AgentAction] {
+        reachedAddress = nil
+        if let addresses {
+            localAddress = addresses.local
+            if isNumericAddress(addresses.peer) { reachedAddress = addresses.peer }
+        }
+        return link.connected(now: now)
+    }
+
+    /// After the endpoint proved itself: true when it answered on an address
+    /// we did not know, which the state file should keep.
+    mutating func adoptReachedAddress() -> Bool {
+        guard let reached = reachedAddress, endpointIndex < endpoints.count,
+              endpoints[endpointIndex].knownAddress != reached else { return false }
+        endpoints[endpointIndex].knownAddress = reached
         return true
     }
 
     mutating func feed(_ bytes: [UInt8], now: Int64) -> [LinkInput] { link.feed(bytes, now: now) }
 
     /// A failure moves on to the next endpoint in the list, after backoff.
-    mutating func fail(_ reason: String, now: Int64, random: UInt64, closeSocket: Bool = true) -> [AgentAction] {
+    /// After a working session was closed, start again from the main endpoint
+    /// (it may just have restarted); after one went silent, move on: the path
+    /// to it is likely gone, and the main-endpoint check brings us back later.
+    mutating func fail(_ reason: String, now: Int64, random: UInt64, closeSocket: Bool = true,
+                       wentSilent: Bool = false) -> [AgentAction] {
         let wasUp = link.isUp
         var actions = link.fail(reason, now: now, random: random, closeSocket: closeSocket)
-        // After a working session was lost, start again from the main endpoint.
-        endpointIndex = wasUp ? 0 : (endpointIndex + 1) % endpoints.count
+        endpointIndex = wasUp && !wentSilent ? 0 : (endpointIndex + 1) % endpoints.count
         actions += probe.cancel()
         return actions
     }
@@ -250,6 +264,7 @@ struct EndpointSession: Sendable {
         let identity = AgentIdentity(agentID: agentID, deviceKey: Activation.xor(wrappedKey, pad))
         adopt(identity)
         identityIsIssued = true
+        _ = adoptReachedAddress()
         var actions: [AgentAction] = [.log(.info, "endpoint: unit \(factory.serial) activated as \(agentID)")]
         actions += link.shutDown()
         link.backoff.reset()
@@ -341,7 +356,7 @@ struct EndpointSession: Sendable {
             link.noteSent(now: now)
             actions = [.send(.endpoint, Message.heartbeat.encoded())]
         case .expired(let reason):
-            return fail(reason, now: now, random: entropy.uint64())
+            return fail(reason, now: now, random: entropy.uint64(), wentSilent: link.isUp)
         }
         if link.isUp, let main = endpoints.first {
             actions += probe.tick(now: now, main: main, recheckMs: mainRecheckMs)

@@ -36,6 +36,9 @@ struct StreampointFailover: Sendable {
     private(set) var plan: StreampointPlan?
     private(set) var onBackup = false
     private let allowPlaintext: Bool
+    /// Streampoint id → the address it last accepted us on (a few entries;
+    /// a fresh assignment for the same streampoint starts with it).
+    private var knownAddresses: [(String, String)] = []
 
     init(config: AgentConfig) {
         slots = [StreampointSession(config: config, slot: .a), StreampointSession(config: config, slot: .b)]
@@ -75,6 +78,9 @@ struct StreampointFailover: Sendable {
                 + "and allow_plaintext is off; not connecting")] + leaveAll()
         }
         var checked = new
+        checked.main.address.knownAddress = known(checked.main.streampointID)
+        let backupKnown = new.backup.flatMap { known($0.streampointID) }
+        checked.backup?.address.knownAddress = backupKnown
         if let backup = new.backup, !(backup.address.tls || allowPlaintext) || backup.streampointID == new.main.streampointID {
             checked.backup = nil
         }
@@ -116,8 +122,8 @@ struct StreampointFailover: Sendable {
 
     // MARK: - Link events
 
-    mutating func connected(_ slot: StreampointSlot, now: Int64) -> [AgentAction] {
-        slots[slot.rawValue].connected(now: now)
+    mutating func connected(_ slot: StreampointSlot, now: Int64, addresses: SocketAddresses?) -> [AgentAction] {
+        slots[slot.rawValue].connected(now: now, addresses: addresses)
     }
 
     mutating func received(_ slot: StreampointSlot, bytes: [UInt8], now: Int64, random: UInt64,
@@ -132,6 +138,9 @@ struct StreampointFailover: Sendable {
             }
             let session = slots[slot.rawValue]
             if !wasUp && session.link.isUp {
+                if let id = session.assignment?.streampointID, let address = session.assignment?.address.knownAddress {
+                    remember(id, address)
+                }
                 events.append(.registered(streampointID: session.registeredAs))
                 if slot == incoming { events += finishSwitch(actions: &actions) }
             }
@@ -165,6 +174,17 @@ struct StreampointFailover: Sendable {
 
     mutating func send(_ message: Message, on slot: StreampointSlot, now: Int64) -> [AgentAction] {
         slots[slot.rawValue].send(message, now: now)
+    }
+
+    private func known(_ id: String) -> String? {
+        for (knownID, address) in knownAddresses where knownID == id { return address }
+        return nil
+    }
+
+    private mutating func remember(_ id: String, _ address: String) {
+        knownAddresses.removeAll { $0.0 == id }
+        if knownAddresses.count >= 8 { knownAddresses.removeFirst() }
+        knownAddresses.append((id, address))
     }
 
     // MARK: - Policy

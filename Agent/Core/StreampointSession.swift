@@ -17,6 +17,10 @@ struct StreampointSession: Sendable {
     private var registered = false
     /// The id the streampoint gave in STREAM_REGISTERED, for reports.
     private(set) var registeredAs = ""
+    /// Where the current link reached; once the streampoint accepted our
+    /// ticket it becomes the assignment's known address (for redials and for
+    /// tunnel data links), so dead DNS cannot cut a working streampoint off.
+    private var reachedAddress: String?
     /// Set when the streampoint refused our ticket; cleared by the next assignment.
     private(set) var needsFreshTicket = false
     private let targets: [TunnelTarget]
@@ -75,7 +79,10 @@ struct StreampointSession: Sendable {
         return link.dial(assignment.address, now: now)
     }
 
-    mutating func connected(now: Int64) -> [AgentAction] { link.connected(now: now) }
+    mutating func connected(now: Int64, addresses: SocketAddresses?) -> [AgentAction] {
+        reachedAddress = addresses.flatMap { isNumericAddress($0.peer) ? $0.peer : nil }
+        return link.connected(now: now)
+    }
 
     mutating func feed(_ bytes: [UInt8], now: Int64) -> [LinkInput] { link.feed(bytes, now: now) }
 
@@ -114,6 +121,10 @@ struct StreampointSession: Sendable {
             link.markUp(now: now)
             actions.append(.log(.info, "streampoint: registered with \(id) at \(link.address?.display ?? "?")"))
             registeredAs = id
+            if let reachedAddress {
+                self.assignment?.address.knownAddress = reachedAddress
+                link.noteKnownAddress(reachedAddress)
+            }
         case (.heartbeat, true):
             break
         case (.tunnelOpen(let id, let host, let port, let token), true):

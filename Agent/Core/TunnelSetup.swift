@@ -11,7 +11,10 @@ struct Tunnel: Sendable {
         case splicing
     }
 
+    /// The agent's own id for the tunnel (its LinkIDs); usually `remoteID`.
     let id: UInt32
+    /// The streampoint's id, used in TUNNEL_BIND and TUNNEL_OPEN_FAILED.
+    let remoteID: UInt32
     let target: ServerAddress
     let streampoint: ServerAddress
     /// The control link that asked for it (where TUNNEL_OPEN_FAILED goes).

@@ -18,6 +18,9 @@ struct LinkSocket {
     var outbound: [UInt8] = []
     /// Addresses (CS_ADDR_RECORD each) still to try if this connect fails.
     var untried: [[UInt8]] = []
+    /// With addresses left to try, a connect that hangs (a dropped SYN) moves
+    /// on to the next one at this time instead of using up the whole dial.
+    var candidateDeadline: Int64?
     var port: UInt16 = 0
     var addresses: SocketAddresses?
 
@@ -31,6 +34,8 @@ public struct AgentRuntime {
     /// A control link whose peer does not read is broken; drop it past this.
     static let maxOutbound = 64 * 1024
     static let readChunk = 4096
+    /// How long one address may take to accept TCP while others wait.
+    static let candidateTimeoutMs: Int64 = 3000
 
     private var core: AgentCore<SystemEntropy>
     private let logger: Logger
@@ -62,6 +67,7 @@ public struct AgentRuntime {
                 perform()
                 continue
             }
+            moveOnFromHangingConnects(now: now)
             ids.removeAll(keepingCapacity: true)
             fds.removeAll(keepingCapacity: true)
             events.removeAll(keepingCapacity: true)
@@ -87,6 +93,9 @@ public struct AgentRuntime {
             // Decrypted bytes already inside a TLS session never wake poll(2).
             for (_, splice) in splices where splice.dataReadableWithoutPoll { timeout = 0 }
             if let deadline = core.nextDeadline { timeout = min(timeout, max(0, deadline - now)) }
+            for (_, socket) in sockets {
+                if let deadline = socket.candidateDeadline { timeout = min(timeout, max(0, deadline - now)) }
+            }
             let ready = fds.withUnsafeBufferPointer { fdp in
                 events.withUnsafeBufferPointer { ep in
                     revents.withUnsafeMutableBufferPointer { rp in
@@ -151,6 +160,7 @@ public struct AgentRuntime {
                 return
             }
             socket.untried = []
+            socket.candidateDeadline = nil
             socket.addresses = socketAddresses(fd)
             guard let host = socket.tlsHost else {
                 socket.phase = .ready
@@ -320,7 +330,7 @@ public struct AgentRuntime {
             text.withUnsafeMutableBufferPointer { tp in cs_write_file_atomic(pp.baseAddress, pp.count, tp.baseAddress, tp.count) }
         }
         if rc == 0 {
-            logger.log(.info, "state stored in \(stateFile)")
+            logger.log(.info, (state.identity == nil ? "server list stored in " : "identity stored in ") + stateFile)
         } else {
             logger.log(.error, "cannot store state in \(stateFile): \(errorText(Int(rc))); kept in memory only")
         }
@@ -362,8 +372,21 @@ public struct AgentRuntime {
         return (records, nil)
     }
 
+    private mutating func moveOnFromHangingConnects(now: Int64) {
+        var hanging: [LinkID] = []
+        for (id, socket) in sockets where socket.phase == .connecting {
+            if let deadline = socket.candidateDeadline, now >= deadline { hanging.append(id) }
+        }
+        for id in hanging {
+            guard let socket = sockets[id] else { continue }
+            logger.log(.debug, "\(id.name): no answer within \(formatMillis(AgentRuntime.candidateTimeoutMs)); trying the next address")
+            drop(id)
+            startConnect(id, candidates: socket.untried, port: socket.port, tlsHost: socket.tlsHost)
+        }
+    }
+
     /// Connects to the first candidate that accepts a socket; the rest wait in
-    /// `untried` for an asynchronous failure.
+    /// `untried` for an asynchronous failure or `candidateDeadline`.
     private mutating func startConnect(_ id: LinkID, candidates: [[UInt8]], port: UInt16, tlsHost: String?) {
         var remaining = candidates
         var lastError: Int32 = 0
@@ -374,6 +397,7 @@ public struct AgentRuntime {
                 var socket = LinkSocket(transport: .plain(fd), tlsHost: tlsHost)
                 socket.untried = remaining
                 socket.port = port
+                if !remaining.isEmpty { socket.candidateDeadline = cs_monotonic_ms() + AgentRuntime.candidateTimeoutMs }
                 sockets[id] = socket
                 return
             }

@@ -51,6 +51,9 @@ import Testing
         #expect(config.backoffInitialMs == 500)
         #expect(config.backoffMaxMs == 30000)
         #expect(config.endpoints[1].display == "[::1]:7443")
+        #expect(config.mainEndpointRecheckMs == 120_000)
+        #expect(config.switchGraceMs == 5000)
+        #expect(config.rebootCommand == "/sbin/reboot -f")
     }
 
     @Test func allowlistIsExactHostAndPort() throws {

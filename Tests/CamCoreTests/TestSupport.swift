@@ -75,16 +75,31 @@ struct Harness {
     var core: AgentCore<SeededEntropy>
     var now: Int64 = 1_000_000
     let verifier: [UInt8]
+    let agentID: String
     let ticketKey = [UInt8](repeating: 0x55, count: 32)
 
-    init(config: AgentConfig = testConfig()) {
-        core = AgentCore(config: config, entropy: SeededEntropy(seed: 1))
-        verifier = config.identity.map { Authentication.verifier(deviceKey: $0.deviceKey, agentID: $0.agentID) } ?? []
+    /// `issued`: an identity activation gave earlier (as if from the state file).
+    init(config: AgentConfig = testConfig(), issued: AgentIdentity? = nil, seed: UInt64 = 1) {
+        core = AgentCore(config: config, state: AgentState(identity: issued), entropy: SeededEntropy(seed: seed))
+        verifier = (config.identity ?? issued).map { Authentication.verifier(deviceKey: $0.deviceKey, agentID: $0.agentID) } ?? []
+        agentID = (config.identity ?? issued)?.agentID ?? ""
     }
 
     mutating func advance(_ ms: Int64) -> [AgentAction] {
         now += ms
         return core.tick(now: now)
+    }
+
+    /// Advances in 100 ms steps while the servers on `alive` send a heartbeat every 5 s.
+    mutating func advance(_ ms: Int64, keepingAlive alive: [LinkID]) -> [AgentAction] {
+        var actions: [AgentAction] = []
+        var elapsed: Int64 = 0
+        while elapsed < ms {
+            elapsed += 100
+            actions += advance(100)
+            if elapsed % 5000 == 0 { for link in alive { actions += receive(link, [.heartbeat]) } }
+        }
+        return actions
     }
 
     mutating func receive(_ link: LinkID, _ messages: [Message], upgrade: Bool = false) -> [AgentAction] {
@@ -94,17 +109,21 @@ struct Harness {
     }
 
     /// Runs the endpoint handshake to the authenticated state and returns the actions of the last step.
-    mutating func authenticate(serverProofOverride: [UInt8]? = nil) -> [AgentAction] {
-        _ = core.start(now: now)
-        let hello = core.connected(.endpoint, now: now)
-        precondition(sentMessages(hello, on: .endpoint).first?.kind == .hello)
+    /// `dialled: false` when the core already dialled (a reconnect), `alreadyConnected` when TCP is up too.
+    mutating func authenticate(serverProofOverride: [UInt8]? = nil, dialled: Bool = true,
+                               alreadyConnected: Bool = false) -> [AgentAction] {
+        if dialled && !alreadyConnected { _ = core.start(now: now) }
+        if !alreadyConnected {
+            let hello = core.connected(.endpoint, now: now)
+            precondition(sentMessages(hello, on: .endpoint).first?.kind == .hello)
+        }
         let begin = receive(.endpoint, [.helloAck(version: 1, server: "test")], upgrade: true)
         guard case .authBegin(_, let clientNonce) = sentMessages(begin, on: .endpoint).first else {
             preconditionFailure("no AUTH_BEGIN")
         }
         let serverNonce = [UInt8](repeating: 0xAB, count: 32)
         _ = receive(.endpoint, [.authChallenge(serverNonce: serverNonce)])
-        let proof = serverProofOverride ?? Authentication.serverProof(verifier: verifier, agentID: "cam-1",
+        let proof = serverProofOverride ?? Authentication.serverProof(verifier: verifier, agentID: agentID,
                                                                       clientNonce: clientNonce, serverNonce: serverNonce)
         return receive(.endpoint, [.authOK(serverProof: proof, heartbeatSeconds: 10, peerTimeoutSeconds: 30)])
     }

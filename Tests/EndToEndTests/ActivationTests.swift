@@ -54,10 +54,12 @@ func parseStateFile(_ text: String) -> (agentID: String, key: String)? {
         switch parts[0] {
         case "agent_id": agentID = parts[1]
         case "device_key": key = parts[1]
+        case "endpoint", "known_address", "main_endpoint_recheck_ms", "complete": continue
         default: return nil
         }
     }
-    guard let agentID, !agentID.isEmpty, let key, key.count == 64, Hex.decode(key) != nil, text.hasSuffix("\n") else { return nil }
+    guard let agentID, !agentID.isEmpty, let key, key.count == 64, Hex.decode(key) != nil,
+          text.hasSuffix("complete = yes\n") else { return nil }
     return (agentID, key)
 }
 

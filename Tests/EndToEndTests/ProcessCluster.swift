@@ -217,7 +217,8 @@ final class Cluster {
     /// `streampointCert` if given, and the endpoint names it `tls://localhost:PORT`.
     /// `streampointOverride` (`ID=HOST:PORT`) points the endpoint at another streampoint, e.g. a test's fake one.
     /// `secondStreampointID` starts a second streampoint, listed after the first (so it is the first's backup).
-    /// `endpointPort` fixes the endpoint's agent port (0: any free one); `endpointArguments` are added to its command line.
+    /// `endpointPort` fixes the endpoint's agent port (0: any free one).
+    /// `endpointArguments` go to `camagent-endpoint serve` as they are (e.g. `--heartbeat 1`).
     func startServers(streampointID: String = "sp1", tls: Bool = false, serverCert: String = "server",
                       streampointCert: String? = nil, streampointOverride: String? = nil,
                       secondStreampointID: String? = nil, endpointPort fixedEndpointPort: Int = 0,
