@@ -106,7 +106,7 @@ struct Serve: ParsableCommand {
 
             ENDPOINT LIST (--agent-endpoint URL, repeatable, main first): the
             endpoints agents should use, possibly including this one, e.g.
-              --agent-endpoint https://ep1.example.net:7000 \
+              --agent-endpoint https://ep1.example.net:7000 \\
               --agent-endpoint https://ep2.example.net:7000 --main-recheck 300
             Sent in CONFIG_PUSH after every login; agents keep it in their state
             file and try the entries in order when the link drops. An agent on a
@@ -127,20 +127,22 @@ struct Serve: ParsableCommand {
                                                agent last reported (state none, connecting
                                                or registered); serial/mac/model: null for
                                                fixed-identity agents
-              GET  /agents/ID                  one agent (404 if not enrolled), plus "stats":
-                                               its latest report or null: {reason,
-                                               receivedAt, uptimeSeconds, secondsSinceChange,
-                                               endpoint, streampoint, streampointState,
-                                               localAddress, counters:{name: value}}
+              GET  /agents/ID                  one agent (404 if not enrolled), plus
+                                               "stats": its latest report or null:
+                                               {reason, receivedAt, uptimeSeconds,
+                                                secondsSinceChange, endpoint,
+                                                streampoint, streampointState,
+                                                localAddress, counters:{name: value}}
               POST /agents/ID/streampoint      body {"streampoint":"sp2"} or
                                                {"streampoint":"sp2","backup":"sp1"}:
                                                reassign, save to the registry, and if the
-                                               agent is online move it at once (it registers
-                                               at the new one before leaving the old one)
-              POST /agents/ID/revoke           body {"reason":"stolen"}: refuse the agent from
-                                               now on (ERROR revoked with the reason, told
-                                               only after a correct proof), save, and close
-                                               its live session
+                                               agent is online move it at once (it
+                                               registers at the new one before leaving
+                                               the old one)
+              POST /agents/ID/revoke           body {"reason":"stolen"}: refuse the agent
+                                               from now on (ERROR revoked with the reason,
+                                               told only after a correct proof), save, and
+                                               close its live session
               POST /agents/ID/unrevoke         lift the revocation
             Commands to an online agent; each waits up to 5 s for its answer and
             returns {agent, command, ok, message}: 200 done, 502 the agent refused
@@ -173,8 +175,8 @@ struct Serve: ParsableCommand {
                                               cloneSuspected; the online unit stays
               already active, agent offline   re-activation (factory reset): new key, the
                                               old key stops working, activations + 1
-              unit confirmed a reset (admin   re-activation, once, within 120 s, even if its
-              POST /agents/ID/reset)          old session still looks online
+              unit confirmed a reset (admin   re-activation, once, within 120 s, even
+              POST /agents/ID/reset)          if its old session still looks online
             An agent authenticating from a second address while online replaces the
             older session and flags its unit cloneSuspected.
 
@@ -215,7 +217,8 @@ struct Serve: ParsableCommand {
               curl -s -X POST -d '{"streampoint":"sp2"}' \\
                   http://127.0.0.1:7001/agents/cam-1/streampoint
               curl -s -X POST http://127.0.0.1:7001/agents/cam-1/stats
-              curl -s -X POST -d '{"seconds":60}' http://127.0.0.1:7001/agents/cam-1/disconnect
+              curl -s -X POST -d '{"seconds":60}' \\
+                  http://127.0.0.1:7001/agents/cam-1/disconnect
             """
     )
 
