@@ -114,6 +114,8 @@ public func parseUpgradeResponse(_ head: [UInt8]) throws(ProtocolError) {
     guard digits == 3, parts[1].utf8.count == 3, let status = Int(parts[1]) else {
         throw .malformedUpgrade("status code is not three digits")
     }
+    // HTTP status classes are 1xx to 5xx; "050" is not a status to report.
+    guard (100...599).contains(status) else { throw .malformedUpgrade("status code is not 100 to 599") }
     guard status == 101 else { throw .upgradeRejected(status: status) }
     var upgradeToken: String?
     for line in lines.dropFirst() {

@@ -34,7 +34,7 @@ import Testing
 
     /// link-reader: "+01" parsed as HTTP status 1 (Int() takes a sign), so the
     /// agent reported "server answered HTTP 1"; "-01" gave -1.
-    @Test func signedStatusCodeIsMalformedNotRejected() throws {
+    @Test func statusCodeOutsideHTTPIsMalformedNotRejected() throws {
         let input = Array("HTTP/1.1 +01 Switching Protocols\r\nConnection: Upgde\r\nUpgrade: camagent/1\r\n\r\n".utf8)
             + [0x01, 0x00, 0x00, 0x1A, 0x43, 0x41, 0x74, 0x0A, 0x03, 0x00, 0x00, 0x17, 0x00, 0x0C, 0x69, 0x63]
         #expect(throws: ProtocolError.malformedUpgrade("status code is not three digits")) {
@@ -42,6 +42,11 @@ import Testing
         }
         #expect(throws: ProtocolError.malformedUpgrade("status code is not three digits")) {
             try parseUpgradeResponse(Array("HTTP/1.1 -01 x\r\nUpgrade: camagent/1\r\n\r\n".utf8))
+        }
+        // link-reader, later: "050" passed as status 50.
+        let zeroClass = Array("HTTP/1.1 050 Swktchiion: Up$rade\r\nUpgrade: camagent/1\r\n\r\n".utf8) + [0x02, 0x00, 0x00, 0x17]
+        #expect(throws: ProtocolError.malformedUpgrade("status code is not 100 to 599")) {
+            try parseUpgradeResponse(try Self.head(zeroClass))
         }
         #expect(throws: ProtocolError.upgradeRejected(status: 503)) {
             try parseUpgradeResponse(Array("HTTP/1.1 503 Busy\r\n\r\n".utf8))

@@ -7,7 +7,7 @@
 // - the event sequence is well formed: `upgraded` first and once, nothing after
 //   a failure or an ERROR message, raw bytes only after HELLO_ACK on a data link;
 // - raw tunnel bytes are exactly the tail of the input;
-// - a rejected upgrade reports a real three-digit HTTP status.
+// - a rejected upgrade reports a real HTTP status (100 to 599).
 import CamCore
 import CamProtocol
 
@@ -56,7 +56,7 @@ func checkWellFormed(_ inputs: [LinkInput], input: [UInt8], rawAfterHelloAck: Bo
         case .upgradeFailed(let error):
             require(index == 0, "upgradeFailed after the upgrade: \(describe(inputs))")
             if case .upgradeRejected(let status) = error {
-                require((100...999).contains(status) && status != 101,
+                require((100...599).contains(status) && status != 101,
                         "upgrade rejected with impossible HTTP status \(status)")
             }
             closed = true
