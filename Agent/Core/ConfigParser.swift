@@ -42,7 +42,8 @@ public enum ConfigParser {
             let line = stripComment(trimmed(String(rawLine)))
             if line.isEmpty { continue }
             guard let equals = line.firstIndex(of: "=") else {
-                throw ConfigError(line: lineNumber, key: line, problem: "expected 'key = value'")
+                // Only the leading key-like word: the rest may be a device key missing its "=".
+                throw ConfigError(line: lineNumber, key: leadingKeyName(line), problem: "expected 'key = value'")
             }
             let key = trimmed(String(line[..<equals]))
             let value = trimmed(String(line[line.index(after: equals)...]))
@@ -237,6 +238,16 @@ public enum ConfigParser {
         }
         guard let defaultPort else { return nil }
         return (host, defaultPort)
+    }
+
+    /// The letters and underscores a line starts with (what a key name is made of), or "?".
+    static func leadingKeyName(_ line: String) -> String {
+        var name = ""
+        for character in line {
+            guard character == "_" || (character.isASCII && character.isLetter) else { break }
+            name.append(character)
+        }
+        return name.isEmpty ? "?" : name
     }
 
     static func stripComment(_ line: String) -> String {

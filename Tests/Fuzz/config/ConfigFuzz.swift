@@ -2,7 +2,8 @@
 // file parser (StateFile.parse), fed the way the agent's Launcher feeds them:
 // at most ConfigParser.maxFileBytes, strictly UTF-8. Beyond "no crash" it checks
 // - an accepted config keeps the documented limits (docs/CONFIG.md);
-// - an error names a line that exists;
+// - an error names a line that exists, and an error about a device_key or
+//   activation_secret line never repeats the secret (errors go to stderr);
 // - with CRLF line endings instead of LF the result is the same;
 // - an identity (from a config or a state file) survives StateFile.render -> parse.
 import CamCore
@@ -51,6 +52,26 @@ func checkLimits(_ config: AgentConfig) {
     for path in [config.stateFile, config.caFile].compactMap({ $0 }) { require(path.hasPrefix("/"), "relative path \(path) accepted") }
 }
 
+/// Hex runs of 32+ digits (a 16-byte secret or longer) on line `number` (1-based,
+/// counted as ConfigParser counts) if that line names a secret key.
+func secretsWritten(onLine number: Int, of text: String) -> [String] {
+    let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+    guard number >= 1 && number <= lines.count else { return [] }
+    let line = lines[number - 1].drop { $0 == " " || $0 == "\t" }
+    guard line.hasPrefix("device_key") || line.hasPrefix("activation_secret") else { return [] }
+    var secrets: [String] = []
+    var run = ""
+    for character in line.dropFirst(10) + " " {
+        if character.isHexDigit && character.isASCII {
+            run.append(character)
+        } else {
+            if run.count >= 32 { secrets.append(run) }
+            run = ""
+        }
+    }
+    return secrets
+}
+
 func checkStateFileRoundTrip(_ identity: AgentIdentity) {
     let rendered = StateFile.render(identity)
     require(StateFile.parse(rendered) == identity, "StateFile.render -> parse loses the identity \(identity.agentID)")
@@ -70,6 +91,9 @@ public func fuzzConfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     } catch {
         require(error.line >= 0 && error.line <= lineCount, "error names line \(error.line) of a \(lineCount)-line file")
         require(!error.description.isEmpty, "empty error description")
+        for secret in secretsWritten(onLine: error.line, of: text) {
+            require(!error.description.contains(secret), "error message repeats a secret: \(error.description)")
+        }
     }
 
     if !input.contains(13) {

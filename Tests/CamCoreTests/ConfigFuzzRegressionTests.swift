@@ -1,0 +1,29 @@
+import CamCore
+import Testing
+
+/// Inputs found by Scripts/fuzz's config target (Tests/Fuzz/config/), replayed.
+@Suite struct ConfigFuzzRegressionTests {
+    /// A device_key line missing its "=" was echoed whole in the error, and the
+    /// agent prints config errors to stderr: the key ended up in the log.
+    @Test func lineWithoutEqualsDoesNotEchoASecret() {
+        let input = "# Every ke ,ywith comments and blank lines.\nagent_id = XM_3518.unit-42\n\n"
+            + "device_key 9 00112233445566778899AABBCCDDEEFF   # upper-case hex is fine\n"
+            + "endpoint = https://endp443\nca_file = /etc/camXgent/cag\nmax_tunnels = 4\n"
+            + "backoff_initial_ms = 500\nbackoff_max_mb = 30000\n"
+        do {
+            _ = try ConfigParser.parse(input)
+            Issue.record("the fuzz input parsed")
+        } catch {
+            #expect(error.description == "line 4: device_key: expected 'key = value'")
+        }
+        for line in ["device_key: 00112233445566778899aabbccddeeff", "00112233445566778899aabbccddeeff",
+                     "activation_secret00112233445566778899aabbccddeeff"] {
+            do {
+                _ = try ConfigParser.parse(line)
+                Issue.record("'\(line)' parsed")
+            } catch {
+                #expect(!error.description.contains("2233445566778899"), "secret echoed: \(error.description)")
+            }
+        }
+    }
+}
