@@ -47,7 +47,8 @@ public enum ConfigParser {
             }
             let key = trimmed(String(line[..<equals]))
             let value = trimmed(String(line[line.index(after: equals)...]))
-            func fail(_ problem: String) -> ConfigError { ConfigError(line: lineNumber, key: key, problem: problem) }
+            // Named by its key-like start: an unknown "key" may hold a secret ("device_key: <hex> = ...").
+            func fail(_ problem: String) -> ConfigError { ConfigError(line: lineNumber, key: leadingKeyName(key), problem: problem) }
             if value.isEmpty { throw fail("value is empty") }
             switch key {
             case "agent_id":
