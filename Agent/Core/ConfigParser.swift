@@ -248,6 +248,8 @@ public enum ConfigParser {
             guard character == "_" || (character.isASCII && character.isLetter) else { break }
             name.append(character)
         }
+        // A secret glued to its key name ("device_keyabcdef...") must not come along.
+        for secretKey in ["device_key", "activation_secret"] where name.hasPrefix(secretKey) { return secretKey }
         return name.isEmpty ? "?" : name
     }
 

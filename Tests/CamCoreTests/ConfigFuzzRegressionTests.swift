@@ -26,8 +26,17 @@ import Testing
         } catch {
             #expect(error.description == "line 3: activation_secret: unknown key")
         }
+        // Later still: hex letters glued to the key name passed as part of the key-like word.
+        let glued = "# pxeect: s001\nactivation_secretnnn" + String(repeating: "b", count: 65) + " = x\n"
+        do {
+            _ = try ConfigParser.parse(glued)
+            Issue.record("the fuzz input parsed")
+        } catch {
+            #expect(error.description == "line 2: activation_secret: unknown key")
+        }
         for line in ["device_key: 00112233445566778899aabbccddeeff", "00112233445566778899aabbccddeeff",
                      "device_key 00112233445566778899aabbccddeeff = x",
+
                      "activation_secret00112233445566778899aabbccddeeff"] {
             do {
                 _ = try ConfigParser.parse(line)
