@@ -45,11 +45,13 @@ public enum ConfigParser {
             let line = stripComment(trimmed(String(rawLine)))
             if line.isEmpty { continue }
             guard let equals = line.firstIndex(of: "=") else {
-                throw ConfigError(line: lineNumber, key: line, problem: "expected 'key = value'")
+                // Only the leading key-like word: the rest may be a device key missing its "=".
+                throw ConfigError(line: lineNumber, key: leadingKeyName(line), problem: "expected 'key = value'")
             }
             let key = trimmed(String(line[..<equals]))
             let value = trimmed(String(line[line.index(after: equals)...]))
-            func fail(_ problem: String) -> ConfigError { ConfigError(line: lineNumber, key: key, problem: problem) }
+            // Named by its key-like start: an unknown "key" may hold a secret ("device_key: <hex> = ...").
+            func fail(_ problem: String) -> ConfigError { ConfigError(line: lineNumber, key: leadingKeyName(key), problem: problem) }
             if value.isEmpty { throw fail("value is empty") }
             switch key {
             case "agent_id":
@@ -254,6 +256,18 @@ public enum ConfigParser {
         }
         guard let defaultPort else { return nil }
         return (host, defaultPort)
+    }
+
+    /// The letters and underscores a line starts with (what a key name is made of), or "?".
+    static func leadingKeyName(_ line: String) -> String {
+        var name = ""
+        for character in line {
+            guard character == "_" || (character.isASCII && character.isLetter) else { break }
+            name.append(character)
+        }
+        // A secret glued to its key name ("device_keyabcdef...") must not come along.
+        for secretKey in ["device_key", "activation_secret"] where name.hasPrefix(secretKey) { return secretKey }
+        return name.isEmpty ? "?" : name
     }
 
     static func stripComment(_ line: String) -> String {

@@ -76,6 +76,8 @@ public func parseUpgradeRequest(_ head: [UInt8]) throws(ProtocolError) -> Upgrad
     guard parts.count == 3 else { throw .malformedUpgrade("request line is not METHOD PATH VERSION") }
     guard parts[0] == "GET" else { throw .malformedUpgrade("method is not GET") }
     guard parts[2] == "HTTP/1.1" else { throw .malformedUpgrade("version is not HTTP/1.1") }
+    // The path is logged by the servers; a request target never holds whitespace.
+    for byte in parts[1].utf8 where byte == 9 { throw .malformedUpgrade("tab in request target") }
     var host: String?
     var connectionUpgrade = false
     var upgradeToken: String?
@@ -106,9 +108,14 @@ public func parseUpgradeResponse(_ head: [UInt8]) throws(ProtocolError) {
     guard parts.count >= 2, parts[0] == "HTTP/1.1" || parts[0] == "HTTP/1.0" else {
         throw .malformedUpgrade("status line is not HTTP")
     }
-    guard let status = Int(parts[1]), parts[1].utf8.count == 3 else {
+    // Digits only: Int() would also take "+01" or "-01".
+    var digits = 0
+    for byte in parts[1].utf8 where byte >= 0x30 && byte <= 0x39 { digits += 1 }
+    guard digits == 3, parts[1].utf8.count == 3, let status = Int(parts[1]) else {
         throw .malformedUpgrade("status code is not three digits")
     }
+    // HTTP status classes are 1xx to 5xx; "050" is not a status to report.
+    guard (100...599).contains(status) else { throw .malformedUpgrade("status code is not 100 to 599") }
     guard status == 101 else { throw .upgradeRejected(status: status) }
     var upgradeToken: String?
     for line in lines.dropFirst() {
@@ -122,8 +129,16 @@ public func parseUpgradeResponse(_ head: [UInt8]) throws(ProtocolError) {
 
 private func httpLines(_ head: [UInt8]) throws(ProtocolError) -> [String] {
     // HTTP heads are ASCII; anything else is refused rather than guessed at.
-    for byte in head where byte >= 0x80 || (byte < 0x20 && byte != 13 && byte != 10 && byte != 9) {
+    for byte in head where byte >= 0x7F || (byte < 0x20 && byte != 13 && byte != 10 && byte != 9) {
         throw .malformedUpgrade("non-ASCII or control byte in HTTP head")
+    }
+    // A CR or LF outside a CRLF pair would stay inside a header value (and from
+    // there reach logs) here, while other HTTP parsers end the line at it.
+    for index in 0..<head.count where head[index] == 13 || head[index] == 10 {
+        let paired = head[index] == 13
+            ? index + 1 < head.count && head[index + 1] == 10
+            : index > 0 && head[index - 1] == 13
+        guard paired else { throw .malformedUpgrade("bare CR or LF in HTTP head") }
     }
     guard let text = decodeUTF8(head) else { throw .malformedUpgrade("undecodable HTTP head") }
     var lines: [String] = []

@@ -2,7 +2,11 @@
 
 serve PORT        accept connections; send zeros until the peer closes
 read HOST:PORT MB read MB mebibytes, print the rate in Gbit/s
+slowread HOST:PORT BYTES_PER_SECOND
+                  read at that rate (in 0.1 s ticks) until SIGTERM; then print
+                  the bytes received, the rate and whether the peer closed
 """
+import signal
 import socket
 import sys
 import threading
@@ -51,8 +55,43 @@ def read(address, mebibytes):
     print(f"{got * 8 / elapsed / 1e9:.2f} Gbit/s")
 
 
+def slowread(address, per_second):
+    host, _, port = address.rstrip("/").rpartition(":")
+    conn = socket.create_connection((host, int(port)), timeout=30)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    per_tick = max(1, per_second // 10)
+    got = 0
+    closed = False
+    longest_wait = 0.0
+    start = next_tick = time.monotonic()
+    while not stopping and not closed:
+        began = time.monotonic()
+        need = per_tick
+        while need > 0 and not stopping:
+            try:
+                data = conn.recv(need)
+            except (InterruptedError, socket.timeout):
+                continue
+            if not data:
+                closed = True
+                break
+            got += len(data)
+            need -= len(data)
+        longest_wait = max(longest_wait, time.monotonic() - began)
+        next_tick = max(next_tick + 0.1, time.monotonic())
+        time.sleep(max(0.0, next_tick - time.monotonic()))
+    elapsed = time.monotonic() - start
+    state = "peer CLOSED the tunnel" if closed else "still open"
+    print(f"{got} bytes in {elapsed:.1f} s ({got / elapsed / 1000:.1f} kB/s, longest wait {longest_wait:.2f} s, {state})",
+          flush=True)
+    conn.close()
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
         serve(int(sys.argv[2]))
+    elif sys.argv[1] == "slowread":
+        slowread(sys.argv[2], int(sys.argv[3]))
     else:
         read(sys.argv[2], int(sys.argv[3]))

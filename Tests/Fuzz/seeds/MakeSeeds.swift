@@ -1,0 +1,99 @@
+// Writes the committed seed corpus (Tests/Fuzz/corpus/<target>/) from the real
+// encoders, so the seeds stay valid when the wire format changes:
+//   Scripts/fuzz --make-seeds
+// The config seeds are also the test fixtures, copied by the script.
+import CamCore
+import CamProtocol
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func bytes(_ count: Int, from start: UInt8) -> [UInt8] { (0..<count).map { start &+ UInt8(truncatingIfNeeded: $0) } }
+
+let nonce = bytes(ProtocolConstants.nonceSize, from: 0x10)
+let proof = bytes(ProtocolConstants.proofSize, from: 0x40)
+let bindToken = bytes(ProtocolConstants.bindTokenSize, from: 0x80)
+let ticket = bytes(ProtocolConstants.ticketNonceSize + 48, from: 0xA0)
+let targets = [
+    TunnelTarget(name: "rtsp", host: "127.0.0.1", port: 554),
+    TunnelTarget(name: "http", host: "::1", port: 80),
+]
+
+/// One of each message type, with realistic field sizes.
+let everyMessage: [Message] = [
+    .hello(version: ProtocolConstants.version, role: .endpointControl, software: "camagent 0.1 armv5"),
+    .hello(version: ProtocolConstants.version, role: .tunnelData, software: "camagent"),
+    .helloAck(version: ProtocolConstants.version, server: "camagent-endpoint"),
+    .error(code: .authenticationFailed, message: "authentication failed"),
+    .error(code: .unknown, message: ""),
+    .heartbeat,
+    .authBegin(agentID: "XM_3518.unit-42", clientNonce: nonce),
+    .authChallenge(serverNonce: nonce),
+    .authProof(proof: proof),
+    .authOK(serverProof: proof, heartbeatSeconds: 10, peerTimeoutSeconds: 30),
+    .agentInfo(software: "camagent 0.1", buildTarget: "armv5"),
+    .activateBegin(serial: "SN0001", mac: "00:11:22:33:44:55", model: "XM-3518", firmware: "1.2.3", clientNonce: nonce),
+    .activateProof(proof: proof),
+    .activated(serverProof: proof, agentID: "unit-0001", wrappedKey: bytes(32, from: 0x20)),
+    .streampointAssign(streampointID: "sp-1", host: "sp1.example.net", port: 7444, ticket: ticket, tls: true),
+    .streampointAssign(streampointID: "sp-2", host: "127.0.0.1", port: 7445, ticket: ticket, tls: false),
+    .ticketRequest,
+    .streamRegister(ticket: ticket, targets: targets),
+    .streamRegistered(streampointID: "sp-1"),
+    .tunnelOpen(tunnelID: 7, host: "127.0.0.1", port: 554, bindToken: bindToken),
+    .tunnelOpenFailed(tunnelID: 7, code: .targetUnreachable, message: "connection refused"),
+    .tunnelBind(tunnelID: 7, bindToken: bindToken),
+]
+
+func write(_ directory: String, _ name: String, _ content: [UInt8]) {
+    let path = "\(directory)/\(name)"
+    guard let file = fopen(path, "wb") else {
+        fputs("make-seeds: cannot write \(path)\n", stderr)
+        exit(1)
+    }
+    _ = content.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count, file) }
+    fclose(file)
+}
+
+func fileName(_ message: Message, _ index: Int) -> String {
+    "\(index < 10 ? "0" : "")\(index)-\(message.name.lowercased()).bin"
+}
+
+guard CommandLine.arguments.count == 2 else {
+    fputs("usage: make-seeds CORPUS_DIR (writes CORPUS_DIR/{frame-decoder,link-reader,upgrade-request,config}/)\n", stderr)
+    exit(2)
+}
+let corpus = CommandLine.arguments[1]
+let allFrames = everyMessage.flatMap { $0.encoded() }
+
+// frame-decoder: each message alone, all of them back to back, and edge cases.
+let frames = "\(corpus)/frame-decoder"
+for (index, message) in everyMessage.enumerated() { write(frames, fileName(message, index), message.encoded()) }
+write(frames, "all-messages.bin", allFrames)
+write(frames, "largest-frame.bin", Frame(type: 0x7F, payload: bytes(ProtocolConstants.maxPayload, from: 0)).encoded())
+write(frames, "partial-frame.bin", Array(Message.heartbeat.encoded() + Message.authChallenge(serverNonce: nonce).encoded().prefix(9)))
+write(frames, "nonzero-flags.bin", [0x04, 0x01, 0x00, 0x00])
+write(frames, "oversized-length.bin", [0x04, 0x00, 0xFF, 0xFF])
+
+// link-reader: the server's 101, then what a control or data link receives.
+let links = "\(corpus)/link-reader"
+let switching = HTTPUpgrade.switchingResponse()
+let ack = Message.helloAck(version: ProtocolConstants.version, server: "camagent-streampoint").encoded()
+write(links, "control-link.bin", switching + ack + Message.authChallenge(serverNonce: nonce).encoded()
+    + Message.authOK(serverProof: proof, heartbeatSeconds: 10, peerTimeoutSeconds: 30).encoded() + Message.heartbeat.encoded())
+write(links, "endpoint-session.bin", switching + allFrames)
+write(links, "data-link-with-tunnel-bytes.bin", switching + ack + Array("RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n".utf8))
+write(links, "error-after-upgrade.bin", switching + Message.error(code: .revoked, message: "revoked by operator").encoded())
+write(links, "rejected-upgrade.bin", HTTPUpgrade.errorResponse(status: 403, reason: "Forbidden"))
+write(links, "http-1.0-upgrade.bin", Array("HTTP/1.0 101 Switching\r\nUpgrade: camagent/1\r\n\r\n".utf8) + ack)
+
+// upgrade-request: what an agent sends a server, then its first frames.
+let requests = "\(corpus)/upgrade-request"
+let hello = Message.hello(version: ProtocolConstants.version, role: .endpointControl, software: "camagent").encoded()
+write(requests, "agent-request.bin", HTTPUpgrade.request(host: "endpoint.example.net:7443") + hello)
+write(requests, "agent-request-ipv6.bin", HTTPUpgrade.request(host: "[::1]:7443"))
+write(requests, "proxy-style-request.bin", Array(("GET /camagent/v1 HTTP/1.1\r\nHost: sp1\r\nUser-Agent: x\r\n"
+    + "Connection: keep-alive, Upgrade\r\nUpgrade: camagent/1\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n").utf8) + hello)
+write(requests, "browser-request.bin", Array("GET / HTTP/1.1\r\nHost: camera\r\nAccept: */*\r\n\r\n".utf8))
+// config: the fixtures (copied by the script) and a state file.
+write("\(corpus)/config", "state-file.conf", Array(StateFile.render(AgentIdentity(agentID: "unit-0001", deviceKey: bytes(32, from: 0))).utf8))
