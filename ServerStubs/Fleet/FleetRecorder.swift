@@ -1,4 +1,5 @@
 import CamCore
+import Foundation
 import NIOConcurrencyHelpers
 
 /// What the whole fleet did, gathered from every agent's event loop under one
@@ -177,20 +178,22 @@ struct LogSummary {
         }
     }
 
-    /// The text with every run of digits replaced by "#".
+    /// The text with every number replaced by "#", and durations ("850 ms",
+    /// "1.2 s", formatMillis's forms) by "#s".
     static func kind(of text: String) -> String {
         var result = ""
-        var inDigits = false
+        var inNumber = false
         for character in text {
-            if character.isASCII && character.isNumber {
-                if !inDigits { result.append("#") }
-                inDigits = true
+            let isDigit = character.isASCII && character.isNumber
+            if isDigit || (inNumber && character == ".") {
+                if !inNumber { result.append("#") }
+                inNumber = true
             } else {
                 result.append(character)
-                inDigits = false
+                inNumber = false
             }
         }
-        return result
+        return result.replacingOccurrences(of: "# ms", with: "#s").replacingOccurrences(of: "# s", with: "#s")
     }
 
     /// Lines for the final report, most frequent kind first.

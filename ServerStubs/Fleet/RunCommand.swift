@@ -176,6 +176,10 @@ struct RunCommand: ParsableCommand {
         tls.trustRoots = .file(caFile)
         tls.certificateVerification = .fullVerification
         tls.minimumTLSVersion = .tlsv12
+        // The groups a camera's mbedTLS offers. BoringSSL's default adds the
+        // post-quantum hybrid, whose key share costs the fleet (and the servers)
+        // far more CPU per handshake than any camera would.
+        tls.curves = [.x25519, .secp256r1]
         return try NIOSSLContext(configuration: tls)
     }
 
