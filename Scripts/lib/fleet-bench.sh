@@ -12,6 +12,8 @@
 # same port, and prints the fleet's report: time to all up, the servers' RSS per
 # connected agent, the histogram of reconnect times and the attempt rate.
 # TLS unless CLUSTER_PLAIN is set. Uses cluster_init's keys and test PKI.
+# FLEET_RAMP_SECONDS (default 30) spreads the agents' first start; 0 starts all
+# at once (a cold-start herd: see README, Fleet simulator).
 
 if [[ -n "${_CAMAGENT_FLEET_BENCH_SH:-}" ]]; then return 0; fi
 _CAMAGENT_FLEET_BENCH_SH=1
@@ -40,7 +42,18 @@ fleet_bench() {
     else
         mode="plain TCP"
     fi
-    echo "== fleet: $count simulated agents over $mode, endpoint kill -9 and restart"
+    # Each agent holds two sockets in the fleet process; a hard RLIMIT_NOFILE that
+    # cannot be raised (containers) caps how many one process can run.
+    local hard_limit max_agents
+    hard_limit=$(ulimit -Hn)
+    if [[ $hard_limit != unlimited ]]; then
+        max_agents=$(( (hard_limit - 100) / 2 ))
+        if ((count > max_agents)); then
+            echo "  (open-file hard limit $hard_limit: running $max_agents agents instead of $count)"
+            count=$max_agents
+        fi
+    fi
+    echo "== fleet: $count simulated agents over $mode, brought up over ${FLEET_RAMP_SECONDS:-30} s, endpoint kill -9 and restart"
     head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$CLUSTER_WORK/fleet.seed"
     "$bin/camagent-fleet" make-registry --count "$count" --key-seed "$CLUSTER_WORK/fleet.seed" \
         --out "$CLUSTER_WORK/fleet-registry.json" | sed 's/^/  /'
@@ -59,7 +72,7 @@ fleet_bench() {
 
     started=$(date +%s)
     cluster_spawn fleet "$bin/camagent-fleet" run --endpoint "$scheme://localhost:${EP##*:}" "${ca_args[@]}" \
-        --count "$count" --key-seed "$CLUSTER_WORK/fleet.seed" --endpoint-restart \
+        --count "$count" --key-seed "$CLUSTER_WORK/fleet.seed" --endpoint-restart --ramp-seconds "${FLEET_RAMP_SECONDS:-30}" \
         --up-timeout 150 --restart-timeout 120 --streampoint-pid "$sp_pid" --endpoint-pid "$ep_pid"
     fleet_pid=$LAST_PID
     tail -f "$CLUSTER_WORK/fleet.out" --pid "$fleet_pid" | sed 's/^fleet: /  /' &
