@@ -73,9 +73,9 @@ fleet_bench() {
     started=$(date +%s)
     cluster_spawn fleet "$bin/camagent-fleet" run --endpoint "$scheme://localhost:${EP##*:}" "${ca_args[@]}" \
         --count "$count" --key-seed "$CLUSTER_WORK/fleet.seed" --endpoint-restart --ramp-seconds "${FLEET_RAMP_SECONDS:-30}" \
-        --up-timeout 150 --restart-timeout 120 --streampoint-pid "$sp_pid" --endpoint-pid "$ep_pid"
+        --up-timeout 300 --restart-timeout 240 --streampoint-pid "$sp_pid" --endpoint-pid "$ep_pid"
     fleet_pid=$LAST_PID
-    tail -f "$CLUSTER_WORK/fleet.out" --pid "$fleet_pid" | sed 's/^fleet: /  /' &
+    tail -f "$CLUSTER_WORK/fleet.out" --pid "$fleet_pid" | sed -u 's/^fleet: /  /' &
     local follower=$!
     if fleet_wait_line fleet "fleet: ready for the endpoint restart" 180; then
         kill -9 "$ep_pid"; wait "$ep_pid" 2>/dev/null || true

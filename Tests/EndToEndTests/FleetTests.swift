@@ -58,11 +58,16 @@ extension EndToEnd {
         let peak = try #require(result["peak_attempts_per_100ms"])
         #expect(peak <= bound, "reconnect storm: \(peak) attempts in 100 ms, design bound \(bound)\n\(context)")
         #expect(peak < Self.agents / 2, "half the fleet in one 100 ms is lockstep")
-        // Everyone back within: the endpoint's restart, the first wave (I), and capped
-        // waits (at most 4 s each) while one endpoint thread works through 1,000 TLS
-        // handshakes; generous, as CI's two cores also run the fleet and the streampoint.
+        // Everyone back within a bound: the endpoint's restart, the first wave (I) and
+        // capped waits (at most 4 s each) while one endpoint thread works through 1,000
+        // TLS handshakes take well under 60 s on two idle cores. A busy machine slows
+        // the handshakes themselves, so the bound is also at least twice what the same
+        // handshakes took at bring-up: the restart may be slower than a ramped start,
+        // but not by a storm's collapse.
+        let bringUp = try #require(resultFields(fleet.stdout, "bring-up")?["all_up_ms"])
         let allBack = try #require(result["all_back_ms"])
-        #expect(allBack >= 0 && allBack <= 60_000, "all back after \(allBack) ms\n\(context)")
+        let backBound = max(60_000, 2 * bringUp)
+        #expect(allBack >= 0 && allBack <= backBound, "all back after \(allBack) ms, bound \(backBound) ms\n\(context)")
         #expect(result["streampoint_losses"] == 0, "the streampoint links must survive an endpoint restart")
         let rss = fleet.stdout.split(separator: "\n").filter { $0.hasPrefix("fleet: result rss") }
         #expect(rss.count == 2, "RSS of both servers is reported")
