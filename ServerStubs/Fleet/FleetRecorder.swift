@@ -26,6 +26,9 @@ final class FleetRecorder: @unchecked Sendable {
     private var lostAt: [Int64?]
     private var backAt: [Int64?]
     private var attemptsToReturn: [Int]
+    /// Loss to the first new attempt: the agent's own first backoff delay, free
+    /// of how long the fleet took to process the loss of 10,000 sockets.
+    private var firstRetryDelay: [Int64?]
     private var lostCount = 0
     private var backCount = 0
     private var streampointLossesWhileWatching = 0
@@ -37,6 +40,7 @@ final class FleetRecorder: @unchecked Sendable {
         lostAt = Array(repeating: nil, count: count)
         backAt = Array(repeating: nil, count: count)
         attemptsToReturn = Array(repeating: 0, count: count)
+        firstRetryDelay = Array(repeating: nil, count: count)
     }
 
     // MARK: - Reports from the agents
@@ -46,7 +50,10 @@ final class FleetRecorder: @unchecked Sendable {
         lock.withLock {
             if toEndpoint {
                 Self.add(to: &endpointAttempts, bucket: bucket)
-                if lostAt[agent] != nil && backAt[agent] == nil { attemptsToReturn[agent] += 1 }
+                if let lost = lostAt[agent], backAt[agent] == nil {
+                    if attemptsToReturn[agent] == 0 { firstRetryDelay[agent] = now - lost }
+                    attemptsToReturn[agent] += 1
+                }
             } else {
                 Self.add(to: &otherAttempts, bucket: bucket)
             }
@@ -113,6 +120,8 @@ final class FleetRecorder: @unchecked Sendable {
         /// the connection attempts that took; agents not back yet are left out.
         var reconnectMs: [Int64]
         var attempts: [Int]
+        /// Per agent that lost the endpoint and tried again: loss to first attempt (ms).
+        var firstRetryDelayMs: [Int64]
         var firstLoss: Int64?
         var lastReturn: Int64?
         var lost: Int
@@ -123,7 +132,7 @@ final class FleetRecorder: @unchecked Sendable {
 
     func outage() -> Outage {
         lock.withLock {
-            var result = Outage(reconnectMs: [], attempts: [], firstLoss: nil, lastReturn: nil, lost: lostCount,
+            var result = Outage(reconnectMs: [], attempts: [], firstRetryDelayMs: firstRetryDelay.compactMap { $0 }, firstLoss: nil, lastReturn: nil, lost: lostCount,
                                 back: backCount, streampointLosses: streampointLossesWhileWatching, missing: [])
             for agent in 0..<count {
                 guard let lost = lostAt[agent] else {

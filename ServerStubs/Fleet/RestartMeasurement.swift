@@ -81,6 +81,14 @@ struct RestartMeasurement {
         say("endpoint connection attempts per 100 ms (the attempt rate):")
         for line in Report.attemptTimeline(snapshot.endpointAttempts, first: firstBucket, last: lastBucket) { say(line) }
         say("attempts each agent needed to get back: \(Report.attemptCounts(outage.attempts))")
+        // The spread of the first delay is the jitter itself: the attempt rate can
+        // also be flattened by a fleet too slow to process 10,000 losses at once,
+        // this cannot.
+        let firstRetry = outage.firstRetryDelayMs.sorted()
+        let retryP10 = Report.percentile(firstRetry, 0.1), retryP90 = Report.percentile(firstRetry, 0.9)
+        say("first reconnect attempt after the loss: p10 \(retryP10) ms, p50 \(Report.percentile(firstRetry, 0.5)) ms, "
+            + "p90 \(retryP90) ms (spread \(retryP90 - retryP10) ms; the design spreads it over [\(initialBackoffMs / 2), \(initialBackoffMs)] ms, "
+            + "lockstep would be about 0)")
         let allBackMs = outage.lastReturn.map { $0 - firstLoss } ?? -1
         say("reconnect: p50 \(Report.seconds(Report.percentile(reconnect, 0.5))), p90 \(Report.seconds(Report.percentile(reconnect, 0.9))), "
             + "p99 \(Report.seconds(Report.percentile(reconnect, 0.99))), max \(Report.seconds(reconnect.last ?? 0)); "
@@ -93,7 +101,8 @@ struct RestartMeasurement {
         say("result restart agents=\(count) lost=\(outage.lost) back=\(outage.back) "
             + "p50_ms=\(Report.percentile(reconnect, 0.5)) p99_ms=\(Report.percentile(reconnect, 0.99)) "
             + "max_ms=\(reconnect.last ?? -1) all_back_ms=\(allBackMs) attempts=\(attempts) "
-            + "peak_attempts_per_100ms=\(peak) bound_per_100ms=\(bound.limit) streampoint_losses=\(outage.streampointLosses)")
+            + "peak_attempts_per_100ms=\(peak) bound_per_100ms=\(bound.limit) streampoint_losses=\(outage.streampointLosses) "
+            + "first_retry_p10_ms=\(retryP10) first_retry_p90_ms=\(retryP90)")
         var good = outage.back == count && outage.lost == count
         if peak > bound.limit {
             say("FAILED: reconnect storm: \(peak) attempts in one 100 ms, above the design bound of \(bound.limit)")

@@ -58,6 +58,11 @@ extension EndToEnd {
         let peak = try #require(result["peak_attempts_per_100ms"])
         #expect(peak <= bound, "reconnect storm: \(peak) attempts in 100 ms, design bound \(bound)\n\(context)")
         #expect(peak < Self.agents / 2, "half the fleet in one 100 ms is lockstep")
+        // The rate alone could be flattened by a fleet process too slow to handle 1,000
+        // losses at once; each agent's own first delay cannot. Uniform over [I/2, I],
+        // its p90 - p10 is 0.4 I; agents in lockstep would all wait the same.
+        let spread = try #require(result["first_retry_p90_ms"]) - (try #require(result["first_retry_p10_ms"]))
+        #expect(spread >= Self.initialBackoffMs / 5, "first reconnect delays spread over only \(spread) ms: lockstep\n\(context)")
         // Everyone back within a bound: the endpoint's restart, the first wave (I) and
         // capped waits (at most 4 s each) while one endpoint thread works through 1,000
         // TLS handshakes take well under 60 s on two idle cores. A busy machine slows
