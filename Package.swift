@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "camagent-endpoint", targets: ["camagent-endpoint"]),
         .executable(name: "camagent-streampoint", targets: ["camagent-streampoint"]),
         .executable(name: "camagent-simcam", targets: ["camagent-simcam"]),
+        .executable(name: "camagent-fleet", targets: ["camagent-fleet"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -75,6 +76,21 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "ServerStubs/SimCam", resources: [.copy("Media")], swiftSettings: stubSettings),
+
+        // Thousands of simulated agents in one process: the agent's own CamCore
+        // state machine per agent, driven by NIO instead of the poll loop.
+        .executableTarget(
+            name: "camagent-fleet",
+            dependencies: [
+                "CamCore", "CamNIO", "CamProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "ServerStubs/Fleet", swiftSettings: stubSettings),
 
         .testTarget(name: "CamProtocolTests", dependencies: ["CamProtocol", "CamNIO", .product(name: "NIOEmbedded", package: "swift-nio")], path: "Tests/CamProtocolTests"),
         .testTarget(name: "CamCoreTests", dependencies: ["CamCore"], path: "Tests/CamCoreTests", resources: [.copy("Fixtures")]),

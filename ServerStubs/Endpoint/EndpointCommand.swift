@@ -309,6 +309,8 @@ struct Serve: ParsableCommand {
 
     func run() throws {
         ServerLog.minimum = logLevel.level
+        // One descriptor per agent link: a fleet needs more than the usual 1024.
+        OpenFileLimit.raise(to: OpenFileLimit.serverWanted)
         let listenAddress = HostPort(listen)!
         let adminAddress = HostPort(admin)!
         let streampoints = try streampoint.map { try StreampointInfo(argument: $0) }

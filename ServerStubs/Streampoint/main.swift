@@ -134,6 +134,8 @@ struct StreampointCommand: ParsableCommand {
 
     func run() throws {
         ServerLog.minimum = Self.level(logLevel) ?? .info
+        // A descriptor per agent link and per viewer port: a fleet needs more than the usual 1024.
+        OpenFileLimit.raise(to: OpenFileLimit.serverWanted)
         let key: [UInt8]
         let tls: AgentLinkTLS?
         do {

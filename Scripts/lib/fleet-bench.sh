@@ -1,0 +1,95 @@
+# shellcheck shell=bash
+# Scripts/lib/fleet-bench.sh: the fleet section of Scripts/bench.
+#
+#   source Scripts/lib/cluster.sh; source Scripts/lib/fleet-bench.sh
+#   cluster_init
+#   fleet_bench BIN_DIR COUNT
+#
+# Starts its own streampoint and endpoint (log level warn: 10,000 "authenticated"
+# lines would cost more CPU than the handshakes), enrolls COUNT agents with
+# `camagent-fleet make-registry`, runs `camagent-fleet run --endpoint-restart`,
+# kills the endpoint with SIGKILL once the fleet is up and starts it again on the
+# same port, and prints the fleet's report: time to all up, the servers' RSS per
+# connected agent, the histogram of reconnect times and the attempt rate.
+# TLS unless CLUSTER_PLAIN is set. Uses cluster_init's keys and test PKI.
+# FLEET_RAMP_SECONDS (default 30) spreads the agents' first start; 0 starts all
+# at once (a cold-start herd: see README, Fleet simulator).
+
+if [[ -n "${_CAMAGENT_FLEET_BENCH_SH:-}" ]]; then return 0; fi
+_CAMAGENT_FLEET_BENCH_SH=1
+
+# fleet_wait_line NAME PREFIX SECONDS: like cluster_wait_line with a longer limit.
+fleet_wait_line() {
+    local name=$1 prefix=$2 seconds=$3
+    for _ in $(seq 1 $((seconds * 10))); do
+        grep -qF "$prefix" "$CLUSTER_WORK/$name.out" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "fleet bench: $name did not print \"$prefix\" within $seconds s" >&2
+    tail -20 "$CLUSTER_WORK/$name.out" "$CLUSTER_WORK/$name.err" >&2
+    return 1
+}
+
+fleet_bench() {
+    local bin=$1 count=$2 tls_args=() listen=127.0.0.1 scheme=http sp_address ca_args=() mode=TLS
+    local sp_pid ep_pid fleet_pid ep_args started ended
+    if [[ -z "${CLUSTER_PLAIN:-}" ]]; then
+        tls_args=(--tls-cert "$CLUSTER_WORK/pki/server.pem" --tls-key "$CLUSTER_WORK/pki/server.key")
+        listen=$(getent ahosts localhost | awk 'NR == 1 {print $1}')
+        [[ $listen == *:* ]] && listen="[$listen]"
+        scheme=https
+        ca_args=(--ca-file "$CLUSTER_WORK/pki/ca.pem")
+    else
+        mode="plain TCP"
+    fi
+    # Each agent holds two sockets in the fleet process; a hard RLIMIT_NOFILE that
+    # cannot be raised (containers) caps how many one process can run.
+    local hard_limit max_agents
+    hard_limit=$(ulimit -Hn)
+    if [[ $hard_limit != unlimited ]]; then
+        max_agents=$(( (hard_limit - 100) / 2 ))
+        if ((count > max_agents)); then
+            echo "  (open-file hard limit $hard_limit: running $max_agents agents instead of $count)"
+            count=$max_agents
+        fi
+    fi
+    echo "== fleet: $count simulated agents over $mode, brought up over ${FLEET_RAMP_SECONDS:-30} s, endpoint kill -9 and restart"
+    head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$CLUSTER_WORK/fleet.seed"
+    "$bin/camagent-fleet" make-registry --count "$count" --key-seed "$CLUSTER_WORK/fleet.seed" \
+        --out "$CLUSTER_WORK/fleet-registry.json" | sed 's/^/  /'
+
+    cluster_spawn fleet-streampoint "$bin/camagent-streampoint" --id fleet-sp --listen "$listen:0" --admin 127.0.0.1:0 \
+        --ticket-key-file "$CLUSTER_WORK/ticket.key" --log-level warn "${tls_args[@]}"
+    sp_pid=$LAST_PID
+    SP=$(cluster_wait_line fleet-streampoint "streampoint: agents listening on ")
+    if [[ -n "${CLUSTER_PLAIN:-}" ]]; then sp_address=$SP; else sp_address="tls://localhost:${SP##*:}"; fi
+
+    ep_args=(serve --admin 127.0.0.1:0 --registry "$CLUSTER_WORK/fleet-registry.json"
+             --ticket-key-file "$CLUSTER_WORK/ticket.key" --streampoint "fleet-sp=$sp_address" --log-level warn "${tls_args[@]}")
+    cluster_spawn fleet-endpoint "$bin/camagent-endpoint" "${ep_args[@]}" --listen "$listen:0"
+    ep_pid=$LAST_PID
+    EP=$(cluster_wait_line fleet-endpoint "endpoint: agents listening on ")
+
+    started=$(date +%s)
+    cluster_spawn fleet "$bin/camagent-fleet" run --endpoint "$scheme://localhost:${EP##*:}" "${ca_args[@]}" \
+        --count "$count" --key-seed "$CLUSTER_WORK/fleet.seed" --endpoint-restart --ramp-seconds "${FLEET_RAMP_SECONDS:-30}" \
+        --up-timeout 300 --restart-timeout 240 --streampoint-pid "$sp_pid" --endpoint-pid "$ep_pid"
+    fleet_pid=$LAST_PID
+    tail -f "$CLUSTER_WORK/fleet.out" --pid "$fleet_pid" | sed -u 's/^fleet: /  /' &
+    local follower=$!
+    if fleet_wait_line fleet "fleet: ready for the endpoint restart" 180; then
+        kill -9 "$ep_pid"; wait "$ep_pid" 2>/dev/null || true
+        cluster_spawn fleet-endpoint-restarted "$bin/camagent-endpoint" "${ep_args[@]}" --listen "$listen:${EP##*:}"
+        cluster_wait_line fleet-endpoint-restarted "endpoint: agents listening on " >/dev/null
+    fi
+    local status=0
+    wait "$fleet_pid" || status=$?
+    wait "$follower" 2>/dev/null || true
+    ended=$(date +%s)
+    printf '  fleet section took %d s; fleet exit status %d\n' $((ended - started)) "$status"
+    if ((status != 0)); then
+        echo "  fleet stderr:"; tail -20 "$CLUSTER_WORK/fleet.err" | sed 's/^/    /'
+    fi
+    kill "$sp_pid" 2>/dev/null || true
+    return "$status"
+}

@@ -1,0 +1,1 @@
+FleetCommand.main()
