@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "camagent-endpoint", targets: ["camagent-endpoint"]),
         .executable(name: "camagent-streampoint", targets: ["camagent-streampoint"]),
         .executable(name: "camagent-simcam", targets: ["camagent-simcam"]),
+        .executable(name: "camagent-firmware", targets: ["camagent-firmware"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -76,9 +77,17 @@ let package = Package(
             ],
             path: "ServerStubs/SimCam", resources: [.copy("Media")], swiftSettings: stubSettings),
 
+        // Host-only firmware packaging tool (Scripts/firmware); never linked into the agent.
+        .systemLibrary(name: "CZlib", path: "Firmware/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .executableTarget(
+            name: "camagent-firmware",
+            dependencies: ["CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Firmware/Tool", swiftSettings: stubSettings),
+
         .testTarget(name: "CamProtocolTests", dependencies: ["CamProtocol", "CamNIO", .product(name: "NIOEmbedded", package: "swift-nio")], path: "Tests/CamProtocolTests"),
         .testTarget(name: "CamCoreTests", dependencies: ["CamCore"], path: "Tests/CamCoreTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "EndToEndTests", dependencies: ["CamProtocol"], path: "Tests/EndToEndTests", swiftSettings: stubSettings),
         .testTarget(name: "EndpointTests", dependencies: ["camagent-endpoint", "CamProtocol"], path: "Tests/EndpointTests", swiftSettings: stubSettings),
+        .testTarget(name: "FirmwareTests", dependencies: ["camagent-firmware"], path: "Tests/FirmwareTests", exclude: ["boot"], swiftSettings: stubSettings),
     ]
 )
