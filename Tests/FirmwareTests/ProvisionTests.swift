@@ -94,7 +94,8 @@ import Testing
         let endpoint = ["--endpoint", "https://e.example.net"]
         #expect(try failure("RT1\n", endpoint, board: "openwrt-mipsel").contains("is a router: name its LAN cameras with --camera"))
         #expect(try failure("X1\nX2\nX1\n", endpoint).contains("bad.txt line 3: serial X1 appears twice (first on line 1)"))
-        #expect(try failure("bad serial!\n", endpoint).contains("line 1: expected SERIAL or SERIAL,MAC"))
+        #expect(try failure("X0 00:12:34:56:78:9a extra\n", endpoint).contains("line 1: expected SERIAL or SERIAL,MAC"))
+        #expect(try failure("bad/serial\n", endpoint).contains("line 1: serial 'bad/serial' must be 1-60 characters"))
         #expect(try failure("X1,zz:00\n", endpoint).contains("MAC 'zz:00' of X1 must look like"))
         #expect(try failure("# nothing\n", endpoint).contains("lists no serials"))
         #expect(try failure("X1\n").contains("give at least one --endpoint"))
