@@ -11,8 +11,8 @@ struct FirmwareCommand: ParsableCommand {
             the whole job; Firmware/boards/README.md describes the board profiles.
 
               boards      list and check the board profiles
-              build       overlay tar.gz (and .ipk for OpenWrt) with agent, init script, config, CA
-              provision   one config per unit + the operator CSV for `camagent-endpoint import-units`
+              build       overlay tar.gz (+ .ipk for OpenWrt): agent, init, config, CA
+              provision   unit configs + the operator CSV (camagent-endpoint import-units)
               patch       add the overlay to a vendor image's squashfs rootfs
             """,
         subcommands: [Boards.self, Build.self, Provision.self, Patch.self]
@@ -80,8 +80,9 @@ struct Build: ParsableCommand {
             and the CA bundle. Unpack it over the device's root: tar -xzf FILE -C /
 
             Example:
-              camagent-firmware build --board hi3518ev200 --agent .build-cross/armv5/camagent \\
-                  --ca ca.pem --endpoint https://endpoint.example.net --out out/
+              camagent-firmware build --board hi3518ev200 \\
+                  --agent .build-cross/armv5/camagent --ca ca.pem \\
+                  --endpoint https://endpoint.example.net --out out/
             """)
 
     @Option(help: ArgumentHelp("Board name (Firmware/boards/NAME.board) or a .board file.", valueName: "board"))
@@ -207,8 +208,9 @@ struct Patch: ParsableCommand {
             Needs root (file owners, device nodes) and squashfs-tools.
 
             Example:
-              camagent-firmware patch --image vendor.bin --board hi3518ev200 --out patched.bin \\
-                  --agent .build-cross/armv5/camagent --ca ca.pem --config batch-0001/units/XM0001.conf
+              camagent-firmware patch --image vendor.bin --board hi3518ev200 \\
+                  --out patched.bin --agent .build-cross/armv5/camagent \\
+                  --ca ca.pem --config batch-0001/units/XM0001.conf
             """)
 
     @Option(help: ArgumentHelp("The vendor image (read only).", valueName: "file"))

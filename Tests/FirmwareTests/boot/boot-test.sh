@@ -252,6 +252,9 @@ grep -q "activated unit $SERIAL as agent cam-$SERIAL" endpoint.err || fail "the 
 grep -q "SELFTEST: state file written (600)" <<<"$console" || fail "the state file is missing or not mode 600"
 grep -q "SELFTEST: respawned" <<<"$console" || fail "the agent was not respawned after it was killed"
 grep -q "SELFTEST: stopped cleanly" <<<"$console" || fail "S95camagent stop left the agent running"
-[[ $(grep -c "authenticated to " <<<"$console") -ge 2 ]] || fail "the respawned agent did not log in again with its stored identity"
+# The respawned agent starts as cam-XM0001 (the stored identity) and logs in with it.
+grep -q "camagent: agent cam-$SERIAL starting" <<<"$console" || fail "the respawned agent did not start with its stored identity"
+grep -q "endpoint: authenticated to $HOSTNAME_TLS:7443 as cam-$SERIAL" <<<"$console" || fail "the agent never logged in with its issued identity"
+grep -q "agent cam-$SERIAL authenticated" endpoint.err || fail "the endpoint did not see the agent log in"
 if grep -q "FAIL" <<<"$console"; then fail "a guest self-test step failed"; fi
 say "PASS: activation ${activated_at}s after boot start, guest self-test done at ${done_at}s"
