@@ -33,9 +33,18 @@ NS=camagent-fwboot-$$
 ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace here (ip netns add failed)"
 WORK=$(mktemp -d /tmp/camagent-fwboot.XXXXXX)
 QEMU_PID="" ENDPOINT_PID=""
+# TERM, then KILL after 3 s: a parent (the test runner) may have left SIGTERM
+# ignored for its children, and a cleanup must not hang on that.
+stop_pid() {
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 30; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
 cleanup() {
-    [[ -n "$QEMU_PID" ]] && kill "$QEMU_PID" 2>/dev/null && wait "$QEMU_PID" 2>/dev/null
-    [[ -n "$ENDPOINT_PID" ]] && kill "$ENDPOINT_PID" 2>/dev/null && wait "$ENDPOINT_PID" 2>/dev/null
+    [[ -n "$QEMU_PID" ]] && stop_pid "$QEMU_PID"
+    [[ -n "$ENDPOINT_PID" ]] && stop_pid "$ENDPOINT_PID"
     ip netns del "$NS" 2>/dev/null || true
     rm -rf "$WORK"
 }
@@ -211,7 +220,7 @@ ENDPOINT_PID=$!
 
 say "booting the patched image: qemu-system-arm -M virt, $(basename "$VMLINUZ"), tap0 in netns $NS"
 BOOT_START=$SECONDS
-ip netns exec "$NS" timeout "$LIMIT" qemu-system-arm -M virt -cpu cortex-a15 -m 256 -no-reboot \
+ip netns exec "$NS" qemu-system-arm -M virt -cpu cortex-a15 -m 256 -no-reboot \
     -display none -monitor none -serial "file:$WORK/console.log" \
     -kernel "$VMLINUZ" -initrd "$WORK/initrd.gz" -append "console=ttyAMA0 panic=-1" \
     -drive if=none,id=rootfs,file="$WORK/rootfs.sqfs",format=raw,readonly=on -device virtio-blk-device,drive=rootfs \
