@@ -46,6 +46,53 @@ struct SquashfsSuperblock: Equatable {
             throw FirmwareError("\(what) is truncated: the squashfs says \(bytesUsed) bytes, only \(bytes.count) are there")
         }
         hasCompressorOptions = u16(24) & 0x0400 != 0
+        if hasCompressorOptions {
+            // An uncompressed metadata block right after the superblock: a
+            // 16-bit length with bit 15 set ("stored"), then the options.
+            guard bytes.count >= 98 + 4 else { throw FirmwareError("\(what) is truncated inside its compressor options") }
+            let header = u16(96)
+            let length = Int(header & 0x7FFF)
+            guard header & 0x8000 != 0, (4...16).contains(length), bytes.count >= 98 + length else {
+                throw FirmwareError("\(what) has damaged \(Self.compressors[compressionID]!) compressor options")
+            }
+            compressorOptions = Array(bytes[(base + 98)..<(base + 98 + length)])
+        }
+    }
+
+    /// The raw compressor options (empty: mksquashfs's defaults for the compressor).
+    var compressorOptions: [UInt8] = []
+
+    /// mksquashfs flags that write the same compressor options again.
+    func mksquashfsOptionFlags() throws -> [String] {
+        guard !compressorOptions.isEmpty else { return [] }
+        let o = compressorOptions
+        func u16(_ at: Int) -> Int { at + 2 <= o.count ? Int(o[at]) | Int(o[at + 1]) << 8 : 0 }
+        func u32(_ at: Int) -> Int { u16(at) | u16(at + 2) << 16 }
+        func names(_ bits: Int, _ table: [(Int, String)]) -> String { table.filter { bits & $0.0 != 0 }.map(\.1).joined(separator: ",") }
+        switch compressor {
+        case "gzip":
+            // level (u32), window (u16), strategies (u16)
+            var flags = ["-Xcompression-level", String(u32(0)), "-Xwindow-size", String(u16(4))]
+            let strategies = names(u16(6), [(0x2, "filtered"), (0x4, "huffman_only"), (0x8, "run_length_encoded"), (0x10, "fixed")])
+            if !strategies.isEmpty { flags += ["-Xstrategy", strategies] }
+            return flags
+        case "xz":
+            // dictionary size (u32), BCJ filters (u32)
+            var flags = ["-Xdict-size", String(u32(0))]
+            let filters = names(u32(4), [(0x1, "x86"), (0x2, "powerpc"), (0x4, "ia64"), (0x8, "arm"), (0x10, "armthumb"), (0x20, "sparc")])
+            if !filters.isEmpty { flags += ["-Xbcj", filters] }
+            return flags
+        case "lz4":
+            return u32(4) & 0x1 != 0 ? ["-Xhc"] : []
+        case "zstd":
+            return ["-Xcompression-level", String(u32(0))]
+        case "lzo":
+            let algorithms = ["lzo1x_1", "lzo1x_1_11", "lzo1x_1_12", "lzo1x_1_15", "lzo1x_999"]
+            guard u32(0) < algorithms.count else { throw FirmwareError("unknown lzo algorithm \(u32(0)) in the compressor options") }
+            return ["-Xalgorithm", algorithms[u32(0)]] + (u32(0) == 4 ? ["-Xcompression-level", String(u32(4))] : [])
+        default:
+            throw FirmwareError("\(compressor) compressor options are not supported")
+        }
     }
 }
 

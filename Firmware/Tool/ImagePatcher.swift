@@ -92,9 +92,8 @@ struct ImagePatcher {
         let (superblock, squashfsBytes, header) = try squashfs(in: container, inner: inner, what: imagePath)
         progress("rootfs: squashfs \(superblock.compressor), \(superblock.blockSize / 1024) KiB blocks, \(describeBytes(superblock.bytesUsed))"
                  + (header.map { ", in uImage '\($0.name)'" } ?? ""))
-        if superblock.hasCompressorOptions {
-            progress("note: the image has non-default \(superblock.compressor) options; the new rootfs uses mksquashfs's defaults for \(superblock.compressor)")
-        }
+        let optionFlags = try superblock.mksquashfsOptionFlags()
+        if !optionFlags.isEmpty { progress("compressor options: \(optionFlags.joined(separator: " "))") }
         guard getuid() == 0 else {
             throw FirmwareError("patch must run as root: unsquashfs/mksquashfs keep the image's file owners and device nodes only for root")
         }
@@ -111,14 +110,16 @@ struct ImagePatcher {
         progress("repacking (mksquashfs -comp \(superblock.compressor) -b \(superblock.blockSize))…")
         do {
             try ExternalTool.run("mksquashfs", package: "squashfs-tools",
-                                 [root, newFile, "-noappend", "-no-progress", "-comp", superblock.compressor, "-b", String(superblock.blockSize)])
+                                 [root, newFile, "-noappend", "-no-progress", "-comp", superblock.compressor, "-b", String(superblock.blockSize)]
+                                     + optionFlags)
         } catch {
             throw FirmwareError("could not repack with \(superblock.compressor) compression: \(error)")
         }
         let newSquashfs = try readFile(newFile, what: "new rootfs")
         let repacked = try SquashfsSuperblock(newSquashfs[...], what: "the new rootfs")
-        guard repacked.compressionID == superblock.compressionID, repacked.blockSize == superblock.blockSize else {
-            throw FirmwareError("mksquashfs did not keep \(superblock.compressor)/\(superblock.blockSize); refusing")
+        guard repacked.compressionID == superblock.compressionID, repacked.blockSize == superblock.blockSize,
+              repacked.compressorOptions == superblock.compressorOptions else {
+            throw FirmwareError("mksquashfs did not keep \(superblock.compressor), \(superblock.blockSize)-byte blocks and the compressor options; refusing")
         }
 
         let newContainer: [UInt8] = header.map { $0.rewrapped(newSquashfs) } ?? newSquashfs

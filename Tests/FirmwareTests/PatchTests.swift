@@ -37,8 +37,8 @@ struct PatchTests {
             common = ["--board", board, "--agent", scratch.path("camagent"), "--ca", scratch.path("ca.pem")]
         }
 
-        func squashfs(_ name: String, comp: String, block: Int) throws -> String {
-            let result = try shell("mksquashfs '\(scratch.path("root"))' '\(scratch.path(name))' -noappend -no-progress -comp \(comp) -b \(block)")
+        func squashfs(_ name: String, comp: String, block: Int, options: String = "") throws -> String {
+            let result = try shell("mksquashfs '\(scratch.path("root"))' '\(scratch.path(name))' -noappend -no-progress -comp \(comp) -b \(block) \(options)")
             guard result.status == 0 else { throw FirmwareError("mksquashfs: \(result.all)") }
             return scratch.path(name)
         }
@@ -83,6 +83,21 @@ struct PatchTests {
         expectPatched(try fixture.listing(fixture.scratch.path("patched.sqfs")))
         let extracted = try shell("cd '\(fixture.scratch.url.path)' && unsquashfs -no-progress -d ex patched.sqfs etc/camagent/camagent.conf && cat ex/etc/camagent/camagent.conf")
         #expect(extracted.stdout.hasSuffix("serial = X1\n"), "\(extracted.all)")
+    }
+
+    @Test(arguments: [("xz", "-Xbcj arm,armthumb -Xdict-size 32768"), ("gzip", "-Xcompression-level 6 -Xstrategy filtered"),
+                      ("lz4", "-Xhc"), ("zstd", "-Xcompression-level 3"), ("lzo", "-Xalgorithm lzo1x_999 -Xcompression-level 7")])
+    func nonDefaultCompressorOptionsAreKept(compressor: String, options: String) throws {
+        let fixture = try Fixture()
+        defer { fixture.scratch.remove() }
+        let image = try fixture.squashfs("vendor.sqfs", comp: compressor, block: 131072, options: options)
+        let original = try SquashfsSuperblock(bytes(image)[...], what: "vendor")
+        #expect(original.hasCompressorOptions, "mksquashfs wrote no options for \(options)")
+        let result = try fixture.patch(image, fixture.scratch.path("patched.sqfs"))
+        #expect(result.status == 0, "\(result.all)")
+        let patched = try SquashfsSuperblock(bytes(fixture.scratch.path("patched.sqfs"))[...], what: "patched")
+        #expect(patched.compressor == compressor && patched.compressorOptions == original.compressorOptions)
+        expectPatched(try fixture.listing(fixture.scratch.path("patched.sqfs")))
     }
 
     @Test func uImageKeepsEveryHeaderFieldButSizeAndCRCs() throws {
