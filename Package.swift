@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "camagent-streampoint", targets: ["camagent-streampoint"]),
         .executable(name: "camagent-simcam", targets: ["camagent-simcam"]),
         .executable(name: "camagent-fleet", targets: ["camagent-fleet"]),
+        .executable(name: "camagent-firmware", targets: ["camagent-firmware"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -91,6 +92,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "ServerStubs/Fleet", swiftSettings: stubSettings),
+        // Host-only firmware packaging tool (Scripts/firmware); never linked into the agent.
+        .systemLibrary(name: "CZlib", path: "Firmware/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .executableTarget(
+            name: "camagent-firmware",
+            dependencies: ["CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Firmware/Tool", swiftSettings: stubSettings),
 
         .testTarget(name: "CamProtocolTests", dependencies: ["CamProtocol", "CamNIO", .product(name: "NIOEmbedded", package: "swift-nio")], path: "Tests/CamProtocolTests"),
         .testTarget(name: "CamCoreTests", dependencies: ["CamCore"], path: "Tests/CamCoreTests", resources: [.copy("Fixtures")]),
@@ -102,5 +109,6 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/EndpointTests", swiftSettings: stubSettings),
+        .testTarget(name: "FirmwareTests", dependencies: ["camagent-firmware"], path: "Tests/FirmwareTests", exclude: ["boot"], swiftSettings: stubSettings),
     ]
 )

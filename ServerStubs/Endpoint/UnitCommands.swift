@@ -70,7 +70,9 @@ struct ImportUnits: ParsableCommand {
               agent_id,serial,activation_secret[,model][,mac]
               cam-0001,XM0001,<64 hex digits>,IPC-3518,00:12:34:56:78:9a
               ,XM0002,<64 hex digits>,IPC-3518,00:12:34:56:78:9b
-            An empty agent_id means cam-SERIAL. Blank lines and lines starting with
+            An empty agent_id means cam-SERIAL. The columns firmware, stream_list_url,
+            rtsp_path and snapshot_path (written by `Scripts/firmware provision`) are
+            accepted and not stored. Blank lines and lines starting with
             # are ignored; fields cannot contain commas (no quoting). Only the
             verifiers of the secrets are stored. Either every row is imported or,
             on the first bad row (reported by line number), none.

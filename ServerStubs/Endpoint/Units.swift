@@ -287,13 +287,16 @@ struct UnitImport: Equatable {
 }
 
 /// Reads the CSV the factory provisioning tool writes:
-/// header `agent_id,serial,activation_secret[,model][,mac]` (columns by name),
-/// one unit per line, secrets as hex. No quoting: fields never contain commas.
+/// header `agent_id,serial,activation_secret[,model][,mac]` (columns by name,
+/// plus the tool's informational columns, ignored), one unit per line, secrets as hex. No quoting: fields never contain commas.
 /// Blank lines and lines starting with `#` are skipped. Errors name the line
 /// and column, never a secret.
 enum UnitCSV {
     static let required = ["agent_id", "serial", "activation_secret"]
     static let optional = ["model", "mac"]
+    /// Columns the provisioning tool (camagent-firmware provision) writes for
+    /// the operator; accepted and not stored, so its CSV loads as it is.
+    static let informational = ["firmware", "stream_list_url", "rtsp_path", "snapshot_path"]
 
     static func parse(_ text: String, path: String) throws -> [UnitImport] {
         var header: [String]?
@@ -311,8 +314,9 @@ enum UnitCSV {
             func fail(_ problem: String) -> ValidationFailure { ValidationFailure("\(path) line \(lineNumber): \(problem)") }
             guard let columns = header else {
                 let names = fields.map { $0.lowercased() }
-                for name in names where !(required + optional).contains(name) {
-                    throw fail("unknown column \(bounded(name)); the header is agent_id,serial,activation_secret[,model][,mac]")
+                for name in names where !(required + optional + informational).contains(name) {
+                    throw fail("unknown column \(bounded(name)); the header is agent_id,serial,activation_secret[,model][,mac]"
+                        + " (also accepted, not stored: \(informational.joined(separator: ",")))")
                 }
                 for name in required where !names.contains(name) {
                     throw fail("the header lacks \(name); it is agent_id,serial,activation_secret[,model][,mac]")

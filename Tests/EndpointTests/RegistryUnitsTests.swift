@@ -82,6 +82,17 @@ import Testing
         #expect(try UnitCSV.parse("serial,activation_secret,agent_id\nX1,\(secret),\n", path: "u").first?.serial == "X1")
     }
 
+    @Test func theProvisioningToolsInformationalColumnsAreAcceptedAndNotStored() throws {
+        let secret = String(repeating: "5a", count: 32)
+        let csv = "agent_id,serial,activation_secret,model,mac,firmware,stream_list_url,rtsp_path,snapshot_path\n"
+            + "cam-XM1,XM1,\(secret),IPC-3518,00:12:34:56:78:9a,V5.00,http://sp1:7101/agents/cam-XM1,/stream0,/webcapture.jpg\n"
+        let rows = try UnitCSV.parse(csv, path: "units.csv")
+        #expect(rows == [UnitImport(agentID: "cam-XM1", serial: "XM1", activationSecret: [UInt8](repeating: 0x5A, count: 32),
+                                    model: "IPC-3518", mac: "00:12:34:56:78:9a")])
+        // A typo is still an unknown column.
+        #expect(throws: (any Error).self) { try UnitCSV.parse("agent_id,serial,activation_secret,firmwar\n", path: "u") }
+    }
+
     @Test func badCSVNamesTheLineAndNeverTheSecret() {
         let secret = String(repeating: "5a", count: 8)  // too short
         func problem(_ text: String) -> String {
