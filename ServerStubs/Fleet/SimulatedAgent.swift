@@ -166,8 +166,15 @@ final class SimulatedAgent {
         case .log(let level, let text):
             environment.recorder.log(level, text)
             if environment.tracedAgent == index { printTrace(level, text) }
-        case .storeIdentity:
+        case .closeTunnel(let tunnelID):
+            links.removeValue(forKey: .tunnelTarget(tunnelID))?.close()
+            links.removeValue(forKey: .tunnelData(tunnelID))?.close()
+            pending += core.tunnelFinished(tunnelID, bytesToStreampoint: 0, bytesFromStreampoint: 0,
+                                           reason: "closed by the agent", now: now)
+        case .storeState:
             break  // fleet identities come from the seed file; nothing to persist
+        case .runCommand:
+            break  // a simulated agent has no system to reboot
         }
     }
 
