@@ -260,11 +260,13 @@ public enum ConfigParser {
 
     /// The letters and underscores a line starts with (what a key name is made of), or "?".
     static func leadingKeyName(_ line: String) -> String {
-        var name = ""
-        for character in line {
-            guard character == "_" || (character.isASCII && character.isLetter) else { break }
-            name.append(character)
+        // Bytes, not Characters: Character.isLetter would link the Unicode property tables (20 KB).
+        var bytes: [UInt8] = []
+        for byte in line.utf8 {
+            guard byte == 0x5F || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) else { break }
+            bytes.append(byte)
         }
+        let name = String(decoding: bytes, as: UTF8.self)
         // A secret glued to its key name ("device_keyabcdef...") must not come along.
         for secretKey in ["device_key", "activation_secret"] where name.hasPrefix(secretKey) { return secretKey }
         return name.isEmpty ? "?" : name

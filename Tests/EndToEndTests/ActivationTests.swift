@@ -259,6 +259,8 @@ extension EndToEnd {
         } else {
             try final.waitForStderr("authenticated to ", timeout: 30)
         }
+        // Its own registration, not the announcement of a killed try before it.
+        try final.waitForStderr("streampoint: registered with ", timeout: 30)
         let announcements = cluster.streampoint.stdout.split(separator: "\n")
             .filter { $0.hasPrefix("streampoint: agent \(unit.agentID) target rtsp at ") }.count
         let url = try cluster.viewerURL(agentID: unit.agentID, target: "rtsp", announcement: max(1, announcements))
