@@ -15,6 +15,11 @@
 #   T_SWIFT_FLAGS   extra swiftc flags (e.g. -target-cpu arm926ej-s)
 #   T_CLANG_TRIPLE  --target for clang when compiling C and linking
 #   T_C_FLAGS       extra C flags (CPU/FPU/float ABI; must match the Swift objects)
+#   T_SIZE_C_FLAGS  added to T_C_FLAGS for the C we compile ourselves, mbedTLS
+#                   and the agent's C shim, to trade speed for size (armv5:
+#                   -mthumb); not for musl, the builtins or Toolchains/compat
+#   T_SIZE_C_EXCEPT mbedTLS sources that keep T_C_FLAGS alone (armv5:
+#                   bignum.c, whose multiply-accumulate asm is ARM code)
 #   T_MUSL          Debian musl multiarch dir name: /usr/lib/<T_MUSL>, /usr/include/<T_MUSL>
 #   T_BUILTINS      compiler runtime for __aeabi_*, __udivti3...:
 #                     compiler-rt:<arch>  the toolchain's libclang_rt.builtins-<arch>.a
@@ -31,7 +36,7 @@ CROSS_TARGETS=(x86_64 armv7 armv5 armv7hf aarch64)
 
 _cross_target_reset() {
     T_DESC="" T_KIND=native T_SWIFT_TRIPLE="" T_CLANG_TRIPLE="" T_MUSL="" T_BUILTINS="" T_RUNNER=""
-    T_SWIFT_FLAGS=() T_C_FLAGS=() T_COMPAT=() T_LINK_FLAGS=() T_PACKAGES=()
+    T_SWIFT_FLAGS=() T_C_FLAGS=() T_SIZE_C_FLAGS=() T_SIZE_C_EXCEPT=() T_COMPAT=() T_LINK_FLAGS=() T_PACKAGES=()
     T_CC="" T_MUSL_DIR="" T_MUSL_FROM_SOURCE="" # wasm2c targets only (see cross-wasm2c.sh)
 }
 
@@ -75,9 +80,10 @@ cross_target_armv7() {
 # The Embedded stdlib for armv4t is the only one old enough; -target-cpu
 # arm926ej-s lets LLVM use the v5TE instructions (clz, blx, ldrd) and nothing
 # newer. The Swift code is Thumb-1 (ARMv5TE has Thumb-1, not Thumb-2): 84 KB
-# smaller, which keeps the agent with TLS inside the 400 KiB budget; the C
-# (shim, musl, mbedTLS, whose bignum asm needs it) stays ARM mode, and the
-# linker inserts the ARM/Thumb interworking. No FPU: soft float everywhere.
+# smaller; so are mbedTLS and the C shim (T_SIZE_C_FLAGS), except bignum.c,
+# whose multiply-accumulate asm (and umull/umlal, which Thumb-1 lacks) keeps
+# the handshake's big-number work in ARM mode. musl and libgcc are Debian's ARM
+# code; the linker inserts the ARM/Thumb interworking. Soft float everywhere.
 # ARMv5 has no ldrex/strex, so LLVM lowers Swift's atomics (refcounts,
 # swift_once) to __atomic_*_4 calls; Debian's libatomic resolves those through
 # IFUNCs, which a static musl binary never runs, so Toolchains/compat/
@@ -88,6 +94,8 @@ cross_target_armv5() {
     T_SWIFT_FLAGS=(-target-cpu arm926ej-s -Xcc -mthumb)
     T_CLANG_TRIPLE=arm-linux-musleabi
     T_C_FLAGS=(-march=armv5te -mcpu=arm926ej-s -marm -mfloat-abi=soft)
+    T_SIZE_C_FLAGS=(-mthumb)
+    T_SIZE_C_EXCEPT=(bignum.c)
     T_MUSL=arm-linux-musleabi
     T_BUILTINS=gcc:arm-linux-gnueabi-gcc
     T_COMPAT=(arc4random.c atomic-sync.c)
