@@ -216,7 +216,9 @@ int cs_write_file_atomic(const unsigned char *path, long path_len, const unsigne
     if (path_len <= 0 || path_len >= (long)sizeof(name)) return -ENAMETOOLONG;
     memcpy(name, path, (size_t)path_len);
     name[path_len] = 0;
-    snprintf(temp, sizeof(temp), "%s.tmp", name);
+    // Not snprintf: it would pull musl's printf core (~10 KB on armv5) into the agent.
+    memcpy(temp, name, (size_t)path_len);
+    memcpy(temp + path_len, ".tmp", sizeof(".tmp"));
     int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return -errno;
     long done = 0;
@@ -309,9 +311,62 @@ int cs_termination_requested(void) { return termination_flag; }
 
 void cs_exit(int code) { exit(code); }
 
+static char *put_hex16(char *p, unsigned value) {
+    static const char digits[] = "0123456789abcdef";
+    int shift = 12;
+    while (shift > 0 && !(value >> shift)) shift -= 4;
+    for (; shift >= 0; shift -= 4) *p++ = digits[(value >> shift) & 0xF];
+    return p;
+}
+
+static char *put_decimal8(char *p, unsigned value) {
+    if (value >= 100) *p++ = (char)('0' + value / 100);
+    if (value >= 10) *p++ = (char)('0' + value / 10 % 10);
+    *p++ = (char)('0' + value % 10);
+    return p;
+}
+
+// inet_ntop without it: musl's formats through snprintf, which would pull the
+// printf core (~10 KB on armv5) into the agent for this alone. Same output as
+// musl's (lowercase hex, the longest run of zero groups as "::", IPv4-mapped
+// addresses as ::ffff:a.b.c.d), so logs and state files read the same.
+static void address_text(int family, const unsigned char *a, char *text) {
+    char *p = text;
+    if (family == AF_INET) {
+        for (int i = 0; i < 4; i++) {
+            if (i) *p++ = '.';
+            p = put_decimal8(p, a[i]);
+        }
+        *p = 0;
+        return;
+    }
+    static const unsigned char v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    int mapped = !memcmp(a, v4_mapped, sizeof(v4_mapped));
+    for (int group = 0; group < (mapped ? 6 : 8); group++) {
+        if (group) *p++ = ':';
+        p = put_hex16(p, 256u * a[2 * group] + a[2 * group + 1]);
+    }
+    for (int i = 12; mapped && i < 16; i++) {
+        *p++ = i == 12 ? ':' : '.';
+        p = put_decimal8(p, a[i]);
+    }
+    *p = 0;
+    // musl's rule: replace the longest /(^0|:)[:0]{2,}/ with "::".
+    size_t i, best = 0, longest = 2;
+    for (i = 0; text[i]; i++) {
+        if (i && text[i] != ':') continue;
+        size_t run = strspn(text + i, ":0");
+        if (run > longest) best = i, longest = run;
+    }
+    if (longest > 3) {
+        text[best] = text[best + 1] = ':';
+        memmove(text + best + 2, text + best + longest, i - best - longest + 1);
+    }
+}
+
 static int format_address(int family, const void *addr, unsigned char *out, int cap) {
     char text[INET6_ADDRSTRLEN];
-    if (!inet_ntop(family, addr, text, sizeof(text))) return -errno;
+    address_text(family, addr, text);
     int len = (int)strlen(text);
     if (len > cap) return -ENOSPC;
     memcpy(out, text, (size_t)len);

@@ -3,7 +3,6 @@
 #include "camshim.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -11,7 +10,6 @@
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
-#include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>  // error codes only; the socket I/O is ours
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
@@ -180,20 +178,148 @@ void cs_tls_close(int handle) {
     tls.sessions[handle] = NULL;
 }
 
+// Error texts of our own instead of mbedtls_x509_crt_verify_info and
+// mbedtls_strerror: both go through snprintf, whose printf core (with the
+// soft-float double formatting) costs ~10 KB on armv5, and the cross builds
+// leave mbedtls_strerror empty (MBEDTLS_ERROR_STRERROR_DUMMY) to drop the
+// error table. Only codes the agent can meet as a TLS client; anything else
+// is named by its hex code. The same texts on the host (Debian's mbedTLS).
+struct code_text {
+    int code;
+    const char *text;
+};
+
+static const struct code_text verify_flag_texts[] = {
+    {MBEDTLS_X509_BADCERT_EXPIRED, "the certificate validity has expired"},
+    {MBEDTLS_X509_BADCERT_FUTURE, "the certificate validity starts in the future"},
+    {MBEDTLS_X509_BADCERT_CN_MISMATCH, "the certificate Common Name (CN) does not match the expected CN"},
+    {MBEDTLS_X509_BADCERT_NOT_TRUSTED, "the certificate is not correctly signed by the trusted CA"},
+    {MBEDTLS_X509_BADCERT_MISSING, "certificate missing"},
+    {MBEDTLS_X509_BADCERT_KEY_USAGE, "usage does not match the keyUsage extension"},
+    {MBEDTLS_X509_BADCERT_EXT_KEY_USAGE, "usage does not match the extendedKeyUsage extension"},
+    {MBEDTLS_X509_BADCERT_NS_CERT_TYPE, "usage does not match the nsCertType extension"},
+    {MBEDTLS_X509_BADCERT_BAD_MD, "signed with an unacceptable hash"},
+    {MBEDTLS_X509_BADCERT_BAD_PK, "signed with an unacceptable public key algorithm"},
+    {MBEDTLS_X509_BADCERT_BAD_KEY, "signed with an unacceptable key (curve, RSA size)"},
+    {MBEDTLS_X509_BADCERT_OTHER, "other reason"},
+};
+
+// mbedTLS codes are a high-level part (SSL, X.509, PK: multiples of 0x80)
+// plus an optional low-level part (bignum, ECP, RSA, net: below 0x80, or an
+// ECP/RSA code reported on its own).
+static const struct code_text error_texts[] = {
+    {MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE, "the server sent a fatal alert"},
+    {MBEDTLS_ERR_SSL_CONN_EOF, "connection closed during the handshake"},
+    {MBEDTLS_ERR_SSL_INVALID_RECORD, "invalid TLS record"},
+    {MBEDTLS_ERR_SSL_INVALID_MAC, "record authentication (MAC) failed"},
+    {MBEDTLS_ERR_SSL_UNEXPECTED_MESSAGE, "unexpected handshake message"},
+    {MBEDTLS_ERR_SSL_UNEXPECTED_RECORD, "unexpected record"},
+    {MBEDTLS_ERR_SSL_NO_USABLE_CIPHERSUITE, "no cipher suite in common with the server"},
+    {MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION, "the server does not speak TLS 1.2"},
+    {MBEDTLS_ERR_SSL_BAD_HS_SERVER_HELLO, "bad ServerHello"},
+    {MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE, "bad server Certificate message"},
+    {MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE_REQUEST, "bad CertificateRequest"},
+    {MBEDTLS_ERR_SSL_BAD_HS_SERVER_KEY_EXCHANGE, "bad ServerKeyExchange"},
+    {MBEDTLS_ERR_SSL_BAD_HS_SERVER_HELLO_DONE, "bad ServerHelloDone"},
+    {MBEDTLS_ERR_SSL_BAD_HS_CHANGE_CIPHER_SPEC, "bad ChangeCipherSpec"},
+    {MBEDTLS_ERR_SSL_BAD_HS_FINISHED, "bad Finished message"},
+    {MBEDTLS_ERR_SSL_PK_TYPE_MISMATCH, "server key type does not match the cipher suite"},
+    {MBEDTLS_ERR_SSL_PEER_VERIFY_FAILED, "server verification failed"},
+    {MBEDTLS_ERR_SSL_ALLOC_FAILED, "out of memory"},
+    {MBEDTLS_ERR_SSL_BAD_INPUT_DATA, "bad input to TLS"},
+    {MBEDTLS_ERR_SSL_FEATURE_UNAVAILABLE, "feature not available"},
+    {MBEDTLS_ERR_SSL_INTERNAL_ERROR, "internal error"},
+    {MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL, "buffer too small"},
+    {MBEDTLS_ERR_SSL_TIMEOUT, "timeout"},
+    {MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY, "the server closed the TLS session"},
+    {MBEDTLS_ERR_X509_CERT_VERIFY_FAILED, "server certificate rejected"},
+    {MBEDTLS_ERR_X509_INVALID_FORMAT, "malformed certificate"},
+    {MBEDTLS_ERR_X509_INVALID_DATE, "certificate with invalid dates"},
+    {MBEDTLS_ERR_X509_INVALID_SIGNATURE, "certificate with an invalid signature"},
+    {MBEDTLS_ERR_X509_INVALID_EXTENSIONS, "certificate with invalid extensions"},
+    {MBEDTLS_ERR_X509_UNKNOWN_SIG_ALG, "certificate signed with an unknown algorithm"},
+    {MBEDTLS_ERR_X509_SIG_MISMATCH, "certificate signature algorithms do not match"},
+    {MBEDTLS_ERR_X509_CERT_UNKNOWN_FORMAT, "not a certificate (neither PEM nor DER)"},
+    {MBEDTLS_ERR_X509_ALLOC_FAILED, "out of memory"},
+    {MBEDTLS_ERR_PK_UNKNOWN_PK_ALG, "unknown public key algorithm"},
+    {MBEDTLS_ERR_PK_UNKNOWN_NAMED_CURVE, "unsupported elliptic curve"},
+    {MBEDTLS_ERR_PK_INVALID_PUBKEY, "invalid public key"},
+    {MBEDTLS_ERR_PK_SIG_LEN_MISMATCH, "signature length mismatch"},
+    {MBEDTLS_ERR_ECP_VERIFY_FAILED, "ECDSA signature verification failed"},
+    {MBEDTLS_ERR_ECP_FEATURE_UNAVAILABLE, "unsupported elliptic curve"},
+    {MBEDTLS_ERR_ECP_INVALID_KEY, "invalid elliptic curve key"},
+    {MBEDTLS_ERR_ECP_BAD_INPUT_DATA, "bad elliptic curve input"},
+    {MBEDTLS_ERR_ECP_ALLOC_FAILED, "out of memory"},
+    {MBEDTLS_ERR_RSA_VERIFY_FAILED, "RSA signature verification failed"},
+    {MBEDTLS_ERR_RSA_INVALID_PADDING, "bad RSA padding"},
+    {MBEDTLS_ERR_RSA_BAD_INPUT_DATA, "bad RSA input"},
+    {MBEDTLS_ERR_RSA_PUBLIC_FAILED, "RSA public key operation failed"},
+    {MBEDTLS_ERR_NET_RECV_FAILED, "receive failed"},
+    {MBEDTLS_ERR_NET_SEND_FAILED, "send failed"},
+    {MBEDTLS_ERR_NET_CONN_RESET, "connection reset"},
+    {MBEDTLS_ERR_MPI_ALLOC_FAILED, "out of memory"},
+    {MBEDTLS_ERR_MPI_BAD_INPUT_DATA, "bad big number input"},
+    {MBEDTLS_ERR_ENTROPY_SOURCE_FAILED, "no entropy"},
+};
+
+struct text_buffer {
+    char *at, *end;
+};
+
+static void append(struct text_buffer *b, const char *text) {
+    while (*text && b->at < b->end) *b->at++ = *text++;
+}
+
+static const char *text_for_code(int code) {
+    for (size_t i = 0; i < sizeof(error_texts) / sizeof(error_texts[0]); i++)
+        if (error_texts[i].code == code) return error_texts[i].text;
+    return NULL;
+}
+
+// "-0x7780", as mbedTLS's own messages and documentation spell codes.
+static void append_code(struct text_buffer *b, int code) {
+    static const char digits[] = "0123456789ABCDEF";
+    char hex[8] = {'-', '0', 'x'};
+    unsigned value = (unsigned)-code;
+    for (int i = 0; i < 4; i++) hex[3 + i] = digits[(value >> (12 - 4 * i)) & 0xF];
+    hex[7] = 0;
+    append(b, hex);
+}
+
 long cs_tls_error_text(int handle, int code, unsigned char *buf, long cap) {
     char text[512];
+    struct text_buffer b = {text, text + sizeof(text)};
     int mbedtls_code = -(-code - CS_TLS_ERROR_BASE);
     struct session *s = lookup(handle);
     if (mbedtls_code == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && s && s->verify_flags) {
-        int n = snprintf(text, sizeof(text), "server certificate rejected:");
-        // mbedtls_x509_crt_verify_info writes one reason per line; join them.
-        mbedtls_x509_crt_verify_info(text + n, sizeof(text) - (size_t)n, " ", s->verify_flags);
-        for (char *p = text; *p; p++) if (*p == '\n') *p = ';';
+        append(&b, "server certificate rejected:");
+        const char *separator = " ";
+        for (size_t i = 0; i < sizeof(verify_flag_texts) / sizeof(verify_flag_texts[0]); i++) {
+            if (!(s->verify_flags & (unsigned)verify_flag_texts[i].code)) continue;
+            append(&b, separator);
+            append(&b, verify_flag_texts[i].text);
+            separator = "; ";
+        }
     } else {
-        mbedtls_strerror(mbedtls_code, text, sizeof(text));
+        int high = -(-mbedtls_code & 0xFF80), low = -(-mbedtls_code & 0x7F);
+        const char *whole = text_for_code(mbedtls_code);
+        const char *high_text = high ? text_for_code(high) : NULL, *low_text = low ? text_for_code(low) : NULL;
+        if (whole) {
+            append(&b, whole);
+        } else if (high_text || low_text) {
+            append(&b, high_text ? high_text : "TLS error");
+            if (low_text) {
+                append(&b, ": ");
+                append(&b, low_text);
+            }
+        } else {
+            append(&b, "TLS error");
+        }
+        append(&b, " (");
+        append_code(&b, mbedtls_code);
+        append(&b, ")");
     }
-    long len = (long)strlen(text);
-    while (len > 0 && (text[len - 1] == ';' || text[len - 1] == ' ')) len--;
+    long len = (long)(b.at - text);
     if (len > cap) len = cap;
     memcpy(buf, text, (size_t)len);
     return len;

@@ -73,11 +73,11 @@ public enum StateFile {
         var state = AgentState()
         var complete = false
         for rawLine in text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
-            let line = ConfigParser.stripComment(trimmed(String(rawLine)))
+            let line = ConfigParser.stripComment(trimmed(String(rawLine), carriageReturnsToo: true))
             guard !line.isEmpty else { continue }
             guard !complete, let equals = line.firstIndex(of: "=") else { return nil }
-            let name = trimmed(String(line[..<equals]))
-            let value = trimmed(String(line[line.index(after: equals)...]))
+            let name = trimmed(String(line[..<equals]), carriageReturnsToo: true)
+            let value = trimmed(String(line[line.index(after: equals)...]), carriageReturnsToo: true)
             switch name {
             case "agent_id" where isValidAgentID(value): agentID = value
             case "device_key": key = Hex.decode(value)

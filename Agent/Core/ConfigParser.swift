@@ -31,76 +31,80 @@ public enum ConfigParser {
         var stateFile: String?
         var allowPlaintext: Bool?
         var firstPlainEndpointLine = 0
-        var maxTunnels = 8
-        var backoffInitial: Int64 = 1000
-        var backoffMax: Int64 = 60000
-        var mainRecheck: Int64 = 300_000
-        var switchGrace: Int64 = 30_000
+        // The integer keys, indexed by ConfigKey.integerSlot.
+        var integers: [Int64] = ConfigKey.integerKeys.map { $0.default }
         var rebootCommand: String?
         var lineNumber = 0
 
         // "\r\n" is one Character in Swift, so CRLF files need their own separator.
         for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             lineNumber += 1
-            let line = stripComment(trimmed(String(rawLine)))
+            let line = stripComment(trimmed(String(rawLine), carriageReturnsToo: true))
             if line.isEmpty { continue }
             guard let equals = line.firstIndex(of: "=") else {
                 // Only the leading key-like word: the rest may be a device key missing its "=".
                 throw ConfigError(line: lineNumber, key: leadingKeyName(line), problem: "expected 'key = value'")
             }
-            let key = trimmed(String(line[..<equals]))
-            let value = trimmed(String(line[line.index(after: equals)...]))
+            let key = trimmed(String(line[..<equals]), carriageReturnsToo: true)
+            let value = trimmed(String(line[line.index(after: equals)...]), carriageReturnsToo: true)
             // Named by its key-like start: an unknown "key" may hold a secret ("device_key: <hex> = ...").
             func fail(_ problem: String) -> ConfigError { ConfigError(line: lineNumber, key: leadingKeyName(key), problem: problem) }
             if value.isEmpty { throw fail("value is empty") }
-            switch key {
-            case "agent_id":
+            guard let known = ConfigKey(named: key) else { throw fail("unknown key") }
+            if let slot = known.integerSlot {
+                let limits = ConfigKey.integerKeys[slot]
+                guard let n = parseInteger(value), n >= limits.min, n <= limits.max else { throw fail(limits.problem) }
+                integers[slot] = n
+                continue
+            }
+            switch known {
+            case .agentID:
                 guard agentID == nil else { throw fail("given twice") }
                 agentID = try parseIdentifier(value, fail: fail)
-            case "device_key":
+            case .deviceKey:
                 guard deviceKey == nil else { throw fail("given twice") }
                 deviceKey = try parseSecret(value, fail: fail)
-            case "endpoint":
+            case .endpoint:
                 guard endpoints.count < 8 else { throw fail("at most 8 endpoints") }
                 let address = try parseServerURL(value, fail: fail)
                 if !address.tls && firstPlainEndpointLine == 0 { firstPlainEndpointLine = lineNumber }
                 endpoints.append(address)
-            case "serial":
+            case .serial:
                 guard serial == nil else { throw fail("given twice") }
                 serial = try parseIdentifier(value, fail: fail)
-            case "mac":
+            case .mac:
                 guard value.utf8.count <= 32 else { throw fail("too long") }
                 mac = value
-            case "model":
+            case .model:
                 guard value.utf8.count <= 64 else { throw fail("too long") }
                 model = value
-            case "firmware":
+            case .firmware:
                 guard value.utf8.count <= 64 else { throw fail("too long") }
                 firmware = value
-            case "activation_secret":
+            case .activationSecret:
                 guard activationSecret == nil else { throw fail("given twice") }
                 activationSecret = try parseSecret(value, fail: fail)
-            case "state_file":
+            case .stateFile:
                 guard stateFile == nil else { throw fail("given twice") }
                 stateFile = try parseAbsolutePath(value, fail: fail)
-            case "ca_file":
+            case .caFile:
                 guard caFile == nil else { throw fail("given twice") }
                 caFile = try parseAbsolutePath(value, fail: fail)
-            case "allow_plaintext":
+            case .allowPlaintext:
                 guard allowPlaintext == nil else { throw fail("given twice") }
                 switch value {
                 case "yes", "true": allowPlaintext = true
                 case "no", "false": allowPlaintext = false
                 default: throw fail("must be yes or no")
                 }
-            case "target":
+            case .target:
                 guard targets.count < ProtocolConstants.maxTargets else {
                     throw fail("at most \(ProtocolConstants.maxTargets) targets")
                 }
                 let target = try parseTarget(value, fail: fail)
                 for existing in targets where existing.name == target.name { throw fail("target name '\(target.name)' given twice") }
                 targets.append(target)
-            case "log_level":
+            case .logLevel:
                 switch value {
                 case "debug": logLevel = .debug
                 case "info": logLevel = .info
@@ -108,28 +112,13 @@ public enum ConfigParser {
                 case "error": logLevel = .error
                 default: throw fail("must be debug, info, warn or error")
                 }
-            case "max_tunnels":
-                guard let n = parseInteger(value), n >= 1, n <= 64 else { throw fail("must be a number from 1 to 64") }
-                maxTunnels = Int(n)
-            case "backoff_initial_ms":
-                guard let n = parseInteger(value), n >= 100, n <= 60000 else { throw fail("must be 100 to 60000") }
-                backoffInitial = n
-            case "backoff_max_ms":
-                guard let n = parseInteger(value), n >= 1000, n <= 3_600_000 else { throw fail("must be 1000 to 3600000") }
-                backoffMax = n
-            case "main_endpoint_recheck_ms":
-                guard let n = parseInteger(value), n >= 1000, n <= 86_400_000 else { throw fail("must be 1000 to 86400000") }
-                mainRecheck = n
-            case "switch_grace_ms":
-                guard let n = parseInteger(value), n >= 0, n <= 3_600_000 else { throw fail("must be 0 to 3600000") }
-                switchGrace = n
-            case "reboot_command":
+            case .rebootCommand:
                 guard rebootCommand == nil else { throw fail("given twice") }
                 guard value.hasPrefix("/") else { throw fail("must start with an absolute path (no shell is used)") }
                 guard value.utf8.count <= 256 else { throw fail("longer than 256 bytes") }
                 rebootCommand = value
-            default:
-                throw fail("unknown key")
+            case .maxTunnels, .backoffInitialMs, .backoffMaxMs, .mainEndpointRecheckMs, .switchGraceMs:
+                break  // handled above
             }
         }
 
@@ -161,6 +150,9 @@ public enum ConfigParser {
         if usesTLS && caFile == nil {
             throw ConfigError(line: 0, key: "ca_file", problem: "missing (https endpoints need the CA bundle)")
         }
+        let maxTunnels = integers[ConfigKey.maxTunnels.integerSlot!]
+        let backoffInitial = integers[ConfigKey.backoffInitialMs.integerSlot!]
+        let backoffMax = integers[ConfigKey.backoffMaxMs.integerSlot!]
         guard backoffMax >= backoffInitial else {
             throw ConfigError(line: 0, key: "backoff_max_ms", problem: "must not be below backoff_initial_ms")
         }
@@ -170,11 +162,11 @@ public enum ConfigParser {
         config.logLevel = logLevel
         config.caFile = caFile
         config.allowPlaintext = allowPlaintext ?? false
-        config.maxTunnels = maxTunnels
+        config.maxTunnels = Int(maxTunnels)
         config.backoffInitialMs = backoffInitial
         config.backoffMaxMs = backoffMax
-        config.mainEndpointRecheckMs = mainRecheck
-        config.switchGraceMs = switchGrace
+        config.mainEndpointRecheckMs = integers[ConfigKey.mainEndpointRecheckMs.integerSlot!]
+        config.switchGraceMs = integers[ConfigKey.switchGraceMs.integerSlot!]
         config.rebootCommand = rebootCommand
         return config
     }
@@ -222,8 +214,8 @@ public enum ConfigParser {
     /// `name=host:port`.
     static func parseTarget(_ value: String, fail: (String) -> ConfigError) throws(ConfigError) -> TunnelTarget {
         guard let equals = value.firstIndex(of: "=") else { throw fail("must be name=host:port") }
-        let name = trimmed(String(value[..<equals]))
-        let address = trimmed(String(value[value.index(after: equals)...]))
+        let name = trimmed(String(value[..<equals]), carriageReturnsToo: true)
+        let address = trimmed(String(value[value.index(after: equals)...]), carriageReturnsToo: true)
         guard isValidAgentID(name), name.utf8.count <= 32 else { throw fail("target name must be 1-32 characters of A-Z a-z 0-9 . _ -") }
         guard let (host, port) = splitHostPort(address, defaultPort: nil) else {
             throw fail("'\(address)' is not host:port")
@@ -274,7 +266,76 @@ public enum ConfigParser {
 
     static func stripComment(_ line: String) -> String {
         guard let hash = line.firstIndex(of: "#") else { return line }
-        return trimmed(String(line[..<hash]))
+        return trimmed(String(line[..<hash]), carriageReturnsToo: true)
+    }
+}
+
+/// The config file's keys (docs/CONFIG.md).
+enum ConfigKey: UInt8 {
+    case agentID, deviceKey, endpoint, serial, mac, model, firmware, activationSecret, stateFile, caFile
+    case allowPlaintext, target, logLevel, rebootCommand
+    case maxTunnels, backoffInitialMs, backoffMaxMs, mainEndpointRecheckMs, switchGraceMs
+
+    var name: StaticString {
+        switch self {
+        case .agentID: "agent_id"
+        case .deviceKey: "device_key"
+        case .endpoint: "endpoint"
+        case .serial: "serial"
+        case .mac: "mac"
+        case .model: "model"
+        case .firmware: "firmware"
+        case .activationSecret: "activation_secret"
+        case .stateFile: "state_file"
+        case .caFile: "ca_file"
+        case .allowPlaintext: "allow_plaintext"
+        case .target: "target"
+        case .logLevel: "log_level"
+        case .rebootCommand: "reboot_command"
+        case .maxTunnels: "max_tunnels"
+        case .backoffInitialMs: "backoff_initial_ms"
+        case .backoffMaxMs: "backoff_max_ms"
+        case .mainEndpointRecheckMs: "main_endpoint_recheck_ms"
+        case .switchGraceMs: "switch_grace_ms"
+        }
+    }
+
+    /// The key spelled `text`, by a linear search of the names. Neither
+    /// `switch` on the String (a comparison call per case: several KB in
+    /// parse) nor a String raw value (its init looks names up through a
+    /// Dictionary, whose String hashing costs ~8 KB on armv5).
+    init?(named text: String) {
+        var raw: UInt8 = 0
+        while let key = ConfigKey(rawValue: raw) {
+            let name = key.name
+            if text.utf8.elementsEqual(UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)) {
+                self = key
+                return
+            }
+            raw += 1
+        }
+        return nil
+    }
+
+    /// Whole-number keys: allowed range, the message when outside it, the default.
+    static let integerKeys: [(min: Int64, max: Int64, problem: String, default: Int64)] = [
+        (1, 64, "must be a number from 1 to 64", 8),
+        (100, 60000, "must be 100 to 60000", 1000),
+        (1000, 3_600_000, "must be 1000 to 3600000", 60000),
+        (1000, 86_400_000, "must be 1000 to 86400000", 300_000),
+        (0, 3_600_000, "must be 0 to 3600000", 30_000),
+    ]
+
+    /// Index into integerKeys, nil for the other keys.
+    var integerSlot: Int? {
+        switch self {
+        case .maxTunnels: 0
+        case .backoffInitialMs: 1
+        case .backoffMaxMs: 2
+        case .mainEndpointRecheckMs: 3
+        case .switchGraceMs: 4
+        default: nil
+        }
     }
 }
 
@@ -299,11 +360,4 @@ public func parseInteger(_ text: String) -> Int64? {
         value = value * 10 + Int64(byte - 0x30)
     }
     return value
-}
-
-func trimmed(_ text: String) -> String {
-    var slice = Substring(text)
-    while let first = slice.first, first == " " || first == "\t" || first == "\r" { slice.removeFirst() }
-    while let last = slice.last, last == " " || last == "\t" || last == "\r" { slice.removeLast() }
-    return String(slice)
 }

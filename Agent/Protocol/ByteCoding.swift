@@ -111,3 +111,17 @@ public func decodeUTF8(_ bytes: [UInt8]) -> String? {
         }
     }
 }
+
+/// `text` without leading and trailing spaces and tabs (and carriage returns
+/// when asked: config and state files may have CRLF line ends). Works on the
+/// UTF-8 bytes rather than Characters, so it needs no grapheme breaking; the
+/// one definition for the protocol and core modules.
+public func trimmed(_ text: String, carriageReturnsToo: Bool = false) -> String {
+    func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || (carriageReturnsToo && byte == 0x0D) }
+    let utf8 = text.utf8
+    var start = utf8.startIndex, end = utf8.endIndex
+    while start < end, isBlank(utf8[start]) { start = utf8.index(after: start) }
+    while end > start, isBlank(utf8[utf8.index(before: end)]) { end = utf8.index(before: end) }
+    if start == utf8.startIndex && end == utf8.endIndex { return text }
+    return String(text[start..<end])
+}

@@ -155,13 +155,6 @@ private func splitHeader(_ line: String) throws(ProtocolError) -> (String, Strin
     return (name, trimmed(String(line[line.index(after: colon)...])))
 }
 
-func trimmed(_ text: String) -> String {
-    var scalars = Substring(text)
-    while let first = scalars.first, first == " " || first == "\t" { scalars.removeFirst() }
-    while let last = scalars.last, last == " " || last == "\t" { scalars.removeLast() }
-    return String(scalars)
-}
-
 func asciiLowercased(_ text: String) -> String {
     var utf8: [UInt8] = []
     for byte in text.utf8 { utf8.append(byte >= 0x41 && byte <= 0x5A ? byte + 32 : byte) }

@@ -15,6 +15,11 @@
 #   T_SWIFT_FLAGS   extra swiftc flags (e.g. -target-cpu arm926ej-s)
 #   T_CLANG_TRIPLE  --target for clang when compiling C and linking
 #   T_C_FLAGS       extra C flags (CPU/FPU/float ABI; must match the Swift objects)
+#   T_SIZE_C_FLAGS  added to T_C_FLAGS for the C we compile ourselves, mbedTLS
+#                   and the agent's C shim, to trade speed for size (armv5:
+#                   -mthumb); not for musl, the builtins or Toolchains/compat
+#   T_SIZE_C_EXCEPT mbedTLS sources that keep T_C_FLAGS alone (armv5:
+#                   bignum.c, whose multiply-accumulate asm is ARM code)
 #   T_MUSL          Debian musl multiarch dir name: /usr/lib/<T_MUSL>, /usr/include/<T_MUSL>
 #   T_BUILTINS      compiler runtime for __aeabi_*, __udivti3...:
 #                     compiler-rt:<arch>  the toolchain's libclang_rt.builtins-<arch>.a
@@ -31,7 +36,7 @@ CROSS_TARGETS=(x86_64 armv7 armv5 armv7hf aarch64)
 
 _cross_target_reset() {
     T_DESC="" T_KIND=native T_SWIFT_TRIPLE="" T_CLANG_TRIPLE="" T_MUSL="" T_BUILTINS="" T_RUNNER=""
-    T_SWIFT_FLAGS=() T_C_FLAGS=() T_COMPAT=() T_LINK_FLAGS=() T_PACKAGES=()
+    T_SWIFT_FLAGS=() T_C_FLAGS=() T_SIZE_C_FLAGS=() T_SIZE_C_EXCEPT=() T_COMPAT=() T_LINK_FLAGS=() T_PACKAGES=()
     T_CC="" T_MUSL_DIR="" T_MUSL_FROM_SOURCE="" # wasm2c targets only (see cross-wasm2c.sh)
 }
 
@@ -43,7 +48,7 @@ cross_target_x86_64() {
     T_CLANG_TRIPLE=x86_64-linux-musl
     T_MUSL=x86_64-linux-musl
     T_BUILTINS=compiler-rt:x86_64
-    T_COMPAT=(arc4random.c)
+    T_COMPAT=(arc4random.c swift-rc-calls.c)
     T_PACKAGES=(musl-dev)
 }
 
@@ -66,7 +71,7 @@ cross_target_armv7() {
     # No ARM compiler-rt in the Swift toolchain; Debian's armel libgcc has
     # __aeabi_idiv & co. (soft-float, ARMv5TE baseline, fine for v7).
     T_BUILTINS=gcc:arm-linux-gnueabi-gcc
-    T_COMPAT=(arc4random.c)
+    T_COMPAT=(arc4random.c swift-rc-calls.c)
     T_PACKAGES=(musl-dev:armel gcc-arm-linux-gnueabi)
     T_RUNNER="qemu-arm-static -cpu cortex-a7"
 }
@@ -75,9 +80,10 @@ cross_target_armv7() {
 # The Embedded stdlib for armv4t is the only one old enough; -target-cpu
 # arm926ej-s lets LLVM use the v5TE instructions (clz, blx, ldrd) and nothing
 # newer. The Swift code is Thumb-1 (ARMv5TE has Thumb-1, not Thumb-2): 84 KB
-# smaller, which keeps the agent with TLS inside the 400 KiB budget; the C
-# (shim, musl, mbedTLS, whose bignum asm needs it) stays ARM mode, and the
-# linker inserts the ARM/Thumb interworking. No FPU: soft float everywhere.
+# smaller; so are mbedTLS and the C shim (T_SIZE_C_FLAGS), except bignum.c,
+# whose multiply-accumulate asm (and umull/umlal, which Thumb-1 lacks) keeps
+# the handshake's big-number work in ARM mode. musl and libgcc are Debian's ARM
+# code; the linker inserts the ARM/Thumb interworking. Soft float everywhere.
 # ARMv5 has no ldrex/strex, so LLVM lowers Swift's atomics (refcounts,
 # swift_once) to __atomic_*_4 calls; Debian's libatomic resolves those through
 # IFUNCs, which a static musl binary never runs, so Toolchains/compat/
@@ -85,12 +91,18 @@ cross_target_armv7() {
 cross_target_armv5() {
     T_DESC="ARMv5TE Linux (ARM926EJ-S), Thumb-1 Swift + ARM C, soft float (armel), static musl (Embedded Swift armv4t-none-none-eabi)"
     T_SWIFT_TRIPLE=armv4t-none-none-eabi
-    T_SWIFT_FLAGS=(-target-cpu arm926ej-s -Xcc -mthumb)
+    # -lto=llvm-full: the Swift modules go to the link as LLVM bitcode and lld
+    # optimises them as one program (-23 KB here: cross-module dead code and
+    # duplicate specialisations; the C stays native). Measured on armv5 only
+    # so far, where the budget is tight (docs/TOOLCHAINS.md, Sizes).
+    T_SWIFT_FLAGS=(-target-cpu arm926ej-s -Xcc -mthumb -lto=llvm-full)
     T_CLANG_TRIPLE=arm-linux-musleabi
     T_C_FLAGS=(-march=armv5te -mcpu=arm926ej-s -marm -mfloat-abi=soft)
+    T_SIZE_C_FLAGS=(-mthumb)
+    T_SIZE_C_EXCEPT=(bignum.c)
     T_MUSL=arm-linux-musleabi
     T_BUILTINS=gcc:arm-linux-gnueabi-gcc
-    T_COMPAT=(arc4random.c atomic-sync.c)
+    T_COMPAT=(arc4random.c atomic-sync.c swift-rc-calls.c)
     T_PACKAGES=(musl-dev:armel gcc-arm-linux-gnueabi)
     T_RUNNER="qemu-arm-static -cpu arm926"
 }
@@ -108,7 +120,7 @@ cross_target_armv7hf() {
     T_C_FLAGS=(-march=armv7-a -mthumb -mfpu=neon -mfloat-abi=hard)
     T_MUSL=arm-linux-musleabihf
     T_BUILTINS=gcc:arm-linux-gnueabihf-gcc
-    T_COMPAT=(arc4random.c)
+    T_COMPAT=(arc4random.c swift-rc-calls.c)
     T_PACKAGES=(musl-dev:armhf gcc-arm-linux-gnueabihf)
     T_RUNNER="qemu-arm-static -cpu cortex-a7"
 }
@@ -122,7 +134,7 @@ cross_target_aarch64() {
     T_C_FLAGS=(-march=armv8-a)
     T_MUSL=aarch64-linux-musl
     T_BUILTINS=gcc:aarch64-linux-gnu-gcc
-    T_COMPAT=(arc4random.c)
+    T_COMPAT=(arc4random.c swift-rc-calls.c)
     T_PACKAGES=(musl-dev:arm64 gcc-aarch64-linux-gnu)
     T_RUNNER=qemu-aarch64-static
 }

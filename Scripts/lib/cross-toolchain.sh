@@ -102,6 +102,12 @@ cross_swift_flags() {
         # Swift code does not need the canary; keeps __stack_chk_* out of the
         # Swift objects (the C shim keeps it, musl provides the guard).
         -Xfrontend -disable-stack-protector
+        # Retain/release as calls instead of an inlined copy of the runtime's
+        # code at every site: the sites call swift_nonatomic_*, which
+        # Toolchains/compat/swift-rc-calls.c forwards to the runtime's atomic
+        # swift_retain/swift_release (so nothing assumes one thread).
+        # Swift code -7 % on armv5 (docs/TOOLCHAINS.md, Sizes).
+        -Xfrontend -assume-single-threaded
         "${T_SWIFT_FLAGS[@]}"
     )
 }

@@ -22,12 +22,14 @@
  *   - No file system (MBEDTLS_FS_IO): read the CA file yourself (cs_read_file)
  *     and hand the bytes to mbedtls_x509_crt_parse. No net_sockets (the agent
  *     owns its sockets and passes send/recv callbacks), no threading, no
- *     timing, no PSA, no debug, no self tests. No X.509 *_info text
- *     (MBEDTLS_X509_REMOVE_INFO: mbedtls_x509_crt_verify_info is gone; name the
- *     MBEDTLS_X509_BADCERT_* flags yourself). mbedtls_strerror exists but
- *     writes an empty string (MBEDTLS_ERROR_STRERROR_DUMMY): the error text
- *     table and the snprintf behind it would cost more than the rest of TLS
- *     error handling; log the code.
+ *     timing, no PSA, no debug, no self tests. No X.509 *_info text:
+ *     MBEDTLS_X509_REMOVE_INFO is a 3.x option that 2.28 ignores, so
+ *     mbedtls_x509_crt_verify_info still exists; the C shim must not call it
+ *     (nor anything else that uses snprintf: musl's printf core is ~10 KB on
+ *     armv5) and names the MBEDTLS_X509_BADCERT_* flags itself, so
+ *     --gc-sections drops it. mbedtls_strerror exists but writes an empty
+ *     string (MBEDTLS_ERROR_STRERROR_DUMMY): the shim has its own short table
+ *     of the codes a TLS client meets (camtls.c).
  *
  * Size over speed where it is cheap: AES with one table instead of four
  * (tables built in RAM at first use, nothing in flash), SHA-256/512 in their
