@@ -72,9 +72,9 @@ func secretsWritten(onLine number: Int, of text: String) -> [String] {
     return secrets
 }
 
-func checkStateFileRoundTrip(_ identity: AgentIdentity) {
-    let rendered = StateFile.render(identity)
-    require(StateFile.parse(rendered) == identity, "StateFile.render -> parse loses the identity \(identity.agentID)")
+func checkStateFileRoundTrip(_ state: AgentState) {
+    let rendered = StateFile.render(state)
+    require(StateFile.parse(rendered) == state, "StateFile.render -> parse loses part of the state")
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -87,7 +87,9 @@ public func fuzzConfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     do {
         let config = try ConfigParser.parse(text)
         checkLimits(config)
-        if let identity = config.identity { checkStateFileRoundTrip(identity) }
+        if let identity = config.identity {
+            checkStateFileRoundTrip(AgentState(identity: identity, endpoints: config.endpoints))
+        }
     } catch {
         require(error.line >= 0 && error.line <= lineCount, "error names line \(error.line) of a \(lineCount)-line file")
         require(!error.description.isEmpty, "empty error description")
@@ -108,9 +110,15 @@ public func fuzzConfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         }
     }
 
-    if let identity = StateFile.parse(text) {
-        require(isValidAgentID(identity.agentID) && (16...64).contains(identity.deviceKey.count), "state file with invalid identity accepted")
-        checkStateFileRoundTrip(identity)
+    if let state = StateFile.parse(text) {
+        if let identity = state.identity {
+            require(isValidAgentID(identity.agentID) && (16...64).contains(identity.deviceKey.count), "state file with invalid identity accepted")
+        }
+        require(state.endpoints.count <= ProtocolConstants.maxEndpoints, "state file with too many endpoints accepted")
+        for endpoint in state.endpoints + state.configEndpointAddresses {
+            require(endpoint.knownAddress.map(isNumericAddress) ?? true, "state file with a non-numeric known address accepted")
+        }
+        checkStateFileRoundTrip(state)
     }
     return 0
 }

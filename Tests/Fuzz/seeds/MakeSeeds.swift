@@ -96,4 +96,10 @@ write(requests, "proxy-style-request.bin", Array(("GET /camagent/v1 HTTP/1.1\r\n
     + "Connection: keep-alive, Upgrade\r\nUpgrade: camagent/1\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n").utf8) + hello)
 write(requests, "browser-request.bin", Array("GET / HTTP/1.1\r\nHost: camera\r\nAccept: */*\r\n\r\n".utf8))
 // config: the fixtures (copied by the script) and a state file.
-write("\(corpus)/config", "state-file.conf", Array(StateFile.render(AgentIdentity(agentID: "unit-0001", deviceKey: bytes(32, from: 0))).utf8))
+write("\(corpus)/config", "state-file.conf", Array(StateFile.render(AgentState(
+    identity: AgentIdentity(agentID: "unit-0001", deviceKey: bytes(32, from: 0)),
+    endpoints: [ServerAddress(host: "ep1.example.net", port: 443, tls: true, knownAddress: "192.0.2.10"),
+                ServerAddress(host: "ep2.example.net", port: 8443, tls: true)],
+    mainEndpointRecheckMs: 120_000)).utf8))
+write("\(corpus)/config", "state-file-known-addresses.conf", Array(StateFile.render(AgentState(
+    configEndpointAddresses: [ServerAddress(host: "ep.example.net", port: 443, tls: true, knownAddress: "2001:db8::7")])).utf8))
