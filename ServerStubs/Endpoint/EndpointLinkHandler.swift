@@ -169,10 +169,14 @@ final class EndpointLinkHandler: ChannelInboundHandler {
         } else {
             ServerLog.debug(component, "\(remote)\(agentLabel): \(error)")
             if closeReason == nil { closeReason = "connection error: \(error)" }
+            if machine.isReachabilityCheck { endedAsReachabilityCheck = true }
             machine.closed()
             context.close(promise: nil)
         }
     }
+
+    /// Set when a reachability check ended in a connection error (a reset).
+    private var endedAsReachabilityCheck = false
 
     func channelInactive(context: ChannelHandlerContext) {
         leavePending()
@@ -180,7 +184,9 @@ final class EndpointLinkHandler: ChannelInboundHandler {
         if let agentID = establishedAgent {
             state.sessionClosed(agentID: agentID, handler: self)
             ServerLog.info(component, "\(remote): agent \(agentID) disconnected (\(reason))")
-        } else if closeReason == nil && machine.isReachabilityCheck {
+        } else if machine.isReachabilityCheck || endedAsReachabilityCheck {
+            // A check may end with a reset (the checker closed with our HELLO_ACK
+            // unread): still a check, not a failed or broken login.
             ServerLog.debug(component, "\(remote): answered a reachability check (HELLO only)")
         } else {
             ServerLog.info(component, "\(remote): closed before authenticating (\(reason))")
