@@ -247,9 +247,7 @@ public struct AgentRuntime {
         case .running:
             splices[id] = splice
         case .finished(let reason):
-            splice.closeSockets()
-            pending += core.tunnelFinished(id, bytesToStreampoint: splice.bytesUp, bytesFromStreampoint: splice.bytesDown,
-                                           reason: reason, now: cs_monotonic_ms())
+            finish(id, splice, reason: reason)
         }
     }
 
@@ -418,13 +416,18 @@ public struct AgentRuntime {
 
     private mutating func closeTunnel(_ tunnelID: UInt32) {
         if let splice = splices.removeValue(forKey: tunnelID) {
-            splice.closeSockets()
-            pending += core.tunnelFinished(tunnelID, bytesToStreampoint: splice.bytesUp, bytesFromStreampoint: splice.bytesDown,
-                                           reason: "closed by the agent", now: cs_monotonic_ms())
+            finish(tunnelID, splice, reason: "closed by the agent")
             return
         }
         drop(.tunnelTarget(tunnelID))
         drop(.tunnelData(tunnelID))
+    }
+
+    /// Closes a splice already taken out of the table and reports its bytes.
+    private mutating func finish(_ tunnelID: UInt32, _ splice: Splice, reason: String) {
+        splice.closeSockets()
+        pending += core.tunnelFinished(tunnelID, bytesToStreampoint: splice.bytesUp, bytesFromStreampoint: splice.bytesDown,
+                                       reason: reason, now: cs_monotonic_ms())
     }
 
     private mutating func startSplice(_ tunnelID: UInt32, toTarget: [UInt8]) {
