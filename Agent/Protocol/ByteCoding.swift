@@ -96,6 +96,13 @@ public struct ByteReader {
         guard let text = decodeUTF8(utf8) else { throw .invalidUTF8 }
         return text
     }
+
+    /// A host field: a string that must follow `HostSyntax`.
+    public mutating func host() throws(ProtocolError) -> String {
+        let text = try string()
+        guard HostSyntax.isValid(text) else { throw .invalidHost(message: context) }
+        return text
+    }
 }
 
 /// Strict UTF-8 decoding that works in Embedded Swift (no Foundation).

@@ -28,7 +28,7 @@ public struct StreampointOffer: Equatable, Sendable {
 
     static func read(from r: inout ByteReader) throws(ProtocolError) -> StreampointOffer {
         let id = try r.string()
-        let host = try r.string()
+        let host = try r.host()
         let port = try r.u16()
         let ticket = try r.blob()
         let flags = try r.u8()

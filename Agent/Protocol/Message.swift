@@ -112,8 +112,13 @@ public enum Message: Equatable, Sendable {
     }
 
     /// For logs. Never includes field values, so secrets cannot leak through it.
+    public var name: String { kind.name }
+}
+
+extension Message.Kind {
+    /// The message's name in docs/PROTOCOL.md, for logs and error texts.
     public var name: String {
-        switch kind {
+        switch self {
         case .hello: return "HELLO"
         case .helloAck: return "HELLO_ACK"
         case .error: return "ERROR"
@@ -140,7 +145,9 @@ public enum Message: Equatable, Sendable {
         case .commandResult: return "COMMAND_RESULT"
         }
     }
+}
 
+extension Message {
     public func frame() -> Frame {
         var w = ByteWriter()
         switch self {
@@ -237,7 +244,7 @@ public enum Message: Equatable, Sendable {
 
     public init(frame: Frame) throws(ProtocolError) {
         guard let kind = Kind(rawValue: frame.type) else { throw .unknownMessageType(frame.type) }
-        var r = ByteReader(frame.payload, context: "message")
+        var r = ByteReader(frame.payload, context: kind.name)
         switch kind {
         case .hello:
             guard try r.raw(4) == ProtocolConstants.helloMagic else { throw .badMagic }
@@ -290,7 +297,7 @@ public enum Message: Equatable, Sendable {
             self = .activated(serverProof: proof, agentID: agentID, wrappedKey: try r.blob())
         case .streampointAssign:
             let id = try r.string()
-            let host = try r.string()
+            let host = try r.host()
             let port = try r.u16()
             let ticket = try r.blob()
             // The flags byte, then the backup, were appended in compatible revisions;
@@ -308,7 +315,7 @@ public enum Message: Equatable, Sendable {
             var targets: [TunnelTarget] = []
             for _ in 0..<count {
                 let name = try r.string()
-                let host = try r.string()
+                let host = try r.host()
                 targets.append(TunnelTarget(name: name, host: host, port: try r.u16()))
             }
             self = .streamRegister(ticket: ticket, targets: targets)
@@ -316,7 +323,7 @@ public enum Message: Equatable, Sendable {
             self = .streamRegistered(streampointID: try r.string())
         case .tunnelOpen:
             let id = try r.u32()
-            let host = try r.string()
+            let host = try r.host()
             let port = try r.u16()
             self = .tunnelOpen(tunnelID: id, host: host, port: port, bindToken: try r.raw(ProtocolConstants.bindTokenSize))
         case .tunnelOpenFailed:
@@ -331,7 +338,7 @@ public enum Message: Equatable, Sendable {
             guard count <= ProtocolConstants.maxEndpoints else { throw .tooManyEntries("endpoints in CONFIG_PUSH") }
             var endpoints: [EndpointEntry] = []
             for _ in 0..<count {
-                let host = try r.string()
+                let host = try r.host()
                 let port = try r.u16()
                 endpoints.append(EndpointEntry(host: host, port: port, tls: try r.u8() & StreampointFlags.tls != 0))
             }

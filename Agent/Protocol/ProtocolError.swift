@@ -7,6 +7,8 @@ public enum ProtocolError: Error, Equatable, Sendable {
     case truncated(message: String)
     case stringTooLong
     case invalidUTF8
+    /// A host field that is not a DNS name or an unbracketed IP address (HostSyntax).
+    case invalidHost(message: String)
     case badMagic
     case malformedUpgrade(String)
     case upgradeHeadersTooLarge
@@ -33,6 +35,8 @@ public enum ProtocolError: Error, Equatable, Sendable {
         case .truncated(let message): return "truncated \(message) payload"
         case .stringTooLong: return "string field longer than \(ProtocolConstants.maxStringBytes) bytes"
         case .invalidUTF8: return "string field is not valid UTF-8"
+        case .invalidHost(let message):
+            return "host field in \(message) is not a host name or an unbracketed IP address"
         case .badMagic: return "HELLO magic is not CAMA"
         case .malformedUpgrade(let why): return "malformed HTTP upgrade: \(why)"
         case .upgradeHeadersTooLarge:

@@ -1,8 +1,10 @@
 import CCamShim
 import CamCore
+import CamProtocol
 
 /// Writes `<UTC time> <level> camagent: <text>` lines to stderr, the same shape
-/// as the servers' logs. Texts come from the core, which never puts secrets in them.
+/// as the servers' logs. Texts come from the core, which never puts secrets in
+/// them; peer-supplied parts are escaped here (LogText), so none can forge a line.
 public struct Logger {
     public var minimum: LogLevel
 
@@ -10,7 +12,7 @@ public struct Logger {
 
     public func log(_ level: LogLevel, _ text: String) {
         guard level >= minimum else { return }
-        let line = "\(utcTimestamp(cs_wall_seconds())) \(level.label) camagent: \(text)\n"
+        let line = "\(utcTimestamp(cs_wall_seconds())) \(level.label) camagent: \(LogText.line(text))\n"
         writeStderr(line)
     }
 }

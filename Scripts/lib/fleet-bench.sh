@@ -59,7 +59,8 @@ fleet_bench() {
         --out "$CLUSTER_WORK/fleet-registry.json" | sed 's/^/  /'
 
     cluster_spawn fleet-streampoint "$bin/camagent-streampoint" --id fleet-sp --listen "$listen:0" --admin 127.0.0.1:0 \
-        --ticket-key-file "$CLUSTER_WORK/ticket.key" --log-level warn "${tls_args[@]}"
+        --ticket-key-file "$CLUSTER_WORK/ticket.key" --log-level warn "${tls_args[@]}" \
+        --max-pending-per-address 256  # every simulated agent comes from 127.0.0.1
     sp_pid=$LAST_PID
     SP=$(cluster_wait_line fleet-streampoint "streampoint: agents listening on ")
     if [[ -n "${CLUSTER_PLAIN:-}" ]]; then sp_address=$SP; else sp_address="tls://localhost:${SP##*:}"; fi

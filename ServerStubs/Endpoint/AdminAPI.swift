@@ -385,6 +385,6 @@ struct AdminAPI {
 
     /// Echoes client-supplied text into a response only in bounded form.
     private func shown(_ text: String) -> String {
-        text.count > 100 ? String(text.prefix(100)) + "…" : text
+        LogText.peer(text)
     }
 }

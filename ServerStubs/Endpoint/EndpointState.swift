@@ -386,7 +386,7 @@ final class EndpointState: @unchecked Sendable {
     }()
 }
 
-/// Peer-supplied text for a log line: quoted, escaped, at most 100 characters.
+/// Peer-supplied text for a log line: quoted, escaped and capped (LogText).
 func bounded(_ text: String) -> String {
-    (text.count > 100 ? String(text.prefix(100)) + "…" : text).debugDescription
+    "\"" + LogText.peer(text) + "\""
 }

@@ -20,7 +20,8 @@ public final class LinkKeepaliveHandler: ChannelDuplexHandler {
     private var handshakeTask: Scheduled<Void>?
     private var tickTask: RepeatedTask?
     private let pendingBudget: PendingLinkBudget?
-    private var holdsPendingSlot = false
+    /// The address whose pending slot this link holds, if it holds one.
+    private var pendingSlotAddress: String?
 
     /// `pendingBudget` caps how many links may be mid-handshake at once (slowloris).
     public init(component: String, handshakeTimeout: TimeAmount = .seconds(10),
@@ -45,14 +46,17 @@ public final class LinkKeepaliveHandler: ChannelDuplexHandler {
         guard handshakeTask == nil, !established else { return }
         let channel = context.channel
         if let pendingBudget {
-            guard pendingBudget.admit() else {
-                ServerLog.warn(component, "\(describeRemote(channel.remoteAddress)): refused, already \(pendingBudget.limit) "
-                    + "connections mid-handshake (--max-pending)")
+            let address = channel.remoteAddress?.ipAddress ?? "?"
+            if let refusal = pendingBudget.admit(address: address) {
+                let why = refusal == .full
+                    ? "already \(pendingBudget.limit) connections mid-handshake (--max-pending)"
+                    : "already \(pendingBudget.perAddressLimit) connections mid-handshake from \(address) (--max-pending-per-address)"
+                ServerLog.warn(component, "\(describeRemote(channel.remoteAddress)): refused, \(why)")
                 established = true
                 channel.close(promise: nil)
                 return
             }
-            holdsPendingSlot = true
+            pendingSlotAddress = address
         }
         let component = self.component
         let timeout = handshakeTimeout
@@ -96,9 +100,9 @@ public final class LinkKeepaliveHandler: ChannelDuplexHandler {
     }
 
     private func releasePendingSlot() {
-        guard holdsPendingSlot else { return }
-        holdsPendingSlot = false
-        pendingBudget?.release()
+        guard let address = pendingSlotAddress else { return }
+        pendingSlotAddress = nil
+        pendingBudget?.release(address: address)
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -112,19 +116,43 @@ public final class LinkKeepaliveHandler: ChannelDuplexHandler {
     }
 }
 
-/// How many links may be mid-handshake at once, shared by one server's links.
-/// Used from that server's single event loop only.
+/// How many links may be mid-handshake at once, shared by one server's links,
+/// in all and from one address: without the second bound a single address can
+/// hold every slot for the whole handshake timeout and lock every camera out.
+/// The table holds only addresses with a link mid-handshake, so it is bounded
+/// by `limit`. Used from that server's single event loop only.
 public final class PendingLinkBudget {
-    public let limit: Int
-    public private(set) var inUse = 0
-
-    public init(limit: Int) { self.limit = limit }
-
-    func admit() -> Bool {
-        guard inUse < limit else { return false }
-        inUse += 1
-        return true
+    public enum Refusal: Equatable {
+        case full
+        case fullForAddress
     }
 
-    func release() { inUse -= 1 }
+    public let limit: Int
+    public let perAddressLimit: Int
+    public private(set) var inUse = 0
+    private var byAddress: [String: Int] = [:]
+
+    public init(limit: Int, perAddressLimit: Int? = nil) {
+        self.limit = limit
+        self.perAddressLimit = min(perAddressLimit ?? limit, limit)
+    }
+
+    /// Takes a slot for `address` (an IP without port), or says why not.
+    public func admit(address: String) -> Refusal? {
+        guard inUse < limit else { return .full }
+        let held = byAddress[address, default: 0]
+        guard held < perAddressLimit else { return .fullForAddress }
+        inUse += 1
+        byAddress[address] = held + 1
+        return nil
+    }
+
+    public func release(address: String) {
+        inUse -= 1
+        let held = byAddress[address, default: 1] - 1
+        byAddress[address] = held > 0 ? held : nil
+    }
+
+    /// Addresses holding a slot now (for tests and the admin view).
+    public var addressesHoldingSlots: Int { byAddress.count }
 }

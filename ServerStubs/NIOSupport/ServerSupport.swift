@@ -19,11 +19,12 @@ public enum ServerLog {
         return f
     }()
 
+    /// Every line's text is escaped (LogText): peer-supplied text cannot forge a line.
     public static func log(_ level: Level, _ component: String, _ text: String) {
         guard level >= minimum else { return }
         lock.lock()
         defer { lock.unlock() }
-        let line = "\(formatter.string(from: Date())) \(level.label) \(component): \(text)\n"
+        let line = "\(formatter.string(from: Date())) \(level.label) \(component): \(LogText.line(text))\n"
         FileHandle.standardError.write(Data(line.utf8))
     }
 

@@ -103,6 +103,9 @@ struct StreampointCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Most agent links mid-handshake at once (each is also cut off after 10 s); more are refused at once, so idle or slow connections cannot exhaust the server.", valueName: "n"))
     var maxPending: Int = 256
 
+    @Option(help: ArgumentHelp("Most of those from one IP address, so that one address cannot take every slot and lock other cameras out (cameras behind one NAT share an address: refused ones retry with backoff).", valueName: "n"))
+    var maxPendingPerAddress: Int = 32
+
     @Option(help: ArgumentHelp("debug, info, warn or error.", valueName: "level"))
     var logLevel: String = "info"
 
@@ -114,6 +117,7 @@ struct StreampointCommand: ParsableCommand {
         guard heartbeat > 0, peerTimeout > 0 else { throw ValidationError("--heartbeat and --peer-timeout must be positive") }
         guard maxTunnels > 0 else { throw ValidationError("--max-tunnels must be positive") }
         guard maxPending > 0 else { throw ValidationError("--max-pending must be positive") }
+        guard maxPendingPerAddress > 0 else { throw ValidationError("--max-pending-per-address must be positive") }
         guard Self.level(logLevel) != nil else { throw ValidationError("--log-level must be debug, info, warn or error") }
         do {
             try AgentLinkTLS.checkOptions(certificateFile: tlsCert, keyFile: tlsKey)
@@ -165,7 +169,7 @@ struct StreampointCommand: ParsableCommand {
         let agents: Channel
         do {
             agents = try bindAgentListener(group: group, address: listenAddress, config: config, registry: registry, tls: tls,
-                                           pendingBudget: PendingLinkBudget(limit: maxPending))
+                                           pendingBudget: PendingLinkBudget(limit: maxPending, perAddressLimit: maxPendingPerAddress))
         } catch {
             throw ValidationFailure("cannot listen for agents on \(listenAddress): \(error)")
         }

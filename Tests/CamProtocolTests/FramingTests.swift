@@ -111,7 +111,7 @@ let allMessages: [Message] = [
         decoder.append(Array("GET / HTTP/1.1\r\n".utf8))
         #expect(throws: ProtocolError.self) { try decoder.nextFrame() }
         #expect(throws: ProtocolError.unknownMessageType(0x7F)) { try Message(frame: Frame(type: 0x7F, payload: [])) }
-        #expect(throws: ProtocolError.truncated(message: "message")) {
+        #expect(throws: ProtocolError.truncated(message: "AUTH_BEGIN")) {
             try Message(frame: Frame(type: Message.Kind.authBegin.rawValue, payload: [0, 1, 0x41]))
         }
         #expect(throws: ProtocolError.badMagic) {

@@ -23,7 +23,8 @@ extension EndToEnd {
         let (status, _, err) = try run(fleetBinary, ["make-registry", "--count", "\(Self.agents)",
                                                      "--key-seed", cluster.path("fleet.seed"), "--out", cluster.path("registry.json")])
         try #require(status == 0, "make-registry failed: \(err)")
-        try cluster.startServers(tls: true)
+        // Every simulated agent connects from 127.0.0.1; real cameras come from many addresses.
+        try cluster.startServers(tls: true, streampointArguments: ["--max-pending-per-address", "256"])
 
         let fleet = try cluster.spawn("fleet", fleetBinary, [
             "run", "--endpoint", "https://localhost:\(cluster.endpointPort)", "--ca-file", cluster.pkiPath("ca.pem"),

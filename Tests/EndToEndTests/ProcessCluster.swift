@@ -222,7 +222,7 @@ final class Cluster {
     func startServers(streampointID: String = "sp1", tls: Bool = false, serverCert: String = "server",
                       streampointCert: String? = nil, streampointOverride: String? = nil,
                       secondStreampointID: String? = nil, endpointPort fixedEndpointPort: Int = 0,
-                      endpointArguments: [String] = []) throws {
+                      endpointArguments: [String] = [], streampointArguments: [String] = []) throws {
         try deviceKey.write(toFile: path("device.key"), atomically: true, encoding: .utf8)
         try ticketKey.write(toFile: path("ticket.key"), atomically: true, encoding: .utf8)
         serversUseTLS = tls
@@ -242,7 +242,7 @@ final class Cluster {
         streampoint = try spawn("streampoint", Binaries.host("camagent-streampoint"), [
             "--id", streampointID, "--listen", "\(listenHost):0", "--admin", "127.0.0.1:0",
             "--ticket-key-file", path("ticket.key"),
-        ] + streampointTLS)
+        ] + streampointTLS + streampointArguments)
         streampointPort = try port(fromAnnouncement: streampoint.waitForLine(startingWith: "streampoint: agents listening on "))
         streampointAdminPort = try port(fromAnnouncement: streampoint.waitForLine(startingWith: "streampoint: admin listening on "))
 
@@ -251,7 +251,7 @@ final class Cluster {
             let second = try spawn("streampoint2", Binaries.host("camagent-streampoint"), [
                 "--id", secondStreampointID, "--listen", "\(listenHost):0", "--admin", "127.0.0.1:0",
                 "--ticket-key-file", path("ticket.key"),
-            ] + streampointTLS)
+            ] + streampointTLS + streampointArguments)
             streampoint2 = second
             streampoint2Port = try port(fromAnnouncement: second.waitForLine(startingWith: "streampoint: agents listening on "))
             _ = try second.waitForLine(startingWith: "streampoint: admin listening on ")

@@ -45,10 +45,23 @@ final class RawClient {
     }
 }
 
-/// A blocking TCP connection to 127.0.0.1:port; the caller owns the descriptor.
-func connectLoopback(port: Int) throws -> Int32 {
+/// A blocking TCP connection to 127.0.0.1:port, from `source` (another loopback
+/// address, to play a second host) if given; the caller owns the descriptor.
+func connectLoopback(port: Int, from source: String? = nil) throws -> Int32 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw ClusterError("socket failed") }
+    if let source {
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        local.sin_addr.s_addr = inet_addr(source)
+        let bound = withUnsafePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else {
+            close(fd)
+            throw ClusterError("cannot bind to \(source)")
+        }
+    }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = in_port_t(UInt16(port).bigEndian)

@@ -6,13 +6,15 @@ import Glibc
 
 /// Opens `count` loopback connections that never send a byte and returns how
 /// many seconds after opening each was closed by the server (nil: still open at `limit`).
-func idleConnectionLifetimes(port: Int, count: Int, limit: TimeInterval) throws -> [TimeInterval?] {
+func idleConnectionLifetimes(port: Int, count: Int, limit: TimeInterval, from source: String? = nil,
+                             whileOpen: () throws -> Void = {}) throws -> [TimeInterval?] {
     var fds: [Int32] = []
     defer { for fd in fds { close(fd) } }
     let start = Date()
     for _ in 0..<count {
-        fds.append(try connectLoopback(port: port))
+        fds.append(try connectLoopback(port: port, from: source))
     }
+    try whileOpen()
     var closedAt = [TimeInterval?](repeating: nil, count: count)
     var open = count
     var scratch = [UInt8](repeating: 0, count: 256)
@@ -42,7 +44,8 @@ extension EndToEnd {
     @Test func idleConnectionsAreBoundedInNumberAndTimeOnBothServers() throws {
         let cluster = try Cluster()
         defer { cluster.stop(); cluster.removeDirectory() }
-        try cluster.startServers(tls: true)
+        // All 280 come from one address here; the per-address cap has its own test below.
+        try cluster.startServers(tls: true, streampointArguments: ["--max-pending-per-address", "256"])
         try cluster.startAgent()
         let url = try cluster.viewerURL(target: "rtsp")
 
@@ -57,6 +60,34 @@ extension EndToEnd {
         #expect(try countFrames(url, seconds: 3) >= 50, "\(cluster.allLogs)")
         // The agent's control links survived the flood: it authenticated once.
         #expect(cluster.endpoint.stderr.components(separatedBy: "agent \(cluster.agentID) authenticated").count - 1 == 1)
+    }
+
+    /// One address opening idle connections gets at most --max-pending-per-address
+    /// (32 by default) of the streampoint's handshake slots; the rest are refused
+    /// at once, so a camera from another address still registers at once, while
+    /// the flood's connections are still open (without the cap the flood would
+    /// hold all 256 slots for the 10 s handshake deadline).
+    @Test func oneAddressFloodingTheStreampointCannotLockOthersOut() throws {
+        let cluster = try Cluster()
+        defer { cluster.stop(); cluster.removeDirectory() }
+        try cluster.startServers(tls: true)
+        var registeredAfter: TimeInterval?
+        let lifetimes = try idleConnectionLifetimes(port: cluster.streampointPort, count: 300, limit: 20, from: "127.0.0.2") {
+            let started = Date()
+            try cluster.startAgent()
+            _ = try cluster.viewerURL(target: "rtsp", timeout: 8)
+            registeredAfter = Date().timeIntervalSince(started)
+        }
+        // The lifetimes are read only after the agent registered (well before the
+        // 10 s deadline), so "refused at once" here means closed before that deadline.
+        let refusedAtOnce = lifetimes.filter { ($0 ?? 99) < 8 }.count
+        let heldToDeadline = lifetimes.filter { ($0 ?? 0) >= 8 }.count
+        print("per-address flood: \(refusedAtOnce) of 300 refused at once, \(heldToDeadline) held to the deadline; "
+            + "agent registered after \(String(format: "%.2f", registeredAfter ?? -1)) s")
+        #expect(registeredAfter != nil && registeredAfter! < 8, "\(cluster.allLogs)")
+        #expect(refusedAtOnce >= 300 - 32, "only \(refusedAtOnce) refused")
+        #expect(heldToDeadline <= 32)
+        #expect(cluster.streampoint.stderr.contains("connections mid-handshake from 127.0.0.2 (--max-pending-per-address)"))
     }
 }
 }
