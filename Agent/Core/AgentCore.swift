@@ -46,7 +46,10 @@ public struct AgentCore<Entropy: EntropySource> {
     public var tunnelCount: Int { tunnels.count }
     public var stats: AgentStats { linkStats + tunnels.stats }
 
-    public mutating func start(now: Int64) -> [AgentAction] {
+    /// `uptimeMs`: how long the system has been up (nil: unknown). Under
+    /// Tunables.coldBootUptimeMs this is a cold boot, and the first dial waits
+    /// its place in `boot_jitter_ms`; a process restart dials at once.
+    public mutating func start(now: Int64, uptimeMs: Int64? = nil) -> [AgentAction] {
         startedAt = now
         lastChangeAt = now
         let who = endpoint.identity.map { "agent \($0.agentID)" } ?? "unit \(config.factory?.serial ?? "?") (not activated)"
@@ -56,6 +59,12 @@ public struct AgentCore<Entropy: EntropySource> {
         }
         if endpoint.endpointsWerePushed {
             actions.append(.log(.info, "endpoint list from the state file: " + endpoint.endpoints.map { $0.display }.joined(separator: ", ")))
+        }
+        if let uptimeMs, uptimeMs >= 0, uptimeMs < Tunables.coldBootUptimeMs, config.bootJitterMs > 0 {
+            let delay = Backoff.spread(deviceSeed: config.deviceSeed, windowMs: config.bootJitterMs, entropy: &entropy)
+            endpoint.holdFirstDial(until: now + delay)
+            actions.append(.log(.info, "system up \(formatMillis(uptimeMs)) (a cold boot): first dial in \(formatMillis(delay))"
+                                + " (boot_jitter_ms \(config.bootJitterMs))"))
         }
         actions += apply(endpoint.dialIfDue(now: now), now: now)
         return actions

@@ -53,6 +53,7 @@ import Testing
         #expect(config.endpoints[1].display == "[::1]:7443")
         #expect(config.mainEndpointRecheckMs == 120_000)
         #expect(config.switchGraceMs == 5000)
+        #expect(config.bootJitterMs == 1500)
         #expect(config.rebootCommand == "/sbin/reboot -f")
     }
 
