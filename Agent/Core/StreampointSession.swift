@@ -24,6 +24,8 @@ struct StreampointSession: Sendable, ControlLinkOwner {
     private var reachedAddress: String?
     /// Set when the streampoint refused our ticket; cleared by the next assignment.
     private(set) var needsFreshTicket = false
+    /// Tickets this streampoint refused since the link last registered.
+    private var ticketRefusals = 0
     private let targets: [TunnelTarget]
 
     init(config: AgentConfig, slot: StreampointSlot) {
@@ -42,17 +44,26 @@ struct StreampointSession: Sendable, ControlLinkOwner {
         assignment.map { $0.streampointID == other.streampointID && $0.address == other.address } ?? false
     }
 
-    /// The same server only refreshes the ticket (keeping the backoff schedule,
-    /// so a streampoint that refuses every ticket cannot make us spin); another
-    /// one replaces the current link and is dialled at once.
+    /// The same server only refreshes the ticket, keeping the backoff
+    /// schedule. A new ticket after the first refusal is tried at once (it may
+    /// just have expired on the way); after repeated refusals each attempt
+    /// waits out the backoff, so a streampoint that refuses every ticket cannot
+    /// make us spin (PROTOCOL.md §6.3). Another server replaces the current
+    /// link and is dialled at once.
     mutating func assign(_ new: StreampointAssignment, now: Int64) -> Output<StreampointEvent> {
         let sameServer = serves(new)
+        let newTicketAfterOneRefusal = needsFreshTicket && ticketRefusals == 1 && assignment?.ticket != new.ticket
         assignment = new
         needsFreshTicket = false
-        if sameServer { return link.isDown ? dialIfDue(now: now) : Output() }
+        if sameServer {
+            guard link.isDown else { return Output() }
+            if newTicketAfterOneRefusal { link.retryNow() }
+            return dialIfDue(now: now)
+        }
         var out = Output<StreampointEvent>()
         out += link.shutDown()
         registered = false
+        ticketRefusals = 0
         link.backoff.reset()
         link.retryNow()
         out += dialIfDue(now: now)
@@ -64,6 +75,7 @@ struct StreampointSession: Sendable, ControlLinkOwner {
     mutating func redirect(to new: StreampointAssignment) {
         assignment = new
         needsFreshTicket = false
+        ticketRefusals = 0
     }
 
     mutating func retryNow() { link.retryNow() }
@@ -73,6 +85,7 @@ struct StreampointSession: Sendable, ControlLinkOwner {
         assignment = nil
         registered = false
         needsFreshTicket = false
+        ticketRefusals = 0
         var out = Output<StreampointEvent>()
         out += link.shutDown()
         return out
@@ -107,7 +120,10 @@ struct StreampointSession: Sendable, ControlLinkOwner {
         var out = Output<StreampointEvent>()
         switch (message, link.isUp) {
         case (.error(let code, let text), _):
-            if code == .invalidTicket { needsFreshTicket = true }
+            if code == .invalidTicket {
+                needsFreshTicket = true
+                ticketRefusals += 1
+            }
             out += fail("streampoint refused us: \(code.name): \(text)", now: now, entropy: &entropy)
         case (.helloAck, false) where !registered:
             guard let assignment else { break }
@@ -115,6 +131,7 @@ struct StreampointSession: Sendable, ControlLinkOwner {
             out.append(.send(link.id, Message.streamRegister(ticket: assignment.ticket, targets: targets).encoded()))
         case (.streamRegistered(let id), false) where registered:
             link.markUp(now: now)
+            ticketRefusals = 0
             out.append(.log(.info, "streampoint: registered with \(id) at \(link.address?.display ?? "?")"))
             registeredAs = id
             if let reachedAddress {
