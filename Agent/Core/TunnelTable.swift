@@ -84,7 +84,8 @@ struct TunnelTable: Sendable {
         }
         for tunnel in tunnels.values where tunnel.slot == slot && tunnel.remoteID == request.tunnelID {
             stats.tunnelsFailed += 1
-            return Output(event: refuse(.unexpectedMessage, "tunnel id already in use"))
+            return Output([.log(.warn, "tunnel \(request.tunnelID): refused: the streampoint's id is already in use")],
+                          events: [refuse(.unexpectedMessage, "tunnel id already in use")])
         }
         guard tunnels.count < config.maxTunnels, let streampoint else {
             stats.tunnelsFailed += 1

@@ -79,6 +79,16 @@ import Testing
                 == .tunnelBind(tunnelID: 1, bindToken: token))
     }
 
+    @Test func aDuplicateIDFromTheSameStreampointIsRefusedAndLogged() {
+        var table = TunnelTable(config: testConfig())
+        _ = table.open(request(7), from: .a, streampoint: streampoint, now: now)
+        let again = table.open(request(7), from: .a, streampoint: streampoint, now: now)
+        #expect(connects(again.actions).isEmpty)
+        #expect(refusals(again).map(\.2) == [.unexpectedMessage])
+        #expect(again.actions.contains(.log(.warn, "tunnel 7: refused: the streampoint's id is already in use")))
+        #expect(table.count == 1 && table.stats.tunnelsFailed == 1)
+    }
+
     @Test func aSetupThatTakesTooLongFailsAndTellsTheStreampoint() {
         var table = TunnelTable(config: testConfig())
         _ = table.open(request(4), from: .a, streampoint: streampoint, now: now)
