@@ -216,9 +216,9 @@ extension ControlLinkOwner {
         case .down:
             return dialIfDue(now: now)
         case .connecting(let deadline):
-            return now >= deadline ? expired("connect timed out", now: now, entropy: &entropy) : dialIfDue(now: now)
+            return now >= deadline ? expired("connect timed out", now: now, entropy: &entropy) : Output()
         case .handshaking(let deadline):
-            return now >= deadline ? expired("handshake timed out", now: now, entropy: &entropy) : dialIfDue(now: now)
+            return now >= deadline ? expired("handshake timed out", now: now, entropy: &entropy) : Output()
         case .up(let lastReceived, let lastSent):
             if now - lastReceived >= link.peerTimeoutMs {
                 return expired("peer silent for \(formatMillis(now - lastReceived))", now: now, entropy: &entropy)
