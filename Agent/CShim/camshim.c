@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/sysinfo.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +24,12 @@ long long cs_monotonic_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long cs_uptime_ms(void) {
+    struct sysinfo info;
+    if (sysinfo(&info) != 0) return -1;
+    return (long long)info.uptime * 1000;
 }
 
 long long cs_wall_seconds(void) {

@@ -117,7 +117,7 @@ public enum ConfigParser {
                 guard value.hasPrefix("/") else { throw fail("must start with an absolute path (no shell is used)") }
                 guard value.utf8.count <= 256 else { throw fail("longer than 256 bytes") }
                 rebootCommand = value
-            case .maxTunnels, .backoffInitialMs, .backoffMaxMs, .mainEndpointRecheckMs, .switchGraceMs:
+            case .maxTunnels, .backoffInitialMs, .backoffMaxMs, .mainEndpointRecheckMs, .switchGraceMs, .bootJitterMs:
                 break  // handled above
             }
         }
@@ -167,6 +167,7 @@ public enum ConfigParser {
         config.backoffMaxMs = backoffMax
         config.mainEndpointRecheckMs = integers[ConfigKey.mainEndpointRecheckMs.integerSlot!]
         config.switchGraceMs = integers[ConfigKey.switchGraceMs.integerSlot!]
+        config.bootJitterMs = integers[ConfigKey.bootJitterMs.integerSlot!]
         config.rebootCommand = rebootCommand
         return config
     }
@@ -274,7 +275,7 @@ public enum ConfigParser {
 enum ConfigKey: UInt8 {
     case agentID, deviceKey, endpoint, serial, mac, model, firmware, activationSecret, stateFile, caFile
     case allowPlaintext, target, logLevel, rebootCommand
-    case maxTunnels, backoffInitialMs, backoffMaxMs, mainEndpointRecheckMs, switchGraceMs
+    case maxTunnels, backoffInitialMs, backoffMaxMs, mainEndpointRecheckMs, switchGraceMs, bootJitterMs
 
     var name: StaticString {
         switch self {
@@ -297,6 +298,7 @@ enum ConfigKey: UInt8 {
         case .backoffMaxMs: "backoff_max_ms"
         case .mainEndpointRecheckMs: "main_endpoint_recheck_ms"
         case .switchGraceMs: "switch_grace_ms"
+        case .bootJitterMs: "boot_jitter_ms"
         }
     }
 
@@ -324,6 +326,7 @@ enum ConfigKey: UInt8 {
         (1000, 3_600_000, "must be 1000 to 3600000", 60000),
         (1000, 86_400_000, "must be 1000 to 86400000", 300_000),
         (0, 3_600_000, "must be 0 to 3600000", 30_000),
+        (0, 600_000, "must be 0 to 600000", 3000),
     ]
 
     /// Index into integerKeys, nil for the other keys.
@@ -334,6 +337,7 @@ enum ConfigKey: UInt8 {
         case .backoffMaxMs: 2
         case .mainEndpointRecheckMs: 3
         case .switchGraceMs: 4
+        case .bootJitterMs: 5
         default: nil
         }
     }

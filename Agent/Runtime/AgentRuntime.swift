@@ -54,7 +54,7 @@ public struct AgentRuntime {
 
     public mutating func run() {
         cs_install_signal_handlers()
-        pending += core.start(now: cs_monotonic_ms())
+        pending += core.start(now: cs_monotonic_ms(), uptimeMs: cs_uptime_ms())
         perform()
         var ids: [LinkID] = []
         var fds: [Int32] = []

@@ -23,6 +23,15 @@ struct SeededEntropy: EntropySource {
     }
 }
 
+/// Entropy whose every 64-bit draw is `value` (for exact backoff arithmetic).
+struct FixedEntropy: EntropySource {
+    var value: UInt64
+
+    mutating func bytes(_ count: Int) -> [UInt8] {
+        (0..<count).map { UInt8(truncatingIfNeeded: value >> UInt64(8 * (7 - $0 % 8))) }
+    }
+}
+
 let testKey = Array(0..<32).map { UInt8($0) }
 
 func testConfig(targets: [TunnelTarget] = [TunnelTarget(name: "rtsp", host: "127.0.0.1", port: 8554)]) -> AgentConfig {

@@ -138,6 +138,11 @@ u64 Z_envZ_cs_monotonic_ms(struct Z_env_instance_t *env) {
     return (u64)cs_monotonic_ms();
 }
 
+u64 Z_envZ_cs_uptime_ms(struct Z_env_instance_t *env) {
+    (void)env;
+    return (u64)cs_uptime_ms();
+}
+
 u64 Z_envZ_cs_wall_seconds(struct Z_env_instance_t *env) {
     (void)env;
     return (u64)cs_wall_seconds();

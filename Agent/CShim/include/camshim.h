@@ -27,6 +27,9 @@ extern "C" {
 
 long long cs_monotonic_ms(void);
 long long cs_wall_seconds(void);
+// How long the system has been up (sysinfo(2): whole seconds, on every kernel),
+// in milliseconds; -1 if unknown. Tells a cold boot from a process restart.
+long long cs_uptime_ms(void);
 int cs_random(unsigned char *buf, long len);
 
 // Blocking name resolution (numeric addresses never touch DNS). Returns the
