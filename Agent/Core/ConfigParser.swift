@@ -239,10 +239,8 @@ public enum ConfigParser {
             host = String(text[..<colon])
             portText = String(text[text.index(after: colon)...])
         }
-        guard !host.isEmpty, host.utf8.count <= 253 else { return nil }
-        for byte in host.utf8 where !(isAlphanumeric(byte) || byte == 0x2E || byte == 0x2D || byte == 0x3A || byte == 0x5F) {
-            return nil
-        }
+        // The same rule as host fields on the wire (PROTOCOL §3.2).
+        guard HostSyntax.isValid(host) else { return nil }
         if let portText {
             guard let port = parseInteger(portText), port >= 1, port <= 65535 else { return nil }
             return (host, UInt16(port))

@@ -170,7 +170,7 @@ struct EndpointSession: Sendable, ControlLinkOwner {
                 // Retrying quickly cannot help; only the operator can undo this.
                 link.backoff.saturate()
             }
-            out += fail("endpoint refused us: \(code.name): \(text)", now: now, entropy: &entropy)
+            out += fail("endpoint refused us: \(code.name): \(LogText.peer(text))", now: now, entropy: &entropy)
         case (.helloAck, .awaitingHelloAck, false):
             let nonce = entropy.bytes(ProtocolConstants.nonceSize)
             if let identity {

@@ -38,6 +38,8 @@ struct StreampointFailover: Sendable {
     private(set) var plan: StreampointPlan?
     private(set) var onBackup = false
     private let allowPlaintext: Bool
+    /// Without a CA there is nothing to check a TLS server's certificate against.
+    private let canVerifyTLS: Bool
     /// Streampoint id → the address it last accepted us on (a few entries;
     /// a fresh assignment for the same streampoint starts with it).
     private var knownAddresses: [(String, String)] = []
@@ -45,6 +47,7 @@ struct StreampointFailover: Sendable {
     init(config: AgentConfig) {
         slots = [StreampointSession(config: config, slot: .a), StreampointSession(config: config, slot: .b)]
         allowPlaintext = config.allowPlaintext
+        canVerifyTLS = config.caFile != nil
     }
 
     func session(_ slot: StreampointSlot) -> StreampointSession { slots[slot.rawValue] }
@@ -79,11 +82,17 @@ struct StreampointFailover: Sendable {
             return Output([.log(.error, "streampoint: \(new.main.streampointID) at \(new.main.address.display) is plain TCP "
                 + "and allow_plaintext is off; not connecting")]) + leaveAll()
         }
+        // Legal with http:// endpoints and no ca_file; dialling would only fail forever.
+        guard !new.main.address.tls || canVerifyTLS else {
+            return Output([.log(.error, "streampoint: \(new.main.streampointID) at \(new.main.address.display) speaks TLS, "
+                + "but this unit has no ca_file to check its certificate against; not connecting (set ca_file)")]) + leaveAll()
+        }
         var checked = new
         checked.main.address.knownAddress = known(checked.main.streampointID)
         let backupKnown = new.backup.flatMap { known($0.streampointID) }
         checked.backup?.address.knownAddress = backupKnown
-        if let backup = new.backup, !(backup.address.tls || allowPlaintext) || backup.streampointID == new.main.streampointID {
+        if let backup = new.backup, !(backup.address.tls || allowPlaintext) || (backup.address.tls && !canVerifyTLS)
+            || backup.streampointID == new.main.streampointID {
             checked.backup = nil
         }
         plan = checked

@@ -124,7 +124,7 @@ struct StreampointSession: Sendable, ControlLinkOwner {
                 needsFreshTicket = true
                 ticketRefusals += 1
             }
-            out += fail("streampoint refused us: \(code.name): \(text)", now: now, entropy: &entropy)
+            out += fail("streampoint refused us: \(code.name): \(LogText.peer(text))", now: now, entropy: &entropy)
         case (.helloAck, false) where !registered:
             guard let assignment else { break }
             registered = true
@@ -132,7 +132,7 @@ struct StreampointSession: Sendable, ControlLinkOwner {
         case (.streamRegistered(let id), false) where registered:
             link.markUp(now: now)
             ticketRefusals = 0
-            out.append(.log(.info, "streampoint: registered with \(id) at \(link.address?.display ?? "?")"))
+            out.append(.log(.info, "streampoint: registered with \(LogText.peer(id)) at \(link.address?.display ?? "?")"))
             registeredAs = id
             if let reachedAddress {
                 self.assignment?.address.knownAddress = reachedAddress

@@ -164,7 +164,7 @@ struct TunnelTable: Sendable {
                 return Output([.log(.info, "tunnel \(id): open to \(tunnel.target.display)"),
                                .splice(tunnelID: id, toTarget: early)])
             case .message(.error(let code, let text)):
-                return fail(id, code: code, reason: "streampoint refused the bind: \(code.name): \(text)", now: now)
+                return fail(id, code: code, reason: "streampoint refused the bind: \(code.name): \(LogText.peer(text))", now: now)
             case .message(let other):
                 return fail(id, code: .unexpectedMessage, reason: "unexpected \(other.name) on data link", now: now)
             case .violation(let error), .upgradeFailed(let error):

@@ -184,8 +184,52 @@ extension StreampointSessionTests {
     }
 }
 
+extension StreampointSessionTests {
+    /// With http:// endpoints a unit may have no ca_file; a TLS streampoint then
+    /// cannot be checked, so the agent says so once instead of failing forever
+    /// with "TLS setup failed: Invalid argument" (issue 14, finding 9).
+    @Test func tlsStreampointWithoutACAFileIsRefusedWithAClearReason() {
+        var config = testConfig()
+        config.caFile = nil
+        var h = Harness(config: config)
+        _ = h.authenticate()
+        let tls = h.receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "sp.example", port: 7100, ticket: [1], tls: true,
+                                                           backup: StreampointOffer(streampointID: "sp2", host: "sp2.example", port: 7200,
+                                                                                    ticket: [2], tls: true))])
+        #expect(connects(tls).isEmpty)
+        #expect(logs(tls).contains { $0.contains("speaks TLS, but this unit has no ca_file") })
+        let plain = h.receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "sp.example", port: 7100, ticket: [1])])
+        #expect(connects(plain).map(\.1) == [ServerAddress(host: "sp.example", port: 7100)])
+    }
+}
+
 @Suite struct TunnelTests {
     let token = [UInt8](repeating: 0x77, count: 16)
+
+    /// PROTOCOL §3.2/§4.3: hosts on the wire are unbracketed, so a target
+    /// configured as [::1]:8554 is announced and asked for as ::1.
+    @Test func ipv6TargetsAreAnnouncedAndMatchedWithoutBrackets() throws {
+        let config = try ConfigParser.parse("""
+            agent_id = cam-1
+            device_key = \(Hex.encode(testKey))
+            endpoint = http://127.0.0.1:7000
+            allow_plaintext = yes
+            target = rtsp=[::1]:8554
+            """)
+        #expect(config.targets == [TunnelTarget(name: "rtsp", host: "::1", port: 8554)])
+        var h = Harness(config: config)
+        _ = h.authenticate()
+        _ = h.receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "127.0.0.1", port: 7100, ticket: h.ticket())])
+        let register = h.core.connected(.streampoint(.a), now: h.now)
+            + h.receive(.streampoint(.a), [.helloAck(version: 1, server: "sp1")], upgrade: true)
+        _ = h.receive(.streampoint(.a), [.streamRegistered(streampointID: "sp1")])
+        #expect(sentMessages(register, on: .streampoint(.a)).contains {
+            if case .streamRegister(_, let targets) = $0 { return targets == config.targets } else { return false }
+        })
+        let open = h.receive(.streampoint(.a), [.tunnelOpen(tunnelID: 5, host: "::1", port: 8554, bindToken: token)])
+        #expect(connects(open).map(\.1) == [ServerAddress(host: "::1", port: 8554)])
+        #expect(ServerAddress(host: "::1", port: 8554).display == "[::1]:8554")
+    }
 
     @Test func allowedTunnelConnectsTargetThenDataLinkThenSplices() {
         var h = Harness()

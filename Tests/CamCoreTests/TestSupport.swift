@@ -40,6 +40,7 @@ func testConfig(targets: [TunnelTarget] = [TunnelTarget(name: "rtsp", host: "127
                              targets: targets)
     config.maxTunnels = 2
     config.allowPlaintext = true  // most tests assign plain streampoints; TLS policy has its own tests
+    config.caFile = "/etc/camagent/ca.pem"  // never read by the core; TLS servers need one to be dialled
     return config
 }
 
