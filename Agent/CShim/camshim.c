@@ -18,7 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-// The signal mask cs_poll waits with (SIGTERM/SIGINT open), from cs_install_signal_handlers.
+// The signal mask cs_poll waits with and children start with: the inherited
+// one with SIGTERM/SIGINT open. Set by cs_install_signal_handlers.
 static sigset_t wait_mask;
 
 long long cs_monotonic_ms(void) {
@@ -327,6 +328,9 @@ void cs_install_signal_handlers(void) {
     sigaddset(&blocked, SIGTERM);
     sigaddset(&blocked, SIGINT);
     sigprocmask(SIG_BLOCK, &blocked, &wait_mask);
+    // A parent may have left them blocked (a test runner's threads do): the wait opens them regardless.
+    sigdelset(&wait_mask, SIGTERM);
+    sigdelset(&wait_mask, SIGINT);
 }
 
 int cs_termination_requested(void) { return termination_flag; }

@@ -119,12 +119,15 @@ public enum ConfigParser {
                 guard value.hasPrefix("/") else { throw fail("must start with an absolute path (no shell is used)") }
                 guard value.utf8.count <= 256 else { throw fail("longer than 256 bytes") }
                 rebootCommand = value
-            case .resolvConf:
-                guard resolvConfFile == nil else { throw fail("given twice") }
-                resolvConfFile = try parseAbsolutePath(value, fail: fail)
-            case .hostsFile:
-                guard hostsFile == nil else { throw fail("given twice") }
-                hostsFile = try parseAbsolutePath(value, fail: fail)
+            case .resolvConf, .hostsFile:
+                let path = try parseAbsolutePath(value, fail: fail)
+                if known == .resolvConf {
+                    guard resolvConfFile == nil else { throw fail("given twice") }
+                    resolvConfFile = path
+                } else {
+                    guard hostsFile == nil else { throw fail("given twice") }
+                    hostsFile = path
+                }
             case .maxTunnels, .backoffInitialMs, .backoffMaxMs, .mainEndpointRecheckMs, .switchGraceMs:
                 break  // handled above
             }

@@ -40,17 +40,23 @@ public enum DNSMessage {
 
     /// Labels of `name` (a trailing dot allowed), lowercased; letters, digits, `-` and `_` only.
     static func encodeName(_ name: [UInt8]) -> [UInt8]? {
-        let trimmed = name.last == 0x2E ? name.dropLast() : name[...]
-        guard !trimmed.isEmpty, trimmed.count <= 253 else { return nil }
-        var out: [UInt8] = []
-        for label in trimmed.split(separator: 0x2E, omittingEmptySubsequences: false) {
-            guard !label.isEmpty, label.count <= 63 else { return nil }
-            out.append(UInt8(label.count))
-            for byte in label {
-                guard isAlphanumeric(byte) || byte == 0x2D || byte == 0x5F else { return nil }
-                out.append(asciiLowercase(byte))
+        let end = name.last == 0x2E ? name.count - 1 : name.count
+        guard end > 0, end <= 253 else { return nil }
+        var out: [UInt8] = [0]
+        var lengthAt = 0
+        for index in 0..<end {
+            let byte = name[index]
+            if byte == 0x2E {
+                guard out.count - lengthAt > 1 else { return nil }
+                lengthAt = out.count
+                out.append(0)
+                continue
             }
+            guard isAlphanumeric(byte) || byte == 0x2D || byte == 0x5F, out.count - lengthAt <= 63 else { return nil }
+            out.append(asciiLowercase(byte))
+            out[lengthAt] += 1
         }
+        guard out.count - lengthAt > 1 else { return nil }
         out.append(0)
         return out
     }
@@ -75,44 +81,38 @@ public enum DNSMessage {
         default: return .serverFailure("error code \(flags & 0x000F)")
         }
         let truncated = flags & 0x0200 != 0
-        // Owner, type and where the data is, for each answer record.
-        var records: [(owner: [UInt8], type: UInt16, start: Int, length: Int)] = []
+        // Per answer record: where its owner name starts, its type, where its data starts, the data's length.
+        var records: [Int] = []
         let answerCount = Int(u16(packet, 6))
         for _ in 0..<min(answerCount, maxRecords) {
-            guard let owner = readName(packet, &offset) else {
+            let ownerAt = offset
+            guard readName(packet, &offset) != nil, offset + 10 <= packet.count,
+                  offset + 10 + Int(u16(packet, offset + 8)) <= packet.count else {
                 // A truncated message may end mid-record; what came before still counts.
                 if truncated { break }
                 return .serverFailure("malformed answer")
             }
-            guard offset + 10 <= packet.count else {
-                if truncated { break }
-                return .serverFailure("malformed answer")
-            }
-            let recordType = u16(packet, offset)
-            let recordClass = u16(packet, offset + 2)
             let length = Int(u16(packet, offset + 8))
-            offset += 10
-            guard offset + length <= packet.count else {
-                if truncated { break }
-                return .serverFailure("malformed answer")
-            }
-            if recordClass == classIN { records.append((owner, recordType, offset, length)) }
-            offset += length
+            if u16(packet, offset + 2) == classIN { records += [ownerAt, Int(u16(packet, offset)), offset + 10, length] }
+            offset += 10 + length
         }
         // Follow the CNAME chain from the question to the name that has the addresses.
         var current = question
         var addresses: [IPAddress] = []
         for _ in 0...maxCNAMEHops {
             var next: [UInt8]?
-            for record in records where record.owner == current {
-                if record.type == type, record.length == (type == typeA ? 4 : 16),
-                   let address = IPAddress(bytes: Array(packet[record.start..<(record.start + record.length)])) {
+            var index = 0
+            while index < records.count {
+                var ownerAt = records[index]
+                let recordType = UInt16(records[index + 1]), start = records[index + 2], length = records[index + 3]
+                index += 4
+                guard readName(packet, &ownerAt) == current else { continue }
+                if recordType == type, length == (type == typeA ? 4 : 16),
+                   let address = IPAddress(bytes: Array(packet[start..<(start + length)])) {
                     if !addresses.contains(address) { addresses.append(address) }
-                } else if record.type == typeCNAME, next == nil {
-                    var at = record.start
-                    guard let target = readName(packet, &at), at <= record.start + record.length else {
-                        return .serverFailure("malformed answer")
-                    }
+                } else if recordType == typeCNAME, next == nil {
+                    var at = start
+                    guard let target = readName(packet, &at), at <= start + length else { return .serverFailure("malformed answer") }
                     next = target
                 }
             }

@@ -6,13 +6,13 @@ public enum HostsFile {
         var found: [IPAddress] = []
         let wanted = name.last == 0x2E ? Array(name.dropLast()) : name
         guard !wanted.isEmpty else { return [] }
-        for rawLine in text.split(separator: 0x0A, omittingEmptySubsequences: true) {
+        for rawLine in byteLines(text) {
             var line = rawLine
             if let hash = line.firstIndex(of: 0x23) { line = line[..<hash] }
-            let words = line.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D })
+            let words = byteWords(line)
             guard words.count >= 2 else { continue }
             var listed = false
-            for alias in words.dropFirst() where equalIgnoringCase(alias, wanted[...]) { listed = true }
+            for alias in words[1...] where equalIgnoringCase(alias, wanted[...]) { listed = true }
             guard listed, let address = IPAddress(text: Array(words[0])), !found.contains(address) else { continue }
             found.append(address)
             if found.count == limit { break }
@@ -22,9 +22,11 @@ public enum HostsFile {
 
     static func equalIgnoringCase(_ a: ArraySlice<UInt8>, _ b: ArraySlice<UInt8>) -> Bool {
         guard a.count == b.count else { return false }
-        for (x, y) in zip(a, b) where asciiLowercase(x) != asciiLowercase(y) { return false }
+        var j = b.startIndex
+        for x in a {
+            guard asciiLowercase(x) == asciiLowercase(b[j]) else { return false }
+            j += 1
+        }
         return true
     }
 }
-
-func asciiLowercase(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte }

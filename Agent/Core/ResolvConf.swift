@@ -34,17 +34,17 @@ public enum ResolvConf {
 
     public static func parse(_ text: [UInt8]) -> ResolverSettings {
         var settings = ResolverSettings(nameservers: [])
-        for line in text.split(separator: 0x0A, omittingEmptySubsequences: true) {
-            let words = line.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D })
+        for line in byteLines(text) {
+            let words = byteWords(line)
             guard let keyword = words.first, keyword.first != 0x23, keyword.first != 0x3B else { continue }
-            if keyword.elementsEqual("nameserver".utf8), words.count >= 2,
+            if bytesMatch(keyword, "nameserver"), words.count >= 2,
                settings.nameservers.count < maxNameservers, let server = parseServer(Array(words[1])) {
                 settings.nameservers.append(server)
-            } else if keyword.elementsEqual("options".utf8) {
-                for option in words.dropFirst() {
-                    if let value = optionValue(option, "timeout:"), value >= 1 {
+            } else if bytesMatch(keyword, "options") {
+                for option in words[1...] {
+                    if bytesMatch(option, "timeout:", whole: false), let value = decimal(option.dropFirst(8)), value >= 1 {
                         settings.timeoutMs = min(value, 30) * 1000
-                    } else if let value = optionValue(option, "attempts:"), value >= 1 {
+                    } else if bytesMatch(option, "attempts:", whole: false), let value = decimal(option.dropFirst(9)), value >= 1 {
                         settings.attempts = Int(min(value, 5))
                     }
                 }
@@ -71,12 +71,6 @@ public enum ResolvConf {
         guard let address = IPAddress(text: Array(host)), let port = decimal(portText), port >= 1, port <= 65535 else { return nil }
         if word.first != 0x5B && address.isV6 { return nil }  // "::1:53" is an address, not a port
         return Nameserver(address: address, port: UInt16(port))
-    }
-
-    static func optionValue(_ option: ArraySlice<UInt8>, _ name: StaticString) -> Int64? {
-        let prefix = UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
-        guard option.count > prefix.count, option.prefix(prefix.count).elementsEqual(prefix) else { return nil }
-        return decimal(option.dropFirst(prefix.count))
     }
 
     static func decimal(_ text: ArraySlice<UInt8>) -> Int64? {

@@ -47,8 +47,6 @@ public struct AgentRuntime {
     private var pending: [AgentAction] = []
     private var readBuffer = [UInt8](repeating: 0, count: AgentRuntime.readChunk)
     private var resolver: Resolver
-    /// Dials waiting for DNS: what they connect to, and the known address still to fall back on.
-    private var resolving: [LinkID: (address: ServerAddress, known: [UInt8]?)] = [:]
 
     public init(config: AgentConfig, state: AgentState) {
         core = AgentCore(config: config, state: state, entropy: SystemEntropy())
@@ -75,7 +73,7 @@ public struct AgentRuntime {
                 continue
             }
             if let deadline = resolver.nextDeadline, deadline <= now {
-                for (id, result) in resolver.tick(now: now) { resolved(id, result) }
+                while let finished = resolver.tick(now: now) { resolved(finished) }
                 perform()
                 continue
             }
@@ -106,10 +104,15 @@ public struct AgentRuntime {
             revents = [Int32](repeating: 0, count: fds.count)
             // No cap: an idle agent sleeps until its next deadline (a heartbeat,
             // a retry) or I/O. Signals interrupt the wait (cs_poll).
-            var deadlines: [Int64?] = [core.nextDeadline, resolver.nextDeadline]
-            for (_, socket) in sockets { deadlines.append(socket.candidateDeadline) }
             var timeout: Int64 = -1
-            for case let deadline? in deadlines { timeout = timeout < 0 ? max(0, deadline - now) : min(timeout, max(0, deadline - now)) }
+            func wake(by deadline: Int64?) {
+                guard let deadline else { return }
+                let wait = max(0, deadline - now)
+                if timeout < 0 || wait < timeout { timeout = wait }
+            }
+            wake(by: core.nextDeadline)
+            wake(by: resolver.nextDeadline)
+            for (_, socket) in sockets { wake(by: socket.candidateDeadline) }
             // Decrypted bytes already inside a TLS session never wake poll(2).
             for (_, splice) in splices where splice.dataReadableWithoutPoll { timeout = 0 }
             let ready = fds.withUnsafeBufferPointer { fdp in
@@ -137,7 +140,7 @@ public struct AgentRuntime {
                 perform()
             }
             for (n, slot) in resolverSlots.enumerated() where revents[resolverStart + n] != 0 {
-                if let result = resolver.ready(slot, now: cs_monotonic_ms()) { resolved(slot.id, result) }
+                if let finished = resolver.ready(slot, now: cs_monotonic_ms()) { resolved(finished) }
                 perform()
             }
         }
@@ -387,19 +390,17 @@ public struct AgentRuntime {
     }
 
     private mutating func startResolving(_ id: LinkID, _ address: ServerAddress, known: [UInt8]?) {
-        resolving[id] = (address, known)
-        if let result = resolver.start(id, host: address.host, now: cs_monotonic_ms()) { resolved(id, result) }
+        if let finished = resolver.start(id, address, known: known, now: cs_monotonic_ms()) { resolved(finished) }
     }
 
     private mutating func stopResolving(_ id: LinkID) {
         resolver.cancel(id)
-        resolving[id] = nil
     }
 
-    private mutating func resolved(_ id: LinkID, _ result: DNSLookup.Result) {
-        guard let (address, known) = resolving.removeValue(forKey: id) else { return }
+    private mutating func resolved(_ finished: Resolver.Finished) {
+        let id = finished.id, address = finished.address, known = finished.known
         let tlsHost = address.tls ? address.host : nil
-        switch result {
+        switch finished.result {
         case .addresses(let found):
             var candidates = found.map { addressRecord($0) }
             if let known { candidates.append(known) }

@@ -6,7 +6,19 @@ import CamCore
 /// datagrams and deadlines into results. Nothing here blocks, so a name server
 /// that never answers costs one timer, not a frozen agent (docs/RESOLVER.md).
 struct Resolver {
+    /// A lookup that ended, with the dial it was for.
+    struct Finished {
+        var id: LinkID
+        var address: ServerAddress
+        /// The known address still to fall back on (a CS_ADDR_RECORD).
+        var known: [UInt8]?
+        var result: DNSLookup.Result
+    }
+
     struct Running {
+        var id: LinkID
+        var address: ServerAddress
+        var known: [UInt8]?
         var lookup: DNSLookup
         /// The socket of slot query * servers + server, or -1 before its first datagram.
         var fds: [Int32]
@@ -38,7 +50,8 @@ struct Resolver {
     let resolvConfPath: String
     let hostsPath: String
     let logger: Logger
-    private(set) var running: [LinkID: Running] = [:]
+    /// A handful at most (one per link being dialled): an array, not a Dictionary, for code size.
+    private(set) var running: [Running] = []
     private var datagram = [UInt8](repeating: 0, count: Resolver.datagramBytes)
 
     init(resolvConfPath: String, hostsPath: String, logger: Logger) {
@@ -53,169 +66,169 @@ struct Resolver {
         return HostsFile.addresses(for: Array(host.utf8), in: text)
     }
 
-    /// Starts resolving `host` for `id`; a result now (a name DNS cannot carry), or nil while it runs.
-    mutating func start(_ id: LinkID, host: String, now: Int64) -> DNSLookup.Result? {
+    /// Starts resolving `address.host` for `id`; a result now (a name DNS cannot carry), or nil while it runs.
+    mutating func start(_ id: LinkID, _ address: ServerAddress, known: [UInt8]?, now: Int64) -> Finished? {
         cancel(id)
         // A missing resolv.conf means "ask 127.0.0.1", as in libc.
         let settings = ResolvConf.parse(readFile(resolvConfPath, cap: 4096) ?? [])
         var entropy = SystemEntropy()
         let random = entropy.bytes(2 * DNSLookup.idsNeeded(settings))
         var ids: [UInt16] = []
-        for index in stride(from: 0, to: random.count, by: 2) { ids.append(UInt16(random[index]) << 8 | UInt16(random[index + 1])) }
-        var lookup = DNSLookup(name: Array(host.utf8), settings: settings, ids: ids, limitMs: Resolver.limitMs, now: now)
+        var index = 0
+        while index + 1 < random.count {
+            ids.append(UInt16(random[index]) << 8 | UInt16(random[index + 1]))
+            index += 2
+        }
+        var lookup = DNSLookup(name: Array(address.host.utf8), settings: settings, ids: ids, limitMs: Resolver.limitMs, now: now)
         let actions = lookup.start(now: now)
-        running[id] = Running(lookup: lookup, fds: [Int32](repeating: -1, count: ids.count))
+        running.append(Running(id: id, address: address, known: known, lookup: lookup, fds: [Int32](repeating: -1, count: ids.count)))
         return apply(id, actions, now: now)
     }
 
     mutating func cancel(_ id: LinkID) {
-        guard let entry = running.removeValue(forKey: id) else { return }
+        guard let at = position(id) else { return }
+        let entry = running.remove(at: at)
         for fd in entry.fds where fd >= 0 { _ = cs_close(fd) }
         for exchange in entry.exchanges { _ = cs_close(exchange.fd) }
     }
 
+    private func position(_ id: LinkID) -> Int? {
+        for index in 0..<running.count where running[index].id == id { return index }
+        return nil
+    }
+
     var nextDeadline: Int64? {
         var earliest: Int64?
-        for (_, entry) in running {
+        for entry in running {
             if let deadline = entry.lookup.nextDeadline, earliest == nil || deadline < earliest! { earliest = deadline }
         }
         return earliest
     }
 
     func pollEntries(slots: inout [Slot], fds: inout [Int32], events: inout [Int32]) {
-        for (id, entry) in running {
-            for (index, fd) in entry.fds.enumerated() where fd >= 0 {
-                slots.append(Slot(id: id, index: index))
-                fds.append(fd)
+        for entry in running {
+            for index in 0..<entry.fds.count where entry.fds[index] >= 0 {
+                slots.append(Slot(id: entry.id, index: index))
+                fds.append(entry.fds[index])
                 events.append(Int32(CS_POLL_IN))
             }
             for exchange in entry.exchanges {
-                slots.append(Slot(id: id, index: exchange.slot, tcp: true))
+                slots.append(Slot(id: entry.id, index: exchange.slot, tcp: true))
                 fds.append(exchange.fd)
                 events.append(Int32(!exchange.connected || !exchange.outbound.isEmpty ? CS_POLL_OUT : CS_POLL_IN))
             }
         }
     }
 
-    /// Lookups that ended at this time.
-    mutating func tick(now: Int64) -> [(LinkID, DNSLookup.Result)] {
-        var due: [LinkID] = []
-        for (id, entry) in running {
-            if let deadline = entry.lookup.nextDeadline, deadline <= now { due.append(id) }
+    /// Runs the lookups whose deadline passed; returns one that ended (call again until nil).
+    mutating func tick(now: Int64) -> Finished? {
+        var index = 0
+        while index < running.count {
+            if let deadline = running[index].lookup.nextDeadline, deadline <= now {
+                let id = running[index].id
+                let actions = running[index].lookup.tick(now: now)
+                if let finished = apply(id, actions, now: now) { return finished }
+            }
+            index += 1
         }
-        var results: [(LinkID, DNSLookup.Result)] = []
-        for id in due {
-            guard var entry = running[id] else { continue }
-            let actions = entry.lookup.tick(now: now)
-            running[id] = entry
-            if let result = apply(id, actions, now: now) { results.append((id, result)) }
-        }
-        return results
+        return nil
     }
 
-    /// Reads what a socket holds (bounded, so a flood cannot hold the loop); the result if the lookup ended.
-    mutating func ready(_ slot: Slot, now: Int64) -> DNSLookup.Result? {
+    /// Reads what a socket holds (bounded, so a flood cannot hold the loop); the lookup if it ended.
+    mutating func ready(_ slot: Slot, now: Int64) -> Finished? {
         if slot.tcp { return continueExchange(slot, now: now) }
         for _ in 0..<8 {
-            guard let entry = running[slot.id], entry.fds[slot.index] >= 0 else { return nil }
-            let servers = entry.lookup.settings.nameservers.count
+            guard let at = position(slot.id), running[at].fds[slot.index] >= 0 else { return nil }
+            let servers = running[at].lookup.settings.nameservers.count
             let query = slot.index / servers, server = slot.index % servers
             var record = [UInt8](repeating: 0, count: Int(CS_ADDR_RECORD))
             var port: Int32 = 0
-            let fd = entry.fds[slot.index]
+            let fd = running[at].fds[slot.index]
             let n = datagram.withUnsafeMutableBufferPointer { dp in
                 record.withUnsafeMutableBufferPointer { rp in cs_recv_from(fd, dp.baseAddress, dp.count, rp.baseAddress, &port) }
             }
             if n == CS_EAGAIN_RESULT_VALUE { return nil }
-            var lookup = entry.lookup
             let actions: [DNSLookup.Action]
             if n < 0 {
                 // An ICMP error (port unreachable) on a connected UDP socket: that server is not there.
                 _ = cs_close(fd)
-                running[slot.id]?.fds[slot.index] = -1
-                actions = lookup.socketFailed(query: query, server: server, errorText(n), now: now)
+                running[at].fds[slot.index] = -1
+                actions = running[at].lookup.socketFailed(query: query, server: server, errorText(n), now: now)
             } else {
                 let source = address(fromRecord: record).map { Nameserver(address: $0, port: UInt16(truncatingIfNeeded: port)) }
-                actions = lookup.received(query: query, server: server, from: source, packet: Array(datagram[0..<n]), now: now)
+                actions = running[at].lookup.received(query: query, server: server, from: source, packet: Array(datagram[0..<n]), now: now)
             }
-            running[slot.id]?.lookup = lookup
-            if let result = apply(slot.id, actions, now: now) { return result }
+            if let finished = apply(slot.id, actions, now: now) { return finished }
             if n < 0 { return nil }
         }
         return nil
     }
 
-    /// Executes a lookup's actions; the result (sockets closed) once it finished.
-    private mutating func apply(_ id: LinkID, _ actions: [DNSLookup.Action], now: Int64) -> DNSLookup.Result? {
+    /// Executes a lookup's actions; the lookup (sockets closed) once it finished.
+    private mutating func apply(_ id: LinkID, _ actions: [DNSLookup.Action], now: Int64) -> Finished? {
         var queue = actions
         while !queue.isEmpty {
+            guard let at = position(id) else { return nil }
             let action = queue.removeFirst()
             switch action {
-            case .send(let query, let server, let packet):
-                guard var entry = running[id] else { return nil }
-                let slot = query * entry.lookup.settings.nameservers.count + server
-                var rc: Int = 0
-                if entry.fds[slot] < 0 {
-                    let nameserver = entry.lookup.settings.nameservers[server]
-                    var bytes = nameserver.address.bytes
-                    let fd = bytes.withUnsafeMutableBufferPointer {
-                        cs_udp_connect(nameserver.address.isV6 ? 6 : 4, $0.baseAddress, Int32(nameserver.port))
-                    }
-                    if fd >= 0 { entry.fds[slot] = fd } else { rc = Int(fd) }
-                }
-                if rc == 0 {
-                    let fd = entry.fds[slot]
-                    let n = packet.withUnsafeBufferPointer { cs_write(fd, $0.baseAddress, $0.count) }
-                    if n < 0 { rc = n }
-                }
-                if rc < 0 {
-                    queue += entry.lookup.socketFailed(query: query, server: server, errorText(rc), now: now)
-                }
-                running[id] = entry
-            case .sendTCP(let query, let server, let packet):
-                guard var entry = running[id] else { return nil }
-                let slot = query * entry.lookup.settings.nameservers.count + server
-                let nameserver = entry.lookup.settings.nameservers[server]
+            case .send(let query, let server, let packet), .sendTCP(let query, let server, let packet):
+                let nameserver = running[at].lookup.settings.nameservers[server]
+                let slot = query * running[at].lookup.settings.nameservers.count + server
+                let family: Int32 = nameserver.address.isV6 ? 6 : 4
                 var bytes = nameserver.address.bytes
-                let fd = bytes.withUnsafeMutableBufferPointer {
-                    cs_tcp_connect(nameserver.address.isV6 ? 6 : 4, $0.baseAddress, Int32(nameserver.port))
-                }
-                if fd >= 0 {
-                    let length: [UInt8] = [UInt8(packet.count >> 8), UInt8(packet.count & 0xFF)]
-                    entry.exchanges.append(TCPExchange(slot: slot, fd: fd, outbound: length + packet))
+                var rc = 0
+                if case .sendTCP = action {
+                    let fd = bytes.withUnsafeMutableBufferPointer { cs_tcp_connect(family, $0.baseAddress, Int32(nameserver.port)) }
+                    if fd >= 0 {
+                        let length: [UInt8] = [UInt8(packet.count >> 8), UInt8(packet.count & 0xFF)]
+                        running[at].exchanges.append(TCPExchange(slot: slot, fd: fd, outbound: length + packet))
+                    } else {
+                        rc = Int(fd)
+                    }
                 } else {
-                    queue += entry.lookup.socketFailed(query: query, server: server, errorText(Int(fd)), now: now)
+                    if running[at].fds[slot] < 0 {
+                        let fd = bytes.withUnsafeMutableBufferPointer { cs_udp_connect(family, $0.baseAddress, Int32(nameserver.port)) }
+                        if fd >= 0 { running[at].fds[slot] = fd } else { rc = Int(fd) }
+                    }
+                    if rc == 0 {
+                        let fd = running[at].fds[slot]
+                        let n = packet.withUnsafeBufferPointer { cs_write(fd, $0.baseAddress, $0.count) }
+                        if n < 0 { rc = n }
+                    }
                 }
-                running[id] = entry
+                if rc < 0 { queue += running[at].lookup.socketFailed(query: query, server: server, errorText(rc), now: now) }
             case .ignored(let why):
                 logger.log(.debug, "\(id.name): DNS datagram ignored: \(why)")
             case .finished(let result):
+                let entry = running[at]
                 cancel(id)
-                return result
+                return Finished(id: id, address: entry.address, known: entry.known, result: result)
             }
         }
         return nil
     }
 
     /// Connects, writes the query, reads the answer; hands it to the lookup once whole.
-    private mutating func continueExchange(_ slot: Slot, now: Int64) -> DNSLookup.Result? {
-        guard var entry = running[slot.id], let at = entry.exchanges.firstIndex(where: { $0.slot == slot.index }) else { return nil }
-        var exchange = entry.exchanges[at]
-        let servers = entry.lookup.settings.nameservers.count
+    private mutating func continueExchange(_ slot: Slot, now: Int64) -> Finished? {
+        guard let at = position(slot.id) else { return nil }
+        var which: Int?
+        for index in 0..<running[at].exchanges.count where running[at].exchanges[index].slot == slot.index { which = index }
+        guard let which else { return nil }
+        var exchange = running[at].exchanges[which]
+        let servers = running[at].lookup.settings.nameservers.count
         let query = slot.index / servers, server = slot.index % servers
-        var problem: Int?
+        let fd = exchange.fd
+        var problem = 0
         var answer: [UInt8]?
         if !exchange.connected {
-            let rc = cs_connect_result(exchange.fd)
-            if rc != 0 { problem = Int(rc) } else { exchange.connected = true }
+            problem = Int(cs_connect_result(fd))
+            exchange.connected = problem == 0
         }
-        if problem == nil && !exchange.outbound.isEmpty {
-            let fd = exchange.fd
+        if problem == 0 && !exchange.outbound.isEmpty {
             let n = exchange.outbound.withUnsafeBufferPointer { cs_write(fd, $0.baseAddress, $0.count) }
             if n > 0 { exchange.outbound.removeFirst(n) } else if n != CS_EAGAIN_RESULT_VALUE { problem = n }
         }
-        if problem == nil && exchange.outbound.isEmpty {
-            let fd = exchange.fd
+        if problem == 0 && exchange.outbound.isEmpty {
             let n = datagram.withUnsafeMutableBufferPointer { cs_read(fd, $0.baseAddress, $0.count) }
             if n > 0 {
                 exchange.inbound += datagram[0..<n]
@@ -229,20 +242,18 @@ struct Resolver {
                 problem = n
             }
         }
-        guard problem != nil || answer != nil else {
-            entry.exchanges[at] = exchange
-            running[slot.id] = entry
+        guard problem != 0 || answer != nil else {
+            running[at].exchanges[which] = exchange
             return nil
         }
-        _ = cs_close(exchange.fd)
-        entry.exchanges.remove(at: at)
+        _ = cs_close(fd)
+        running[at].exchanges.remove(at: which)
         let actions: [DNSLookup.Action]
         if let answer {
-            actions = entry.lookup.received(query: query, server: server, from: nil, packet: answer, overTCP: true, now: now)
+            actions = running[at].lookup.received(query: query, server: server, from: nil, packet: answer, overTCP: true, now: now)
         } else {
-            actions = entry.lookup.socketFailed(query: query, server: server, "over TCP: " + errorText(problem!), now: now)
+            actions = running[at].lookup.socketFailed(query: query, server: server, "over TCP: " + errorText(problem), now: now)
         }
-        running[slot.id] = entry
         return apply(slot.id, actions, now: now)
     }
 
