@@ -70,7 +70,7 @@ struct Resolver {
     mutating func start(_ id: LinkID, _ address: ServerAddress, known: [UInt8]?, now: Int64) -> Finished? {
         cancel(id)
         // A missing resolv.conf means "ask 127.0.0.1", as in libc.
-        let settings = ResolvConf.parse(readFile(resolvConfPath, cap: 4096) ?? [])
+        let settings = ResolvConf.parse(readFile(resolvConfPath, cap: 8192) ?? [])
         var entropy = SystemEntropy()
         let random = entropy.bytes(2 * DNSLookup.idsNeeded(settings))
         var ids: [UInt16] = []
