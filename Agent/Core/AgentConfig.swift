@@ -114,6 +114,9 @@ public struct AgentConfig: Sendable {
     public var bootJitterMs: Int64 = 3000
     /// Run (no shell; split at spaces) when the endpoint orders a reboot.
     public var rebootCommand: String?
+    /// Where the resolver reads its name servers, and the names it answers before DNS.
+    public var resolvConfFile = "/etc/resolv.conf"
+    public var hostsFile = "/etc/hosts"
 
     public init(agentID: String, deviceKey: [UInt8], endpoints: [ServerAddress], targets: [TunnelTarget]) {
         self.init(identity: AgentIdentity(agentID: agentID, deviceKey: deviceKey), endpoints: endpoints, targets: targets)

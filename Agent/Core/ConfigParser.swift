@@ -34,6 +34,8 @@ public enum ConfigParser {
         // The integer keys, indexed by ConfigKey.integerSlot.
         var integers: [Int64] = ConfigKey.integerKeys.map { $0.default }
         var rebootCommand: String?
+        var resolvConfFile: String?
+        var hostsFile: String?
         var lineNumber = 0
 
         // "\r\n" is one Character in Swift, so CRLF files need their own separator.
@@ -117,6 +119,10 @@ public enum ConfigParser {
                 guard value.hasPrefix("/") else { throw fail("must start with an absolute path (no shell is used)") }
                 guard value.utf8.count <= 256 else { throw fail("longer than 256 bytes") }
                 rebootCommand = value
+            case .resolvConf, .hostsFile:
+                // Last wins, as for log_level: one throw site less in this function (armv5 bytes).
+                let path = try parseAbsolutePath(value, fail: fail)
+                if known == .resolvConf { resolvConfFile = path } else { hostsFile = path }
             case .maxTunnels, .backoffInitialMs, .backoffMaxMs, .mainEndpointRecheckMs, .switchGraceMs, .bootJitterMs:
                 break  // handled above
             }
@@ -169,6 +175,8 @@ public enum ConfigParser {
         config.switchGraceMs = integers[ConfigKey.switchGraceMs.integerSlot!]
         config.bootJitterMs = integers[ConfigKey.bootJitterMs.integerSlot!]
         config.rebootCommand = rebootCommand
+        if let resolvConfFile { config.resolvConfFile = resolvConfFile }
+        if let hostsFile { config.hostsFile = hostsFile }
         return config
     }
 
@@ -272,7 +280,7 @@ public enum ConfigParser {
 /// The config file's keys (docs/CONFIG.md).
 enum ConfigKey: UInt8 {
     case agentID, deviceKey, endpoint, serial, mac, model, firmware, activationSecret, stateFile, caFile
-    case allowPlaintext, target, logLevel, rebootCommand
+    case allowPlaintext, target, logLevel, rebootCommand, resolvConf, hostsFile
     case maxTunnels, backoffInitialMs, backoffMaxMs, mainEndpointRecheckMs, switchGraceMs, bootJitterMs
 
     var name: StaticString {
@@ -291,6 +299,8 @@ enum ConfigKey: UInt8 {
         case .target: "target"
         case .logLevel: "log_level"
         case .rebootCommand: "reboot_command"
+        case .resolvConf: "resolv_conf"
+        case .hostsFile: "hosts_file"
         case .maxTunnels: "max_tunnels"
         case .backoffInitialMs: "backoff_initial_ms"
         case .backoffMaxMs: "backoff_max_ms"

@@ -157,25 +157,35 @@ u32 Z_envZ_cs_random(struct Z_env_instance_t *env, u32 buf, u32 len) {
     return I32(rc);
 }
 
-u32 Z_envZ_cs_resolve(struct Z_env_instance_t *env, u32 host, u32 host_len, u32 out, u32 max_records) {
-    wasm_rt_memory_t *m = env->memory;
-    length_arg(host_len);
-    if ((int32_t)max_records < 0) wasm_rt_trap(WASM_RT_TRAP_OOB);
-    uint64_t out_len = (uint64_t)max_records * CS_ADDR_RECORD;
-    check_range(m, out, out_len);
-    const unsigned char *h = borrow(m, 0, host, host_len, 1);
-    unsigned char *o = borrow(m, 1, out, (uint32_t)out_len, 0);
-    int count = cs_resolve(h, LEN(host_len), o, (int)max_records);
-    if (count > 0) give_back(m, o, out, (uint32_t)count * CS_ADDR_RECORD);
-    return I32(count);
-}
-
 u32 Z_envZ_cs_tcp_connect(struct Z_env_instance_t *env, u32 family, u32 addr16, u32 port) {
     wasm_rt_memory_t *m = env->memory;
     // camshim.c reads 16 bytes for IPv6, 4 otherwise.
     uint32_t len = (int32_t)family == 6 ? 16 : 4;
     const unsigned char *a = borrow(m, 0, addr16, len, 1);
     return I32(cs_tcp_connect((int)family, a, (int)port));
+}
+
+u32 Z_envZ_cs_udp_connect(struct Z_env_instance_t *env, u32 family, u32 addr16, u32 port) {
+    wasm_rt_memory_t *m = env->memory;
+    uint32_t len = (int32_t)family == 6 ? 16 : 4;
+    const unsigned char *a = borrow(m, 0, addr16, len, 1);
+    return I32(cs_udp_connect((int)family, a, (int)port));
+}
+
+u32 Z_envZ_cs_recv_from(struct Z_env_instance_t *env, u32 fd, u32 buf, u32 len, u32 from_record, u32 from_port) {
+    wasm_rt_memory_t *m = env->memory;
+    length_arg(len);
+    check_range(m, from_port, 4);
+    unsigned char *p = borrow(m, 0, buf, len, 0);
+    unsigned char *r = borrow(m, 1, from_record, CS_ADDR_RECORD, 0);
+    int port = 0;
+    long n = cs_recv_from((int)fd, p, LEN(len), r, &port);
+    if (n >= 0) {
+        give_back(m, p, buf, (uint32_t)n);
+        give_back(m, r, from_record, CS_ADDR_RECORD);
+        store_u32(m, from_port, (uint32_t)port);
+    }
+    return I32(n);
 }
 
 u32 Z_envZ_cs_connect_result(struct Z_env_instance_t *env, u32 fd) {
