@@ -17,7 +17,9 @@
 #   T_C_FLAGS       extra C flags (CPU/FPU/float ABI; must match the Swift objects)
 #   T_SIZE_C_FLAGS  added to T_C_FLAGS for the C we compile ourselves, mbedTLS
 #                   and the agent's C shim, to trade speed for size (armv5:
-#                   -mthumb); not for musl, the builtins or Toolchains/compat
+#                   -mthumb; mipsel16: -mips16, there also for the
+#                   generated module and the host layer); not for musl, the
+#                   builtins or Toolchains/compat
 #   T_SIZE_C_EXCEPT mbedTLS sources that keep T_C_FLAGS alone (armv5:
 #                   bignum.c, whose multiply-accumulate asm is ARM code)
 #   T_MUSL          Debian musl multiarch dir name: /usr/lib/<T_MUSL>, /usr/include/<T_MUSL>
@@ -177,6 +179,23 @@ cross_target_mipsel() {
     T_PACKAGES=(gcc-mipsel-linux-gnu wabt binaryen dpkg-dev)
     T_RUNNER="qemu-mipsel-static -cpu 24Kc"
 }
+
+# mipsel for cores with the MIPS16e ASE (MIPS Technologies' 24K/24KE/34K/74K/
+# 1004K: MediaTek MT7620/MT7628/MT7621, most ramips and ath79 routers; not
+# Ingenic XBurst, so not the T31 camera): the generated module, the host layer
+# and mbedTLS (but bignum.c, whose multiply asm is MIPS32) are MIPS16e code,
+# the 16-bit encoding, -23 % of the binary and slower. musl and libgcc stay
+# MIPS32 (-minterlink-compressed: calls between the two use jalx).
+# Check the SoC's core before choosing it: on a core without MIPS16e the
+# first MIPS16 function is SIGILL.
+cross_target_mipsel16() {
+    cross_target_mipsel
+    T_DESC="MIPS32r2 little-endian with MIPS16e, soft float, static musl built from source (Embedded Swift wasm32 -> wasm2c -> gcc)"
+    T_SIZE_C_FLAGS=(-mips16 -minterlink-compressed)
+    T_SIZE_C_EXCEPT=(bignum.c)
+    T_MUSL_DIR=${OUT_ROOT:-${REPO_ROOT:-.}/.build-cross}/mipsel16/musl
+}
+CROSS_TARGETS+=(mipsel16)
 
 # MIPS32r2 big-endian (older routers: ath79/AR71xx, Lantiq, Broadcom BCM63xx).
 # Debian 12 has no big-endian mips port any more, so no musl-dev:mips: musl is

@@ -7,19 +7,25 @@
 # and Toolchains/wasm/README.md.
 #
 #   1. the agent's Swift modules -> Embedded Swift for wasm32-unknown-none-wasm
-#      (-Osize, no stack protector), one wasm object per module; C modules are
-#      not compiled for wasm: Swift sees their headers, the host compiles them
-#   2. Toolchains/wasm/module-libc.c -> wasm object (allocator, mem*, __multi3)
+#      (-Osize, no stack protector, single-threaded retain/release), one wasm
+#      object per module; C modules are not compiled for wasm: Swift sees
+#      their headers, the host compiles them
+#   2. Toolchains/wasm/module-libc.c -> wasm object (allocator, mem*, __multi3),
+#      and Toolchains/compat/swift-rc-calls.c (swift_nonatomic_* -> swift_*)
 #   3. wasm-ld -> camagent.wasm; only the functions Toolchains/wasm/host.c
-#      implements may stay undefined (they become "env" imports)
+#      implements may stay undefined (they become "env" imports); then
+#      wasm-opt -Oz (Debian binaryen) -> camagent.opt.wasm
 #   4. wasm2c -> camagent_wasm.c/.h, with the big-endian memory.fill /
-#      memory.copy fix for wabt 1.0.32 applied (a no-op on little-endian)
+#      memory.copy fix for wabt 1.0.32 applied (a no-op on little-endian), and
+#      the memory accesses rewritten to narrow helpers (wasm2c_narrow_accessors)
 #   5. the target's gcc, static against musl: the generated C, wasm2c's
 #      runtime (wasm-rt-impl.c from Debian's wabt), Toolchains/wasm/host.c and
-#      the C modules' own sources (Agent/CShim/camshim.c), stripped.
+#      the C modules' own sources (Agent/CShim/camshim.c), stripped; for
+#      T_SOFT_FLOAT targets the build fails on any FPU instruction.
 #
 # Target variables (Scripts/lib/cross-targets.sh) used here: T_SWIFT_TRIPLE,
-# T_CC (the C cross compiler driver), T_C_FLAGS, T_LINK_FLAGS, T_PACKAGES, and
+# T_CC (the C cross compiler driver), T_C_FLAGS, T_SIZE_C_FLAGS, T_LINK_FLAGS,
+# T_PACKAGES, T_SOFT_FLOAT, T_MUSL_FROM_SOURCE, and
 # for the C library Toolchains/make-sysroot's sysroot (musl from T_MUSL or
 # T_MUSL_DIR, plus mbedTLS built with T_CC) when that script exists.
 
@@ -98,7 +104,7 @@ wasm2c_musl_from_source() {
 # check and access on (u64)base + offset, so the range check and the trap are
 # exactly wasm2c's; only the call gets cheaper. On MIPS32 the u64 address costs
 # two instructions at each of the ~16,000 sites (add, carry) and pushed a store's
-# value onto the stack, and the memory pointer a move: -119 KB on mipsel
+# value onto the stack, and the memory pointer a move: -114 KB on mipsel
 # (docs/TOOLCHAINS.md, "MIPS", Size). GCC -Os already called wasm2c's inline
 # helpers out of line, so speed is unchanged. Fails if any access keeps the
 # old form (another wabt).
@@ -341,9 +347,10 @@ build_target_wasm2c() {
     say "compiling ${PRODUCT}_wasm.c ($(($(stat -c %s "$obj/${PRODUCT}_wasm.c") / 1024)) KiB of generated C) with $T_CC…"
     # Generated and runtime code: every memory access is range-checked, no
     # stack protector (as for the native Swift objects), no warnings from code we do not write.
-    run "$T_CC" "${c_flags[@]}" -fno-stack-protector -w -c -o "$obj/${PRODUCT}_wasm.o" "$obj/${PRODUCT}_wasm.c" ||
+    # T_SIZE_C_FLAGS (mipsel16: MIPS16e) for all the C compiled here.
+    run "$T_CC" "${c_flags[@]}" "${T_SIZE_C_FLAGS[@]}" -fno-stack-protector -w -c -o "$obj/${PRODUCT}_wasm.o" "$obj/${PRODUCT}_wasm.c" ||
         die "the generated C failed to compile"
-    run "$T_CC" "${c_flags[@]}" -fno-stack-protector -w -c -o "$obj/wasm-rt-impl.o" "$WASM2C_RUNTIME_DIR/wasm-rt-impl.c" ||
+    run "$T_CC" "${c_flags[@]}" "${T_SIZE_C_FLAGS[@]}" -fno-stack-protector -w -c -o "$obj/wasm-rt-impl.o" "$WASM2C_RUNTIME_DIR/wasm-rt-impl.c" ||
         die "wasm-rt-impl.c failed to compile"
     native_objects+=("$obj/${PRODUCT}_wasm.o" "$obj/wasm-rt-impl.o")
     for f in "$wasm_dir/host.c" "${host_sources[@]}"; do
@@ -351,7 +358,7 @@ build_target_wasm2c() {
         if grep -q '^#include <mbedtls/' "$f" && [[ ! -f "$musl_inc/mbedtls/ssl.h" ]]; then
             die "$(basename "$f") needs mbedTLS, and $musl_inc has none (Toolchains/make-sysroot builds it)"
         fi
-        run "$T_CC" "${c_flags[@]}" -fstack-protector-strong -Wall -Wextra -c -o "$obj/host-$base.o" "$f" ||
+        run "$T_CC" "${c_flags[@]}" "${T_SIZE_C_FLAGS[@]}" -fstack-protector-strong -Wall -Wextra -c -o "$obj/host-$base.o" "$f" ||
             die "$f failed to compile"
         native_objects+=("$obj/host-$base.o")
     done

@@ -21,7 +21,7 @@
 // not supported on 32-bit platforms"): every load/store is range-checked in
 // the generated code. wasm2c would then also count nested wasm calls and trap
 // past a limit; that costs a counter update in every function's prologue and
-// epilogue (-36 KB on mipsel). Off: a wasm call is a C call, so runaway
+// epilogue (-45 KB on mipsel). Off: a wasm call is a C call, so runaway
 // recursion overflows the native stack into the kernel's guard gap and faults
 // (host.c reports it), which is as safe: nothing past the stack is written.
 // See README.md.
