@@ -227,7 +227,7 @@ cross_target_x86_64_wasm2c() {
     T_CC=x86_64-linux-gnu-gcc
     T_C_FLAGS=(-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0)
     T_MUSL=x86_64-linux-musl
-    T_PACKAGES=(wabt gcc musl-dev)
+    T_PACKAGES=(wabt binaryen gcc musl-dev)
 }
 
 # cross_load_target NAME: sets T_*; returns 1 for an unknown target.
