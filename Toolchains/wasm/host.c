@@ -25,6 +25,7 @@
 //  - int arrays (cs_poll) are copied element by element with the same load
 //    and store layout the generated code uses, on either endianness.
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,11 @@ struct Z_env_instance_t {
 };
 
 // --- linear memory access ----------------------------------------------------
+
+// The module's memory, for the out-of-line load/store helpers the build adds
+// to the generated C (wasm2c_narrow_accessors in Scripts/lib/cross-wasm2c.sh).
+// There is one instance; set before the module runs any code.
+wasm_rt_memory_t *camagent_wasm_memory;
 
 // Traps unless [off, off + len) lies inside linear memory.
 static void check_range(const wasm_rt_memory_t *m, uint32_t off, uint64_t len) {
@@ -417,13 +423,36 @@ void camagent_wasm_trap(int code) {
     abort();
 }
 
+// wasm-rt-config.h turns wasm2c's call-depth counting off: a wasm call is a C
+// call, so runaway recursion in the module overflows the native stack into the
+// kernel's guard gap (no frame of the generated code comes near its size) and
+// faults there, before anything else is overwritten. This reports that fault
+// like a trap, from an alternate stack since the normal one is full, then
+// lets it kill the process as it would have.
+static void on_fault(int sig) {
+    write_text("camagent: fatal: segmentation fault (native stack exhausted by runaway recursion?)\n");
+    (void)sig; // SA_RESETHAND: returning re-runs the access, which now kills the process
+}
+
+static void install_fault_report(void) {
+    static unsigned char alt[16384];
+    stack_t ss = {.ss_sp = alt, .ss_size = sizeof alt, .ss_flags = 0};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fault;
+    sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
+    if (sigaltstack(&ss, NULL) == 0) sigaction(SIGSEGV, &sa, NULL);
+}
+
 int main(void) {
     static Z_camagent_instance_t instance;
     static struct Z_env_instance_t env;
+    install_fault_report();
     wasm_rt_init();
     Z_camagent_init_module();
     Z_camagent_instantiate(&instance, &env);
     env.memory = Z_camagentZ_memory(&instance);
+    camagent_wasm_memory = env.memory;
     u32 rc = Z_camagentZ___main_argc_argv(&instance, 0, 0);
     return (int)rc;
 }
