@@ -47,8 +47,9 @@ public struct AgentCore<Entropy: EntropySource> {
     public var stats: AgentStats { linkStats + tunnels.stats }
 
     /// `uptimeMs`: how long the system has been up (nil: unknown). Under
-    /// Tunables.coldBootUptimeMs this is a cold boot, and the first dial waits
-    /// its place in `boot_jitter_ms`; a process restart dials at once.
+    /// Tunables.coldBootUptimeMs this is a cold boot (a power cut just ended,
+    /// likely for a whole street), and the first dial waits its place in
+    /// `boot_jitter_ms`; a process restart dials at once.
     public mutating func start(now: Int64, uptimeMs: Int64? = nil) -> [AgentAction] {
         startedAt = now
         lastChangeAt = now
@@ -63,8 +64,7 @@ public struct AgentCore<Entropy: EntropySource> {
         if let uptimeMs, uptimeMs >= 0, uptimeMs < Tunables.coldBootUptimeMs, config.bootJitterMs > 0 {
             let delay = Backoff.spread(deviceSeed: config.deviceSeed, windowMs: config.bootJitterMs, entropy: &entropy)
             endpoint.holdFirstDial(until: now + delay)
-            actions.append(.log(.info, "system up \(formatMillis(uptimeMs)) (a cold boot): first dial in \(formatMillis(delay))"
-                                + " (boot_jitter_ms \(config.bootJitterMs))"))
+            actions.append(.log(.info, "cold boot: first dial in \(formatMillis(delay))"))
         }
         actions += apply(endpoint.dialIfDue(now: now), now: now)
         return actions
