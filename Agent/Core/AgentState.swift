@@ -72,8 +72,8 @@ public enum StateFile {
         var key: [UInt8]?
         var state = AgentState()
         var complete = false
-        for rawLine in text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
-            let line = ConfigParser.stripComment(trimmed(String(rawLine), carriageReturnsToo: true))
+        for rawLine in splitText(text, at: 10, omittingEmpty: true) {
+            let line = ConfigParser.stripComment(trimmed(rawLine, carriageReturnsToo: true))
             guard !line.isEmpty else { continue }
             guard !complete, let equals = line.firstIndex(of: "=") else { return nil }
             let name = trimmed(String(line[..<equals]), carriageReturnsToo: true)
@@ -105,9 +105,9 @@ public enum StateFile {
 
     /// `URL [known-address]`.
     private static func parseEndpoint(_ value: String) -> ServerAddress? {
-        let words = value.split(separator: " ", omittingEmptySubsequences: true)
+        let words = splitText(value, at: 0x20, omittingEmpty: true)
         guard words.count == 1 || words.count == 2 else { return nil }
-        guard var address = try? ConfigParser.parseServerURL(String(words[0]), fail: { ConfigError(line: 0, key: "endpoint", problem: $0) }) else {
+        guard var address = try? ConfigParser.parseServerURL(words[0], fail: { ConfigError(line: 0, key: "endpoint", problem: $0) }) else {
             return nil
         }
         if words.count == 2 {

@@ -38,10 +38,10 @@ public enum ConfigParser {
         var hostsFile: String?
         var lineNumber = 0
 
-        // "\r\n" is one Character in Swift, so CRLF files need their own separator.
-        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+        // Cut at LF; a CRLF file's CR goes with the trimming.
+        for rawLine in splitText(text, at: 10) {
             lineNumber += 1
-            let line = stripComment(trimmed(String(rawLine), carriageReturnsToo: true))
+            let line = stripComment(trimmed(rawLine, carriageReturnsToo: true))
             if line.isEmpty { continue }
             guard let equals = line.firstIndex(of: "=") else {
                 // Only the leading key-like word: the rest may be a device key missing its "=".

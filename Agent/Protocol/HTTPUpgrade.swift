@@ -72,7 +72,7 @@ public struct UpgradeRequest: Equatable, Sendable {
 public func parseUpgradeRequest(_ head: [UInt8]) throws(ProtocolError) -> UpgradeRequest {
     let lines = try httpLines(head)
     guard let requestLine = lines.first else { throw .malformedUpgrade("empty request") }
-    let parts = requestLine.split(separator: " ", omittingEmptySubsequences: false)
+    let parts = splitText(requestLine, at: 0x20)
     guard parts.count == 3 else { throw .malformedUpgrade("request line is not METHOD PATH VERSION") }
     guard parts[0] == "GET" else { throw .malformedUpgrade("method is not GET") }
     guard parts[2] == "HTTP/1.1" else { throw .malformedUpgrade("version is not HTTP/1.1") }
@@ -86,7 +86,7 @@ public func parseUpgradeRequest(_ head: [UInt8]) throws(ProtocolError) -> Upgrad
         switch name {
         case "host": host = value
         case "connection":
-            for token in value.split(separator: ",") where asciiLowercased(trimmed(String(token))) == "upgrade" {
+            for token in splitText(value, at: 0x2C) where asciiLowercased(trimmed(token)) == "upgrade" {
                 connectionUpgrade = true
             }
         case "upgrade": upgradeToken = value
@@ -104,7 +104,7 @@ public func parseUpgradeRequest(_ head: [UInt8]) throws(ProtocolError) -> Upgrad
 public func parseUpgradeResponse(_ head: [UInt8]) throws(ProtocolError) {
     let lines = try httpLines(head)
     guard let statusLine = lines.first else { throw .malformedUpgrade("empty response") }
-    let parts = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+    let parts = splitText(statusLine, at: 0x20, maxSplits: 2)
     guard parts.count >= 2, parts[0] == "HTTP/1.1" || parts[0] == "HTTP/1.0" else {
         throw .malformedUpgrade("status line is not HTTP")
     }
@@ -141,9 +141,12 @@ private func httpLines(_ head: [UInt8]) throws(ProtocolError) -> [String] {
         guard paired else { throw .malformedUpgrade("bare CR or LF in HTTP head") }
     }
     guard let text = decodeUTF8(head) else { throw .malformedUpgrade("undecodable HTTP head") }
+    // Every CR is paired with an LF (checked above): cut at LF, drop the CR.
     var lines: [String] = []
-    for line in text.split(separator: "\r\n", omittingEmptySubsequences: true) {
-        lines.append(String(line))
+    for line in splitText(text, at: 10, omittingEmpty: true) {
+        var bytes = Array(line.utf8)
+        if bytes.last == 13 { bytes.removeLast() }
+        if !bytes.isEmpty { lines.append(String(decoding: bytes, as: UTF8.self)) }
     }
     return lines
 }

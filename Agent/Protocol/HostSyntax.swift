@@ -11,8 +11,10 @@ public enum HostSyntax {
         let bytes = host.utf8
         guard !bytes.isEmpty, bytes.count <= maxBytes else { return false }
         for byte in bytes {
-            let isLetterOrDigit = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-            guard isLetterOrDigit || byte == 0x2E || byte == 0x2D || byte == 0x3A || byte == 0x5F else { return false }
+            let lower = byte | 0x20  // folds A-Z onto a-z; no other allowed byte maps into a-z
+            guard (lower >= 0x61 && lower <= 0x7A) || (byte >= 0x2D && byte <= 0x3A && byte != 0x2F) || byte == 0x5F else {
+                return false
+            }
         }
         return true
     }

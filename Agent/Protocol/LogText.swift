@@ -13,36 +13,24 @@ public enum LogText {
 
     /// `text` with every byte outside printable ASCII written as `\xNN`, cut to
     /// `limit` bytes of output with a note of how much was left out. With
-    /// `escapingBackslash` a backslash is written `\\`, so that an escape in a
-    /// peer's field is never ambiguous; the line sinks leave backslashes alone,
-    /// so that a field escaped that way is not escaped twice.
+    /// `escapingBackslash` a backslash is written `\x5c` too, so that an escape
+    /// in a peer's field is never ambiguous; the line sinks leave backslashes
+    /// alone, so that a field escaped that way is not escaped twice.
     public static func escaped(_ text: String, limit: Int = LogText.lineLimit, escapingBackslash: Bool = false) -> String {
         var out: [UInt8] = []
-        out.reserveCapacity(min(text.utf8.count, limit) + 16)
-        var consumed = 0
-        let input = text.utf8
-        for byte in input {
-            let width = (byte >= 0x20 && byte < 0x7F) ? (byte == 0x5C && escapingBackslash ? 2 : 1) : 4
-            if out.count + width > limit { break }
-            consumed += 1
-            switch width {
-            case 1:
+        var left = text.utf8.count
+        for byte in text.utf8 {
+            let plain = byte >= 0x20 && byte < 0x7F && !(escapingBackslash && byte == 0x5C)
+            if out.count + (plain ? 1 : 4) > limit { break }
+            left -= 1
+            if plain {
                 out.append(byte)
-            case 2:
-                out.append(0x5C)
-                out.append(0x5C)
-            default:
-                out.append(0x5C)
-                out.append(0x78)  // x
-                out.append(hexDigit(byte >> 4))
-                out.append(hexDigit(byte & 0x0F))
+            } else {
+                out += [0x5C, 0x78, hexDigit(byte >> 4), hexDigit(byte & 0x0F)]
             }
         }
-        var result = String(decoding: out, as: UTF8.self)
-        if consumed < input.count {
-            result += "...(\(input.count - consumed) more bytes)"
-        }
-        return result
+        let result = String(decoding: out, as: UTF8.self)
+        return left == 0 ? result : result + "...(" + String(left) + " more bytes)"
     }
 
     /// One peer-supplied field for a log line: escaped and capped at `peerFieldLimit`.

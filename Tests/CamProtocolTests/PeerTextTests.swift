@@ -23,9 +23,9 @@ import Testing
     }
 
     @Test func aPeerFieldEscapesBackslashesSoItsEscapesAreNotAmbiguous() {
-        #expect(LogText.peer("a\\x0ab") == "a\\\\x0ab")
-        // The line sink does not double them again.
-        #expect(LogText.line("field: " + LogText.peer("a\\b\n")) == "field: a\\\\b\\x0a")
+        #expect(LogText.peer("a\\x0ab") == "a\\x5cx0ab")
+        // The line sink does not escape them again.
+        #expect(LogText.line("field: " + LogText.peer("a\\b\n")) == "field: a\\x5cb\\x0a")
     }
 
     @Test func aPeerFieldIsCappedAndSaysHowMuchWasCut() {
