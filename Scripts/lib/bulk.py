@@ -1,6 +1,9 @@
 """Bulk TCP source and sink for Scripts/bench (loopback only).
 
-serve PORT        accept connections; send zeros until the peer closes
+serve PORT [pattern]
+                  accept connections; send zeros (or, with "pattern", the bytes
+                  0, 1, ... 250, 0, 1, ...: a lost or repeated byte shifts the
+                  cycle, so a reader can check every byte) until the peer closes
 read HOST:PORT MB read MB mebibytes, print the rate in Gbit/s
 slowread HOST:PORT BYTES_PER_SECOND
                   read at that rate (in 0.1 s ticks) until SIGTERM; then print
@@ -13,9 +16,12 @@ import threading
 import time
 
 CHUNK = bytes(256 * 1024)
+PATTERN_CYCLE = 251
+# A whole number of cycles, so that chunk after chunk continues the cycle.
+PATTERN_CHUNK = bytes(i % PATTERN_CYCLE for i in range(PATTERN_CYCLE * 1024))
 
 
-def serve(port):
+def serve(port, chunk=CHUNK):
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server.bind(("127.0.0.1", port))
@@ -25,7 +31,7 @@ def serve(port):
     def pump(conn):
         try:
             while True:
-                conn.sendall(CHUNK)
+                conn.sendall(chunk)
         except OSError:
             pass
         finally:
@@ -90,7 +96,7 @@ def slowread(address, per_second):
 
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
-        serve(int(sys.argv[2]))
+        serve(int(sys.argv[2]), PATTERN_CHUNK if sys.argv[3:] == ["pattern"] else CHUNK)
     elif sys.argv[1] == "slowread":
         slowread(sys.argv[2], int(sys.argv[3]))
     else:
