@@ -5,6 +5,8 @@
 #
 #   source Scripts/lib/cluster.sh; source Scripts/lib/peer-bench.sh
 #   peer_bench BIN_DIR ROUNDS SECONDS -- AGENT_CMD...
+#   PEER_COMPARE_AGENT=PATH  adds the camagent rows again for another agent
+#                            binary (e.g. an older build), in the same run
 #
 # Paths, each from a viewer's iperf3 client to the target's iperf3 server:
 #   direct            no relay
@@ -22,17 +24,19 @@
 if [[ -n "${_CAMAGENT_PEER_BENCH_SH:-}" ]]; then return 0; fi
 _CAMAGENT_PEER_BENCH_SH=1
 
-PEER_BENCH_PACKAGES=(iperf3 stunnel4 socat openssh-server openssh-client util-linux python3)
+PEER_BENCH_PACKAGES=(iperf3 stunnel4 socat openssh-server openssh-client util-linux iproute2 python3)
 
 peer_free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# peer_wait_listening PORT: up to 10 s for a listener on 127.0.0.1:PORT.
+# peer_wait_listening PORT: up to 10 s for a listener on 127.0.0.1:PORT. Asks
+# the kernel (ss) instead of connecting: a probe through a relay would reach
+# iperf3, which takes any connection for a test's control channel.
 peer_wait_listening() {
     local port=$1
     for _ in $(seq 1 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        [[ -n $(ss -ltnH "sport = :$port" 2>/dev/null) ]] && return 0
         sleep 0.1
     done
     echo "peer-bench: nothing listens on 127.0.0.1:$port after 10 s" >&2
@@ -129,7 +133,7 @@ CONF
 # NAME-MODE.out, so that a second call finds its own lines.
 peer_start_camagent() {
     local mode=$1 target=$2 bin=$3 url f; shift 3
-    if [[ $mode == plain ]]; then CLUSTER_PLAIN=1; else unset CLUSTER_PLAIN; fi
+    if [[ $mode == plain* ]]; then CLUSTER_PLAIN=1; else unset CLUSTER_PLAIN; fi
     CLUSTER_AGENT_ID=bench-iperf-$mode
     cluster_start_servers "$bin"
     cluster_start_agent "agent-iperf-$mode" "target = iperf=127.0.0.1:$target" -- "$@"
@@ -159,6 +163,13 @@ peer_bench() {
     local -A results=()
     local names=(direct socat stunnel ssh plain tls) round path port
     declare -A ports=([direct]=$iperf_port [socat]=$socat [stunnel]=$stunnel [ssh]=$ssh [plain]=$plain [tls]=$tls)
+    if [[ -n ${PEER_COMPARE_AGENT:-} ]]; then
+        peer_start_camagent plain-compare "$iperf_port" "$bin" "$PEER_COMPARE_AGENT"
+        ports[plain-compare]=$PEER_VIEWER_PORT
+        peer_start_camagent tls-compare "$iperf_port" "$bin" "$PEER_COMPARE_AGENT"
+        ports[tls-compare]=$PEER_VIEWER_PORT
+        names+=(plain-compare tls-compare)
+    fi
     for round in $(seq 1 "$rounds"); do
         for path in "${names[@]}"; do
             port=${ports[$path]}
@@ -166,9 +177,10 @@ peer_bench() {
         done
     done
     suite=$(grep -h "tunnel .* data: TLS established, " "$CLUSTER_WORK/agent-iperf-tls.err" "$CLUSTER_WORK/agent-iperf-tls.out" 2>/dev/null |
-        head -n 1 | sed 's/.*TLS established, //')
+        head -n 1 | sed 's/.*TLS established, //' || true)
     local stunnel_suite
-    stunnel_suite=$(grep -h -o "TLSv1[.0-9]* ciphersuite: [A-Z0-9_-]*\|TLS[^ ]* ciphersuite: [A-Z0-9_-]*" "$CLUSTER_WORK/stunnel-client.err" "$CLUSTER_WORK/stunnel-client.out" 2>/dev/null | head -n 1)
+    stunnel_suite=$(grep -h -o "TLS[^ ]* ciphersuite: [A-Z0-9_-]*" "$CLUSTER_WORK/stunnel-client.err" "$CLUSTER_WORK/stunnel-client.out" 2>/dev/null |
+        head -n 1 | sed 's/ ciphersuite:/,/' || true)
 
     median() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "failed"; else if (NR % 2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2] + a[NR/2+1]) / 2}'; }
     local -A medians=()
@@ -184,6 +196,11 @@ peer_bench() {
     row "ssh -R (chacha20-poly1305@openssh.com)" ssh
     row "camagent, plain links" plain
     row "camagent, TLS links${suite:+ ($suite)}" tls
+    if [[ -n ${PEER_COMPARE_AGENT:-} ]]; then
+        echo "  the same two rows for $PEER_COMPARE_AGENT:"
+        row "camagent (compared build), plain links" plain-compare
+        row "camagent (compared build), TLS links" tls-compare
+    fi
     printf '  camagent TLS / stunnel pair: %s   camagent plain / ssh -R: %s   agent VmHWM: plain %s KiB, TLS %s KiB\n' \
         "$(ratio "${medians[tls]}" "${medians[stunnel]}")" "$(ratio "${medians[plain]}" "${medians[ssh]}")" \
         "$(awk '/^VmHWM/ {print $2}' "/proc/$plain_pid/status" 2>/dev/null || echo ?)" \
