@@ -31,6 +31,11 @@
 #
 # Facts behind the choices: docs in /work/shared/DESIGN.md section 3, and
 # Toolchains/compat/README.md.
+#
+# TLS speed settings per target (AES-NI, record size) are not set here: the
+# mbedTLS config keys them on the compiler's architecture macros, so that the
+# SDK bundles' builds get them too (Toolchains/mbedtls/camagent-mbedtls-config.h,
+# docs/TOOLCHAINS.md "TLS speed").
 
 CROSS_TARGETS=(x86_64 armv7 armv5 armv7hf aarch64)
 

@@ -130,7 +130,7 @@ tls_cost() {
             small=$(tls_cost_run "$target" "$suite" "$TLS_COST_SMALL")
             large=$(tls_cost_run "$target" "$suite" "$TLS_COST_LARGE")
             suite_line=$(grep -h "tunnel .* data: TLS established, " "$CLUSTER_WORK/cost-$target-$suite-$TLS_COST_LARGE.err" \
-                "$CLUSTER_WORK/cost-$target-$suite-$TLS_COST_LARGE.out" 2>/dev/null | head -n 1 | sed 's/.*TLS established, //')
+                "$CLUSTER_WORK/cost-$target-$suite-$TLS_COST_LARGE.out" 2>/dev/null | head -n 1 | sed 's/.*TLS established, //' || true)
             if ((small > 0 && large > small)); then
                 per_mib=$(((large - small) / (TLS_COST_LARGE - TLS_COST_SMALL)))
                 printf '  %-8s %-20s %14d %14.1f  %s\n' "$target" "$suite" "$per_mib" \
