@@ -192,15 +192,16 @@ peer_bench() {
     row() { printf '  %-44s %7s  %-12s %s\n' "$1" "${medians[$2]}" "$(ratio "${medians[$2]}" "${medians[stunnel]}")" "${results[$2]}"; }
     row "direct" direct
     row "socat relay" socat
-    row "stunnel pair${stunnel_suite:+ ($stunnel_suite)}" stunnel
+    row "stunnel pair" stunnel
     row "ssh -R (chacha20-poly1305@openssh.com)" ssh
     row "camagent, plain links" plain
-    row "camagent, TLS links${suite:+ ($suite)}" tls
+    row "camagent, TLS links" tls
     if [[ -n ${PEER_COMPARE_AGENT:-} ]]; then
         echo "  the same two rows for $PEER_COMPARE_AGENT:"
         row "camagent (compared build), plain links" plain-compare
         row "camagent (compared build), TLS links" tls-compare
     fi
+    printf '  suites: stunnel pair %s; camagent %s\n' "${stunnel_suite:-?}" "${suite:-?}"
     printf '  camagent TLS / stunnel pair: %s   camagent plain / ssh -R: %s   agent VmHWM: plain %s KiB, TLS %s KiB\n' \
         "$(ratio "${medians[tls]}" "${medians[stunnel]}")" "$(ratio "${medians[plain]}" "${medians[ssh]}")" \
         "$(awk '/^VmHWM/ {print $2}' "/proc/$plain_pid/status" 2>/dev/null || echo ?)" \
