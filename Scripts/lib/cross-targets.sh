@@ -19,7 +19,8 @@
 #                   and the agent's C shim, to trade speed for size (armv5:
 #                   -mthumb); not for musl, the builtins or Toolchains/compat
 #   T_SIZE_C_EXCEPT mbedTLS sources that keep T_C_FLAGS alone (armv5:
-#                   bignum.c, whose multiply-accumulate asm is ARM code)
+#                   bignum.c, whose multiply-accumulate asm is ARM code, and
+#                   the ChaCha20-Poly1305 that every tunnel byte goes through)
 #   T_MUSL          Debian musl multiarch dir name: /usr/lib/<T_MUSL>, /usr/include/<T_MUSL>
 #   T_BUILTINS      compiler runtime for __aeabi_*, __udivti3...:
 #                     compiler-rt:<arch>  the toolchain's libclang_rt.builtins-<arch>.a
@@ -87,7 +88,9 @@ cross_target_armv7() {
 # newer. The Swift code is Thumb-1 (ARMv5TE has Thumb-1, not Thumb-2): 84 KB
 # smaller; so are mbedTLS and the C shim (T_SIZE_C_FLAGS), except bignum.c,
 # whose multiply-accumulate asm (and umull/umlal, which Thumb-1 lacks) keeps
-# the handshake's big-number work in ARM mode. musl and libgcc are Debian's ARM
+# the handshake's big-number work in ARM mode, and chacha20.c/poly1305.c, the
+# tunnel's per-byte cost: Thumb-1 made them 77 instructions per byte, ARM 36,
+# for 624 bytes (Scripts/bench --tls-cost). musl and libgcc are Debian's ARM
 # code; the linker inserts the ARM/Thumb interworking. Soft float everywhere.
 # ARMv5 has no ldrex/strex, so LLVM lowers Swift's atomics (refcounts,
 # swift_once) to __atomic_*_4 calls; Debian's libatomic resolves those through
