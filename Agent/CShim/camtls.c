@@ -8,6 +8,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 
+#include <mbedtls/aesni.h>  // MBEDTLS_HAVE_X86_64 and the CPUID check, when MBEDTLS_AESNI_C is on
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/net_sockets.h>  // error codes only; the socket I/O is ours
@@ -21,6 +22,11 @@ struct session {
     mbedtls_ssl_context ssl;
     int fd;
     unsigned int verify_flags;
+    // Length of the caller's bytes already sealed into a record the socket has
+    // not taken whole (0: none). mbedtls_ssl_write then returns min(len, max
+    // record) once the record is out, not what it sealed: a caller whose
+    // buffer grew in between (a queue refilled) would count unsent bytes as sent.
+    size_t sealed_unsent;
 };
 
 static struct {
@@ -56,6 +62,35 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len) {
     if (n == 0) return MBEDTLS_ERR_NET_CONN_RESET;
     if (n == CS_EAGAIN_RESULT) return MBEDTLS_ERR_SSL_WANT_READ;
     return MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+// The agent's suites, in its order of preference; the server is expected to
+// honour the client's order (BoringSSL and OpenSSL do unless told otherwise;
+// Tests/EndToEndTests/TLSTests.swift checks the servers). AES-GCM first only
+// where AES and GHASH run in hardware: in software, ChaCha20-Poly1305 is
+// faster and has no cache-timing side channel. Within a cipher, ECDSA before
+// RSA is only the order; the server's certificate decides which it can take.
+static const int suites_aes_first[] = {
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,       MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,       MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    0,
+};
+static const int suites_chacha_first[] = {
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,       MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,       MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    0,
+};
+
+// mbedTLS 2.28 accelerates AES only with AES-NI (x86_64); it has no ARMv8
+// crypto-extension code (that came in 3.x), so ARM is software either way.
+static int aes_in_hardware(void) {
+#if defined(MBEDTLS_AESNI_C) && defined(MBEDTLS_HAVE_X86_64)
+    return mbedtls_aesni_has_support(MBEDTLS_AESNI_AES) && mbedtls_aesni_has_support(MBEDTLS_AESNI_CLMUL);
+#else
+    return 0;
+#endif
 }
 
 // A CA bundle larger than this is not a camera's; refusing it bounds the read.
@@ -99,8 +134,18 @@ int cs_tls_configure(const unsigned char *ca_path, long ca_path_len) {
     mbedtls_ssl_conf_ca_chain(&tls.conf, &tls.ca, NULL);
     mbedtls_ssl_conf_rng(&tls.conf, mbedtls_ctr_drbg_random, &tls.drbg);
     mbedtls_ssl_conf_min_version(&tls.conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+    // Exactly these, in this order, also where the library has more (the host's Debian build).
+    mbedtls_ssl_conf_ciphersuites(&tls.conf, aes_in_hardware() ? suites_aes_first : suites_chacha_first);
     tls.configured = 1;
     return 0;
+}
+
+struct text_buffer {
+    char *at, *end;
+};
+
+static void append(struct text_buffer *b, const char *text) {
+    while (*text && b->at < b->end) *b->at++ = *text++;
 }
 
 static struct session *lookup(int handle) {
@@ -157,9 +202,25 @@ long cs_tls_read(int handle, unsigned char *buf, long len) {
 long cs_tls_write(int handle, const unsigned char *buf, long len) {
     struct session *s = lookup(handle);
     if (!s) return -EBADF;
-    int rc = mbedtls_ssl_write(&s->ssl, buf, (size_t)len);
-    if (rc >= 0) return rc;
-    if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) return CS_EAGAIN_RESULT;
+    if (len < 0) return -EINVAL;
+    size_t chunk = (size_t)len;
+    if (s->sealed_unsent) {
+        // The caller's contract: the same bytes first, maybe more behind them.
+        if (chunk < s->sealed_unsent) return -EINVAL;
+        chunk = s->sealed_unsent;
+    } else {
+        int max = mbedtls_ssl_get_max_out_record_payload(&s->ssl);
+        if (max > 0 && chunk > (size_t)max) chunk = (size_t)max;
+    }
+    int rc = mbedtls_ssl_write(&s->ssl, buf, chunk);
+    if (rc >= 0) {
+        s->sealed_unsent = 0;
+        return rc;
+    }
+    if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+        if (s->ssl.out_left != 0) s->sealed_unsent = chunk;
+        return CS_EAGAIN_RESULT;
+    }
     return tls_error(rc);
 }
 
@@ -167,6 +228,17 @@ int cs_tls_pending(int handle) {
     struct session *s = lookup(handle);
     if (!s) return 0;
     return mbedtls_ssl_get_bytes_avail(&s->ssl) > 0 || mbedtls_ssl_check_pending(&s->ssl);
+}
+
+long cs_tls_session_info(int handle, unsigned char *buf, long cap) {
+    struct session *s = lookup(handle);
+    if (!s || cap <= 0) return 0;
+    // Both names come from mbedTLS's own tables ("TLSv1.2", "TLS-ECDHE-...").
+    struct text_buffer b = {(char *)buf, (char *)buf + cap};
+    append(&b, mbedtls_ssl_get_version(&s->ssl));
+    append(&b, ", ");
+    append(&b, mbedtls_ssl_get_ciphersuite(&s->ssl));
+    return (long)(b.at - (char *)buf);
 }
 
 void cs_tls_close(int handle) {
@@ -261,14 +333,6 @@ static const struct code_text error_texts[] = {
     {MBEDTLS_ERR_MPI_BAD_INPUT_DATA, "bad big number input"},
     {MBEDTLS_ERR_ENTROPY_SOURCE_FAILED, "no entropy"},
 };
-
-struct text_buffer {
-    char *at, *end;
-};
-
-static void append(struct text_buffer *b, const char *text) {
-    while (*text && b->at < b->end) *b->at++ = *text++;
-}
 
 static const char *text_for_code(int code) {
     for (size_t i = 0; i < sizeof(error_texts) / sizeof(error_texts[0]); i++)

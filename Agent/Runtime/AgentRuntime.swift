@@ -252,6 +252,7 @@ public struct AgentRuntime {
         case 0:
             socket.phase = .ready
             sockets[id] = socket
+            logger.log(.info, "\(id.name): TLS established, \(socket.transport.sessionSummary)")
             pending += core.connected(id, now: now, addresses: socket.addresses)
         case CS_TLS_WANT_READ, CS_TLS_WANT_WRITE:
             socket.phase = .handshaking(wantsWrite: rc == CS_TLS_WANT_WRITE)

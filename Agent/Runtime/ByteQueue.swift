@@ -39,17 +39,25 @@ struct ByteQueue {
         return n
     }
 
-    /// Writes once from the buffered bytes to the transport. Returns the shim's result.
+    var freeSpace: Int { storage.count - count }
+
+    /// Writes the buffered bytes until they are gone or the transport takes no
+    /// more. A TLS write carries at most one record, so one call per record;
+    /// a short plain write means the socket buffer is full. Returns the bytes
+    /// written, or the shim's result if the first write took none.
     mutating func drain(to transport: Transport) -> Int {
-        guard !isEmpty else { return 0 }
-        let offset = start
-        let length = end - start
-        let n = storage.withUnsafeMutableBufferPointer { transport.write($0.baseAddress! + offset, length) }
-        if n > 0 {
+        var written = 0
+        while !isEmpty {
+            let offset = start
+            let length = end - start
+            let n = storage.withUnsafeMutableBufferPointer { transport.write($0.baseAddress! + offset, length) }
+            guard n > 0 else { return written > 0 ? written : n }
+            written += n
             start += n
             if start == end { start = 0; end = 0 }
+            if !transport.isTLS && n < length { break }
         }
-        return n
+        return written
     }
 
     private mutating func makeRoomAtEnd() {

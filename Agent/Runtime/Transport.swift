@@ -32,6 +32,14 @@ struct Transport {
         _ = cs_close(fd)
     }
 
+    /// "TLSv1.2, TLS-ECDHE-…" once the handshake is done; what the log says each TLS link uses.
+    var sessionSummary: String {
+        guard isTLS else { return "plain TCP" }
+        var buffer = [UInt8](repeating: 0, count: 96)
+        let length = buffer.withUnsafeMutableBufferPointer { cs_tls_session_info(session, $0.baseAddress, $0.count) }
+        return decodeUTF8Lossy(Array(buffer[0..<max(0, length)]))
+    }
+
     func errorText(_ code: Int) -> String {
         guard code <= -Int(CS_TLS_ERROR_BASE) else { return CamRuntime.errorText(code) }
         var buffer = [UInt8](repeating: 0, count: 300)

@@ -1,6 +1,11 @@
 """Bulk TCP source and sink for Scripts/bench (loopback only).
 
-serve PORT        accept connections; send zeros until the peer closes
+serve PORT [pattern|trickle]
+                  accept connections; send zeros (or, with "pattern", the bytes
+                  0, 1, ... 250, 0, 1, ...: a lost or repeated byte shifts the
+                  cycle, so a reader can check every byte; "trickle" sends that
+                  cycle 1000 bytes at a time with a pause after each, so that a
+                  relay reads small pieces) until the peer closes
 read HOST:PORT MB read MB mebibytes, print the rate in Gbit/s
 slowread HOST:PORT BYTES_PER_SECOND
                   read at that rate (in 0.1 s ticks) until SIGTERM; then print
@@ -13,9 +18,12 @@ import threading
 import time
 
 CHUNK = bytes(256 * 1024)
+PATTERN_CYCLE = 251
+# A whole number of cycles, so that chunk after chunk continues the cycle.
+PATTERN_CHUNK = bytes(i % PATTERN_CYCLE for i in range(PATTERN_CYCLE * 1024))
 
 
-def serve(port):
+def serve(port, chunk=CHUNK, piece=None):
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server.bind(("127.0.0.1", port))
@@ -25,7 +33,12 @@ def serve(port):
     def pump(conn):
         try:
             while True:
-                conn.sendall(CHUNK)
+                if piece is None:
+                    conn.sendall(chunk)
+                    continue
+                for at in range(0, len(chunk), piece):
+                    conn.sendall(chunk[at:at + piece])
+                    time.sleep(0.0002)
         except OSError:
             pass
         finally:
@@ -90,7 +103,8 @@ def slowread(address, per_second):
 
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
-        serve(int(sys.argv[2]))
+        mode = sys.argv[3] if len(sys.argv) > 3 else "zeros"
+        serve(int(sys.argv[2]), CHUNK if mode == "zeros" else PATTERN_CHUNK, 1000 if mode == "trickle" else None)
     elif sys.argv[1] == "slowread":
         slowread(sys.argv[2], int(sys.argv[3]))
     else:

@@ -21,7 +21,8 @@
 #                   generated module and the host layer); not for musl, the
 #                   builtins or Toolchains/compat
 #   T_SIZE_C_EXCEPT mbedTLS sources that keep T_C_FLAGS alone (armv5:
-#                   bignum.c, whose multiply-accumulate asm is ARM code)
+#                   bignum.c, whose multiply-accumulate asm is ARM code, and
+#                   the ChaCha20-Poly1305 that every tunnel byte goes through)
 #   T_MUSL          Debian musl multiarch dir name: /usr/lib/<T_MUSL>, /usr/include/<T_MUSL>
 #   T_BUILTINS      compiler runtime for __aeabi_*, __udivti3...:
 #                     compiler-rt:<arch>  the toolchain's libclang_rt.builtins-<arch>.a
@@ -33,6 +34,11 @@
 #
 # Facts behind the choices: docs in /work/shared/DESIGN.md section 3, and
 # Toolchains/compat/README.md.
+#
+# TLS speed settings per target (AES-NI, record size) are not set here: the
+# mbedTLS config keys them on the compiler's architecture macros, so that the
+# SDK bundles' builds get them too (Toolchains/mbedtls/camagent-mbedtls-config.h,
+# docs/TOOLCHAINS.md "TLS speed").
 
 CROSS_TARGETS=(x86_64 armv7 armv5 armv7hf aarch64)
 
@@ -84,7 +90,9 @@ cross_target_armv7() {
 # newer. The Swift code is Thumb-1 (ARMv5TE has Thumb-1, not Thumb-2): 84 KB
 # smaller; so are mbedTLS and the C shim (T_SIZE_C_FLAGS), except bignum.c,
 # whose multiply-accumulate asm (and umull/umlal, which Thumb-1 lacks) keeps
-# the handshake's big-number work in ARM mode. musl and libgcc are Debian's ARM
+# the handshake's big-number work in ARM mode, and chacha20.c/poly1305.c, the
+# tunnel's per-byte cost: Thumb-1 made them 77 instructions per byte, ARM 36,
+# for 624 bytes (Scripts/bench --tls-cost). musl and libgcc are Debian's ARM
 # code; the linker inserts the ARM/Thumb interworking. Soft float everywhere.
 # ARMv5 has no ldrex/strex, so LLVM lowers Swift's atomics (refcounts,
 # swift_once) to __atomic_*_4 calls; Debian's libatomic resolves those through
@@ -101,7 +109,7 @@ cross_target_armv5() {
     T_CLANG_TRIPLE=arm-linux-musleabi
     T_C_FLAGS=(-march=armv5te -mcpu=arm926ej-s -marm -mfloat-abi=soft)
     T_SIZE_C_FLAGS=(-mthumb)
-    T_SIZE_C_EXCEPT=(bignum.c)
+    T_SIZE_C_EXCEPT=(bignum.c chacha20.c poly1305.c)
     T_MUSL=arm-linux-musleabi
     T_BUILTINS=gcc:arm-linux-gnueabi-gcc
     T_COMPAT=(arc4random.c atomic-sync.c swift-rc-calls.c)

@@ -68,6 +68,9 @@ public final class AgentLinkTLS: Sendable {
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         configuration.minimumTLSVersion = .tlsv12
+        // No server cipher preference (NIOSSL never sets SSL_OP_CIPHER_SERVER_PREFERENCE):
+        // the agent's order wins, ChaCha20 first on CPUs without AES hardware
+        // (TLSSuiteTests.serversHonourTheClientsOrder).
         do {
             sslContext = try NIOSSLContext(configuration: configuration)
         } catch {

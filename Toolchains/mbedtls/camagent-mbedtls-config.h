@@ -31,7 +31,7 @@
  *     string (MBEDTLS_ERROR_STRERROR_DUMMY): the shim has its own short table
  *     of the codes a TLS client meets (camtls.c).
  *
- * Size over speed where it is cheap: AES with one table instead of four
+ * Size over speed where it is cheap (but see the per-target part below): AES with one table instead of four
  * (tables built in RAM at first use, nothing in flash), SHA-256/512 in their
  * small variants, ECP window 2 without the fixed-point comb cache. The NIST
  * curve fast reduction stays: an ARM926 at 300-500 MHz would otherwise spend
@@ -103,7 +103,30 @@
 #define MBEDTLS_SSL_SERVER_NAME_INDICATION
 #define MBEDTLS_SSL_EXTENDED_MASTER_SECRET
 #define MBEDTLS_SSL_MAX_FRAGMENT_LENGTH
-#define MBEDTLS_SSL_OUT_CONTENT_LEN 4096   /* the agent's frames are small; records in stay 16 KiB */
+/*
+ * Per target, from the compiler's own architecture macros, so that mbedTLS,
+ * the C shim and the SDK bundles' builds cannot disagree:
+ *   x86_64   AES-NI (AES rounds and, for GCM, PCLMULQDQ; chosen at run time
+ *            by CPUID, software AES on a CPU without it) and 16 KiB records
+ *            out: a tunnel's bytes go in one record per queue-full instead of
+ *            four, with one send(2) each. 12 KiB more per TLS session.
+ *   aarch64  16 KiB records out. mbedTLS 2.28 has no ARMv8 crypto-extension
+ *            AES (MBEDTLS_AESCE_C came in 3.x), so AES stays software and the
+ *            agent puts ChaCha20-Poly1305 first (camtls.c).
+ *   32-bit ARM, MIPS: 4 KiB records out. RAM is the scarce thing there; the
+ *            crypto dominates a record's cost, not its per-record overhead.
+ * Records in are always up to 16 KiB: the server decides their size.
+ */
+#if defined(__x86_64__)
+#define MBEDTLS_AESNI_C
+#endif
+#if defined(__x86_64__) || defined(__aarch64__)
+#define MBEDTLS_SSL_OUT_CONTENT_LEN 16384
+#else
+#define MBEDTLS_SSL_OUT_CONTENT_LEN 4096   /* the agent's frames are small; tunnels pay a record per 4 KiB */
+#endif
+/* The order the agent offers is set at run time (camtls.c: AES-GCM first only
+ * with AES hardware); this list only says which suites are compiled in. */
 #define MBEDTLS_SSL_CIPHERSUITES \
     MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, \
     MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, \

@@ -391,6 +391,15 @@ u32 Z_envZ_cs_tls_error_text(struct Z_env_instance_t *env, u32 handle, u32 code,
     return I32(n);
 }
 
+u32 Z_envZ_cs_tls_session_info(struct Z_env_instance_t *env, u32 handle, u32 buf, u32 cap) {
+    wasm_rt_memory_t *m = env->memory;
+    length_arg(cap);
+    unsigned char *b = borrow(m, 0, buf, cap, 0);
+    long n = cs_tls_session_info((int)handle, b, LEN(cap));
+    if (n > 0) give_back(m, b, buf, (uint32_t)n);
+    return I32(n);
+}
+
 void Z_envZ_cs_install_signal_handlers(struct Z_env_instance_t *env) {
     (void)env;
     cs_install_signal_handlers();

@@ -109,13 +109,17 @@ int cs_tls_open(int fd, const unsigned char *host, long host_len);
 // 0 when the handshake is done, CS_TLS_WANT_READ/WRITE to wait on the socket, or < 0.
 int cs_tls_handshake(int handle);
 // As cs_read/cs_write. cs_tls_read returns 0 on close_notify or EOF,
-// CS_EAGAIN_RESULT when it needs more socket data. cs_tls_write must be retried
-// with the same bytes after CS_EAGAIN_RESULT.
+// CS_EAGAIN_RESULT when it needs more socket data. cs_tls_write sends at most
+// one record per call; after CS_EAGAIN_RESULT it must be called again with the
+// same bytes first (more may follow them), and then returns how many of them
+// that record carried.
 long cs_tls_read(int handle, unsigned char *buf, long len);
 long cs_tls_write(int handle, const unsigned char *buf, long len);
 // Decrypted bytes (or whole records) waiting inside the session: poll(2)
 // cannot see them, so the caller must read again while this is non-zero.
 int cs_tls_pending(int handle);
+// After the handshake: "<version>, <suite>", e.g. "TLSv1.2, TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256".
+long cs_tls_session_info(int handle, unsigned char *buf, long cap);
 // Sends close_notify if it can, then frees the session (not the socket).
 void cs_tls_close(int handle);
 // Why a TLS call failed, including the certificate check's reasons.
