@@ -101,7 +101,7 @@ fleet_bench() {
 # and once with the agent's default 3000 ms, each against fresh servers; prints
 # the time until all are authenticated and registered, side by side.
 fleet_cold_start_bench() {
-    local bin=$1 count=$2 jitter results=()
+    local bin=$1 count=$2 jitter
     local hard_limit
     hard_limit=$(ulimit -Hn)
     if [[ $hard_limit != unlimited ]] && ((count > (hard_limit - 100) / 2)); then
@@ -135,7 +135,6 @@ fleet_cold_start_bench() {
             | grep -o '[0-9.]* s$' || true)
         ((status == 0)) || up="not all up (exit $status; see $CLUSTER_WORK/$run-fleet.err)"
         printf '  boot_jitter_ms = %-4s  all up after %s\n' "$jitter" "${up:-?}"
-        results+=("$jitter:${up:-?}")
         kill "$ep_pid" "$sp_pid" 2>/dev/null || true
         wait "$ep_pid" "$sp_pid" 2>/dev/null || true
     done
