@@ -187,7 +187,8 @@ public struct AgentCore<Entropy: EntropySource> {
         var actions = out.actions
         for event in out.events {
             switch event {
-            case .tellStreampoint(let slot, let message):
+            case .openFailed(let slot, let id, let code, let reason):
+                let message = Message.tunnelOpenFailed(tunnelID: id, code: code, message: reason)
                 actions += apply(streampoints.send(message, on: slot, now: now), now: now)
             }
         }

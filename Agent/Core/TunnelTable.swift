@@ -31,9 +31,9 @@ struct Tunnel: Sendable {
 
 /// What the tunnel table asks of AgentCore.
 enum TunnelEvent: Equatable, Sendable {
-    /// Send this on the control link of `slot` (TUNNEL_OPEN_FAILED for a
-    /// tunnel that streampoint asked for), if that link is still up.
-    case tellStreampoint(StreampointSlot, Message)
+    /// Tell the streampoint on `slot` that the tunnel it asked for failed
+    /// (TUNNEL_OPEN_FAILED), if that control link is still up.
+    case openFailed(StreampointSlot, tunnelID: UInt32, code: ErrorCode, reason: String)
 }
 
 /// Every tunnel the agent has, from the streampoint's TUNNEL_OPEN to the
@@ -74,7 +74,7 @@ struct TunnelTable: Sendable {
         stats.tunnelsRequested += 1
         let target = ServerAddress(host: request.host, port: request.port)
         func refuse(_ code: ErrorCode, _ text: String) -> TunnelEvent {
-            .tellStreampoint(slot, .tunnelOpenFailed(tunnelID: request.tunnelID, code: code, message: text))
+            .openFailed(slot, tunnelID: request.tunnelID, code: code, reason: text)
         }
         guard config.allowsTarget(host: request.host, port: request.port) else {
             stats.tunnelsRefused += 1
@@ -244,7 +244,7 @@ struct TunnelTable: Sendable {
         var out = Output<TunnelEvent>([.log(.warn, "tunnel \(id) to \(tunnel.target.display): \(reason)")])
         if alreadyClosed != .tunnelTarget(id) { out.append(.close(.tunnelTarget(id))) }
         if tunnel.phase != .connectingTarget && alreadyClosed != .tunnelData(id) { out.append(.close(.tunnelData(id))) }
-        out.emit(.tellStreampoint(tunnel.slot, .tunnelOpenFailed(tunnelID: tunnel.remoteID, code: code, message: reason)))
+        out.emit(.openFailed(tunnel.slot, tunnelID: tunnel.remoteID, code: code, reason: reason))
         return out
     }
 }

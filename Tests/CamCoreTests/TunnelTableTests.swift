@@ -12,9 +12,9 @@ import Testing
         TunnelRequest(tunnelID: id, host: host, port: port, bindToken: token)
     }
 
-    func refusals(_ out: Output<TunnelEvent>) -> [(StreampointSlot, UInt32, ErrorCode?)] {
+    func refusals(_ out: Output<TunnelEvent>) -> [(StreampointSlot, UInt32, ErrorCode)] {
         out.events.compactMap {
-            guard case .tellStreampoint(let slot, .tunnelOpenFailed(let id, let code, _)) = $0 else { return nil }
+            guard case .openFailed(let slot, let id, let code, _) = $0 else { return nil }
             return (slot, id, code)
         }
     }
@@ -54,7 +54,7 @@ import Testing
         var table = TunnelTable(config: testConfig())
         let out = table.open(request(3, port: 22), from: .b, streampoint: streampoint, now: now)
         #expect(connects(out.actions).isEmpty)
-        #expect(refusals(out).map { "\($0.0) \($0.1) \($0.2.map { $0.name } ?? "")" } == ["b 3 target-not-allowed"])
+        #expect(refusals(out).map { "\($0.0) \($0.1) \($0.2.name)" } == ["b 3 target-not-allowed"])
         #expect(table.stats.tunnelsRefused == 1 && table.count == 0)
     }
 
