@@ -169,7 +169,22 @@ final class FakeDNSServer {
 
     var queries: [Query] { lock.withLock { received } }
 
-    init(behaviour: Behaviour, answers: [String: [UInt8]]) throws {
+    /// `.truncatedOverUDP` needs the same port number free for TCP too; another
+    /// process may hold it, so a few ports are tried.
+    convenience init(behaviour: Behaviour, answers: [String: [UInt8]]) throws {
+        var lastError: Error = ClusterError("no port")
+        for _ in 0..<20 {
+            do {
+                try self.init(behaviour: behaviour, answers: answers, attempt: ())
+                return
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError
+    }
+
+    private init(behaviour: Behaviour, answers: [String: [UInt8]], attempt: Void) throws {
         fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -187,7 +202,12 @@ final class FakeDNSServer {
         self.behaviour = behaviour
         self.answers = answers
         if case .truncatedOverUDP = behaviour {
-            tcpServer = try RawServer(port: port)
+            do {
+                tcpServer = try RawServer(port: port)
+            } catch {
+                close(fd)
+                throw error
+            }
         }
         Thread { [self] in serve() }.start()
     }
