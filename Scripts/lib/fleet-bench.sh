@@ -56,7 +56,7 @@ fleet_bench() {
     echo "== fleet: $count simulated agents over $mode, brought up over ${FLEET_RAMP_SECONDS:-30} s, endpoint kill -9 and restart"
     head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$CLUSTER_WORK/fleet.seed"
     "$bin/camagent-fleet" make-registry --count "$count" --key-seed "$CLUSTER_WORK/fleet.seed" \
-        --out "$CLUSTER_WORK/fleet-registry.json" | sed 's/^/  /'
+        --out "$CLUSTER_WORK/fleet-registry.sqlite" | sed 's/^/  /'
 
     cluster_spawn fleet-streampoint "$bin/camagent-streampoint" --id fleet-sp --listen "$listen:0" --admin 127.0.0.1:0 \
         --ticket-key-file "$CLUSTER_WORK/ticket.key" --log-level warn "${tls_args[@]}" \
@@ -65,7 +65,7 @@ fleet_bench() {
     SP=$(cluster_wait_line fleet-streampoint "streampoint: agents listening on ")
     if [[ -n "${CLUSTER_PLAIN:-}" ]]; then sp_address=$SP; else sp_address="tls://localhost:${SP##*:}"; fi
 
-    ep_args=(serve --admin 127.0.0.1:0 --registry "$CLUSTER_WORK/fleet-registry.json"
+    ep_args=(serve --admin 127.0.0.1:0 --registry "$CLUSTER_WORK/fleet-registry.sqlite"
              --ticket-key-file "$CLUSTER_WORK/ticket.key" --streampoint "fleet-sp=$sp_address" --log-level warn "${tls_args[@]}")
     cluster_spawn fleet-endpoint "$bin/camagent-endpoint" "${ep_args[@]}" --listen "$listen:0"
     ep_pid=$LAST_PID

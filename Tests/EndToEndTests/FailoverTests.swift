@@ -36,7 +36,7 @@ extension EndToEnd {
         // The main endpoint comes back on its address: the agent checks it every
         // 2 s and moves back once it answers.
         let restarted = try startEndpoint(cluster, name: "endpoint-again", port: mainPort, extra: timers,
-                                          registry: "registry.json")
+                                          registry: "registry.sqlite")
         let returnStarted = Date()
         try waitForLog(agent, "endpoint: main endpoint localhost:\(restarted.port) answers again", count: 1, timeout: 20)
         try waitForLog(agent, "endpoint: authenticated to localhost:\(mainPort)", count: 2, timeout: 20)
@@ -111,10 +111,10 @@ extension EndToEnd {
     /// a copy of the cluster's (two processes must not write one file).
     private func startEndpoint(_ cluster: Cluster, name: String, port: Int, extra: [String],
                                registry: String? = nil) throws -> StartedEndpoint {
-        let registryFile = registry ?? "registry-\(name).json"
+        let registryFile = registry ?? "registry-\(name).sqlite"
         if registry == nil {
             try? FileManager.default.removeItem(atPath: cluster.path(registryFile))
-            try FileManager.default.copyItem(atPath: cluster.path("registry.json"), toPath: cluster.path(registryFile))
+            try FileManager.default.copyItem(atPath: cluster.path("registry.sqlite"), toPath: cluster.path(registryFile))
         }
         let child = try cluster.spawn(name, Binaries.host("camagent-endpoint"), [
             "serve", "--listen", "\(Cluster.tlsListenHost):\(port)", "--admin", "127.0.0.1:0",
