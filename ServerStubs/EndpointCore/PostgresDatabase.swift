@@ -75,6 +75,8 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
             connection = opened
             return opened
         } catch let error as RegistryUnavailable {
+            // Timed out: a connection that still arrives is closed, not leaked.
+            future.whenSuccess { late in late.close().whenComplete { _ in _ = late } }
             throw error
         } catch {
             throw RegistryUnavailable("cannot connect to the registry at \(displayName): \(Self.describe(error))")
@@ -82,7 +84,8 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
     }
 
     fileprivate func dropConnection() {
-        if let connection { connection.close().whenComplete { _ in } }
+        // The close completes later; the connection must live until then.
+        if let connection { connection.close().whenComplete { _ in _ = connection } }
         connection = nil
     }
 

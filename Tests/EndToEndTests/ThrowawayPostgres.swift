@@ -70,9 +70,7 @@ final class ThrowawayPostgres {
     func stop() {
         guard running else { return }
         running = false
-        let (command, arguments) = commandLine("\(binDirectory)/pg_ctl",
-                                               ["-D", directory.appendingPathComponent("data").path, "-m", "immediate", "-w", "stop"])
-        _ = try? run(command, arguments, timeout: 60)
+        try? runChecked("\(binDirectory)/pg_ctl", ["-D", dataDirectory, "-m", "immediate", "-w", "stop"])
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -83,11 +81,39 @@ final class ThrowawayPostgres {
         (try? String(contentsOf: directory.appendingPathComponent("server.log"), encoding: .utf8)) ?? ""
     }
 
+    /// Runs a PostgreSQL tool and waits for it (at most 120 s). posix_spawn
+    /// rather than Foundation's Process: the server pg_ctl leaves running would
+    /// inherit Process's watch on its child, and the wait would never end.
     private func runChecked(_ executable: String, _ arguments: [String]) throws {
         let (command, all) = commandLine(executable, arguments)
-        let (status, out, err) = try run(command, all, timeout: 120)
-        guard status == 0 else {
-            throw ClusterError("\(executable) \(arguments.joined(separator: " ")) failed (\(status)): \(out)\(err)\n\(serverLog)")
+        let output = directory.appendingPathComponent("tool.out").path
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([command] + all).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, command, &actions, nil, argv, environ) == 0 else {
+            throw ClusterError("cannot start \(command)")
+        }
+        var status: Int32 = 0
+        let deadline = Date().addingTimeInterval(120)
+        while waitpid(pid, &status, WNOHANG) == 0 {
+            guard Date() < deadline else {
+                kill(pid, SIGKILL)
+                _ = waitpid(pid, &status, 0)
+                throw ClusterError("\(executable) did not finish within 120 s")
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let exited = status & 0x7f == 0
+        let code = (status >> 8) & 0xff
+        guard exited && code == 0 else {
+            let out = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+            throw ClusterError("\(executable) \(arguments.joined(separator: " ")) failed (status \(status)): \(out)\n\(serverLog)")
         }
     }
 
