@@ -217,7 +217,13 @@ struct AdminAPI {
                 default: break
                 }
             }
-            return state.eventLoop.makeSucceededFuture(route(request))
+            guard request.method == .GET, parts.first == "agents" || parts.first == "units" else {
+                return state.eventLoop.makeSucceededFuture(route(request))
+            }
+            // Views of the registry show what it holds now, changes made by a CLI
+            // command or another endpoint included; with the registry away, the
+            // last copy.
+            return state.refreshRegistry().map { route(request) }.recover { _ in route(request) }
         }
     }
 
