@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -16,13 +15,24 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/sysinfo.h>
 #include <time.h>
 #include <unistd.h>
+
+// The signal mask cs_poll waits with and children start with: the inherited
+// one with SIGTERM/SIGINT open. Set by cs_install_signal_handlers.
+static sigset_t wait_mask;
 
 long long cs_monotonic_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long cs_uptime_ms(void) {
+    struct sysinfo info;
+    if (sysinfo(&info) != 0) return -1;
+    return (long long)info.uptime * 1000;
 }
 
 long long cs_wall_seconds(void) {
@@ -65,61 +75,30 @@ int cs_random(unsigned char *buf, long len) {
     return 0;
 }
 
-int cs_resolve(const unsigned char *host, long host_len, unsigned char *out, int max_records) {
-    char name[256];
-    if (host_len <= 0 || host_len >= (long)sizeof(name)) return -EINVAL;
-    memcpy(name, host, (size_t)host_len);
-    name[host_len] = 0;
-    struct addrinfo hints;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    struct addrinfo *list = NULL;
-    int rc = getaddrinfo(name, NULL, &hints, &list);
-    // Resolver errors are mapped below -1000 so they never collide with errno values.
-    if (rc != 0) return -1000 + rc;
-    int count = 0;
-    for (struct addrinfo *ai = list; ai && count < max_records; ai = ai->ai_next) {
-        unsigned char *rec = out + count * CS_ADDR_RECORD;
-        memset(rec, 0, CS_ADDR_RECORD);
-        if (ai->ai_family == AF_INET) {
-            rec[0] = 4;
-            memcpy(rec + 4, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, 4);
-        } else if (ai->ai_family == AF_INET6) {
-            rec[0] = 6;
-            memcpy(rec + 4, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, 16);
-        } else {
-            continue;
-        }
-        count++;
+static socklen_t fill_sockaddr(struct sockaddr_storage *ss, int family, const unsigned char *addr16, int port) {
+    memset(ss, 0, sizeof(*ss));
+    if (family == 6) {
+        struct sockaddr_in6 *sa = (struct sockaddr_in6 *)ss;
+        sa->sin6_family = AF_INET6;
+        sa->sin6_port = htons((unsigned short)port);
+        memcpy(&sa->sin6_addr, addr16, 16);
+        return sizeof(*sa);
     }
-    freeaddrinfo(list);
-    return count;
+    struct sockaddr_in *sa = (struct sockaddr_in *)ss;
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((unsigned short)port);
+    memcpy(&sa->sin_addr, addr16, 4);
+    return sizeof(*sa);
 }
 
 int cs_tcp_connect(int family, const unsigned char *addr16, int port) {
-    int af = family == 6 ? AF_INET6 : AF_INET;
-    int fd = socket(af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_storage ss;
+    socklen_t len = fill_sockaddr(&ss, family, addr16, port);
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return -errno;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    int rc;
-    if (af == AF_INET) {
-        struct sockaddr_in sa;
-        memset(&sa, 0, sizeof(sa));
-        sa.sin_family = AF_INET;
-        sa.sin_port = htons((unsigned short)port);
-        memcpy(&sa.sin_addr, addr16, 4);
-        rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-    } else {
-        struct sockaddr_in6 sa;
-        memset(&sa, 0, sizeof(sa));
-        sa.sin6_family = AF_INET6;
-        sa.sin6_port = htons((unsigned short)port);
-        memcpy(&sa.sin6_addr, addr16, 16);
-        rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-    }
-    if (rc < 0 && errno != EINPROGRESS) {
+    if (connect(fd, (struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS) {
         int err = errno;
         close(fd);
         return -err;
@@ -132,6 +111,44 @@ int cs_connect_result(int fd) {
     socklen_t len = sizeof(err);
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return -errno;
     return -err;
+}
+
+int cs_udp_connect(int family, const unsigned char *addr16, int port) {
+    struct sockaddr_storage ss;
+    socklen_t len = fill_sockaddr(&ss, family, addr16, port);
+    int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+    return fd;
+}
+
+long cs_recv_from(int fd, unsigned char *buf, long len, unsigned char *from_record, int *from_port) {
+    struct sockaddr_storage ss;
+    for (;;) {
+        socklen_t sslen = sizeof(ss);
+        ssize_t n = recvfrom(fd, buf, (size_t)len, 0, (struct sockaddr *)&ss, &sslen);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return CS_EAGAIN_RESULT;
+            return -errno;
+        }
+        memset(from_record, 0, CS_ADDR_RECORD);
+        *from_port = 0;
+        if (ss.ss_family == AF_INET) {
+            from_record[0] = 4;
+            memcpy(from_record + 4, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+            *from_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            from_record[0] = 6;
+            memcpy(from_record + 4, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+            *from_port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        }
+        return (long)n;
+    }
 }
 
 long cs_read(int fd, unsigned char *buf, long len) {
@@ -169,7 +186,14 @@ int cs_poll(const int *fds, const int *events, int *revents, int n, int timeout_
         pfds[i].events = (short)(((events[i] & CS_POLL_IN) ? POLLIN : 0) | ((events[i] & CS_POLL_OUT) ? POLLOUT : 0));
         pfds[i].revents = 0;
     }
-    int rc = poll(pfds, (nfds_t)n, timeout_ms);
+    struct timespec ts, *limit = NULL;
+    if (timeout_ms >= 0) {
+        ts.tv_sec = timeout_ms / 1000;
+        ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000;
+        limit = &ts;
+    }
+    // The mask from before cs_install_signal_handlers: SIGTERM/SIGINT open only while waiting.
+    int rc = ppoll(pfds, (nfds_t)n, limit, &wait_mask);
     if (rc < 0) return errno == EINTR ? 0 : -errno;
     for (int i = 0; i < n; i++) {
         int r = 0;
@@ -277,9 +301,7 @@ long cs_command_line(unsigned char *buf, long cap) {
 
 long cs_error_text(int code, unsigned char *buf, long cap) {
     const char *text;
-    if (code <= -1000 && code > -2000) {
-        text = gai_strerror(code + 1000);
-    } else if (code == CS_ETOOBIG) {
+    if (code == CS_ETOOBIG) {
         text = "file too large";
     } else {
         text = strerror(-code);
@@ -305,6 +327,17 @@ void cs_install_signal_handlers(void) {
     sa.sa_handler = on_termination;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    // Blocked except inside cs_poll's ppoll: a signal that lands between the
+    // loop's flag check and the wait would otherwise sleep until the next
+    // deadline, which (with no poll cap) may be a heartbeat away.
+    sigset_t blocked;
+    sigemptyset(&blocked);
+    sigaddset(&blocked, SIGTERM);
+    sigaddset(&blocked, SIGINT);
+    sigprocmask(SIG_BLOCK, &blocked, &wait_mask);
+    // A parent may have left them blocked (a test runner's threads do): the wait opens them regardless.
+    sigdelset(&wait_mask, SIGTERM);
+    sigdelset(&wait_mask, SIGINT);
 }
 
 int cs_termination_requested(void) { return termination_flag; }
@@ -415,7 +448,13 @@ int cs_spawn(const unsigned char *cmdline, long len) {
     // Children are never waited for: let the kernel reap them.
     signal(SIGCHLD, SIG_IGN);
     extern char **environ;
+    // The child must not inherit the loop's blocked SIGTERM/SIGINT.
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setsigmask(&attr, &wait_mask);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
     pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], NULL, NULL, argv, environ);
+    int rc = posix_spawn(&pid, argv[0], NULL, &attr, argv, environ);
+    posix_spawnattr_destroy(&attr);
     return rc == 0 ? (int)pid : -rc;
 }

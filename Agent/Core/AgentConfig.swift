@@ -108,8 +108,15 @@ public struct AgentConfig: Sendable {
     /// After a streampoint switch, tunnels still open on the old streampoint are
     /// closed this long after the new one registered.
     public var switchGraceMs: Int64 = 30_000
+    /// After a cold boot (system up under a minute), the first dial waits a
+    /// delay in [0, bootJitterMs), spread by the device seed, so a street of
+    /// cameras powered on together does not dial in one instant. 0: off.
+    public var bootJitterMs: Int64 = 3000
     /// Run (no shell; split at spaces) when the endpoint orders a reboot.
     public var rebootCommand: String?
+    /// Where the resolver reads its name servers, and the names it answers before DNS.
+    public var resolvConfFile = "/etc/resolv.conf"
+    public var hostsFile = "/etc/hosts"
 
     public init(agentID: String, deviceKey: [UInt8], endpoints: [ServerAddress], targets: [TunnelTarget]) {
         self.init(identity: AgentIdentity(agentID: agentID, deviceKey: deviceKey), endpoints: endpoints, targets: targets)

@@ -3,24 +3,22 @@ import CamProtocol
 /// The whole agent as a pure state machine: the endpoint session, the
 /// streampoint failover, the tunnels in setup, the endpoint's commands and the
 /// reports. Every method takes the time and returns actions for the runtime;
-/// nothing here performs I/O.
+/// nothing here performs I/O. Its sub-machines (EndpointSession,
+/// StreampointFailover, TunnelTable) answer in one shape, `Output<Event>`:
+/// their actions pass through, their events are acted on here (`apply`).
 public struct AgentCore<Entropy: EntropySource> {
     public let config: AgentConfig
     private var entropy: Entropy
     private var endpoint: EndpointSession
     private var streampoints: StreampointFailover
-    private var tunnels: [UInt32: Tunnel] = [:]
-    public private(set) var stats = AgentStats()
+    private var tunnels: TunnelTable
+    /// The counters of the control links; the tunnel table keeps its own.
+    private var linkStats = AgentStats()
     private var startedAt: Int64 = 0
     private var lastChangeAt: Int64 = 0
     private var lastEndpoint: ServerAddress?
     private var lastStreampointID = ""
     private var nextReportAt: Int64?
-    private var lastAlternateID: UInt32 = 0x8000_0000
-    /// Tunnel setup (target connect + data link handshake) must finish within this.
-    public static var tunnelSetupTimeoutMs: Int64 { 10_000 }
-    /// AGENT_STATS goes to the endpoint this often, besides on changes and requests.
-    public static var reportIntervalMs: Int64 { 60_000 }
 
     /// `state` is what the state file held at start (identity, pushed endpoints).
     public init(config: AgentConfig, state: AgentState = AgentState(), entropy: Entropy) {
@@ -28,6 +26,7 @@ public struct AgentCore<Entropy: EntropySource> {
         self.entropy = entropy
         endpoint = EndpointSession(config: config, identity: config.identity, state: state)
         streampoints = StreampointFailover(config: config)
+        tunnels = TunnelTable(config: config)
     }
 
     /// `identity`: one activation issued earlier (as if read from the state file).
@@ -43,10 +42,15 @@ public struct AgentCore<Entropy: EntropySource> {
     public var currentEndpoint: ServerAddress { endpoint.currentEndpoint }
     public var endpointList: [ServerAddress] { endpoint.endpoints }
     public var state: AgentState { endpoint.state }
-    public var tunnelsInSetup: Int { tunnels.values.filter { $0.phase != .splicing }.count }
+    public var tunnelsInSetup: Int { tunnels.inSetup }
     public var tunnelCount: Int { tunnels.count }
+    public var stats: AgentStats { linkStats + tunnels.stats }
 
-    public mutating func start(now: Int64) -> [AgentAction] {
+    /// `uptimeMs`: how long the system has been up (nil: unknown). Under
+    /// Tunables.coldBootUptimeMs this is a cold boot (a power cut just ended,
+    /// likely for a whole street), and the first dial waits its place in
+    /// `boot_jitter_ms`; a process restart dials at once.
+    public mutating func start(now: Int64, uptimeMs: Int64? = nil) -> [AgentAction] {
         startedAt = now
         lastChangeAt = now
         let who = endpoint.identity.map { "agent \($0.agentID)" } ?? "unit \(config.factory?.serial ?? "?") (not activated)"
@@ -57,7 +61,12 @@ public struct AgentCore<Entropy: EntropySource> {
         if endpoint.endpointsWerePushed {
             actions.append(.log(.info, "endpoint list from the state file: " + endpoint.endpoints.map { $0.display }.joined(separator: ", ")))
         }
-        actions += endpoint.dialIfDue(now: now)
+        if let uptimeMs, uptimeMs >= 0, uptimeMs < Tunables.coldBootUptimeMs, config.bootJitterMs > 0 {
+            let delay = Backoff.spread(deviceSeed: config.deviceSeed, windowMs: config.bootJitterMs, entropy: &entropy)
+            endpoint.holdFirstDial(until: now + delay)
+            actions.append(.log(.info, "cold boot: first dial in \(formatMillis(delay))"))
+        }
+        actions += apply(endpoint.dialIfDue(now: now), now: now)
         return actions
     }
 
@@ -70,28 +79,14 @@ public struct AgentCore<Entropy: EntropySource> {
         }
         consider(streampoints.nextDeadline)
         if endpoint.link.isUp { consider(nextReportAt) }
-        for tunnel in tunnels.values {
-            if tunnel.phase != .splicing { consider(tunnel.setupDeadline) }
-            consider(tunnel.closeAt)
-        }
+        consider(tunnels.nextDeadline)
         return earliest
     }
 
     public mutating func tick(now: Int64) -> [AgentAction] {
-        var actions = endpoint.tick(now: now, entropy: &entropy)
-        let events = streampoints.tick(now: now, random: entropy.uint64(), actions: &actions)
-        actions += handle(events, now: now)
-        var expired: [UInt32] = []
-        var graceOver: [UInt32] = []
-        for (id, tunnel) in tunnels {
-            if tunnel.phase != .splicing && now >= tunnel.setupDeadline { expired.append(id) }
-            if let closeAt = tunnel.closeAt, now >= closeAt { graceOver.append(id) }
-        }
-        for id in expired { actions += failTunnel(id, code: .timeout, reason: "setup timed out", now: now) }
-        for id in graceOver where tunnels[id] != nil {
-            actions.append(.log(.info, "tunnel \(id): closing; its streampoint was switched away from \(formatMillis(config.switchGraceMs)) ago"))
-            actions += closeTunnel(id, now: now)
-        }
+        var actions = apply(endpoint.tick(now: now, entropy: &entropy), now: now)
+        actions += apply(streampoints.tick(now: now, entropy: &entropy), now: now)
+        actions += apply(tunnels.tick(now: now), now: now)
         if endpoint.link.isUp, let due = nextReportAt, now >= due {
             actions += report(.periodic, now: now)
         }
@@ -101,108 +96,123 @@ public struct AgentCore<Entropy: EntropySource> {
     public mutating func connected(_ link: LinkID, now: Int64, addresses: SocketAddresses? = nil) -> [AgentAction] {
         switch link {
         case .endpoint:
-            return endpoint.connected(now: now, addresses: addresses)
+            return apply(endpoint.connected(now: now, addresses: addresses), now: now)
         case .endpointProbe:
-            return endpoint.probeConnected(now: now)
+            return apply(endpoint.probeConnected(now: now), now: now)
         case .streampoint(let slot):
-            return streampoints.connected(slot, now: now, addresses: addresses)
+            return apply(streampoints.connected(slot, now: now, addresses: addresses), now: now)
         case .tunnelTarget(let id):
-            guard var tunnel = tunnels[id], tunnel.phase == .connectingTarget else { return [] }
-            tunnel.phase = .connectingData
-            tunnels[id] = tunnel
-            return [.connect(.tunnelData(id), tunnel.streampoint)]
+            return apply(tunnels.targetConnected(id, now: now), now: now)
         case .tunnelData(let id):
-            guard var tunnel = tunnels[id], tunnel.phase == .connectingData else { return [] }
-            tunnel.phase = .binding
-            tunnels[id] = tunnel
-            // Upgrade, HELLO and TUNNEL_BIND in one write: the bind costs no extra round trip.
-            var bytes = HTTPUpgrade.request(host: tunnel.streampoint.display)
-            bytes += Message.hello(version: ProtocolConstants.version, role: .tunnelData, software: AgentVersion.software).encoded()
-            bytes += Message.tunnelBind(tunnelID: tunnel.remoteID, bindToken: tunnel.bindToken).encoded()
-            return [.send(.tunnelData(id), bytes)]
+            return apply(tunnels.dataConnected(id, now: now), now: now)
         }
     }
 
     public mutating func connectFailed(_ link: LinkID, reason: String, now: Int64) -> [AgentAction] {
+        let why = "connect failed: \(reason)"
         switch link {
-        case .endpoint, .streampoint: stats.controlConnectFailures += 1
-        case .tunnelTarget: stats.targetConnectFailures += 1
-        default: break
+        case .endpoint, .streampoint:
+            linkStats.controlConnectFailures += 1
+        case .tunnelTarget(let id):
+            return apply(tunnels.targetConnectFailed(id, reason: why, now: now), now: now)
+        default:
+            break
         }
-        return closed(link, reason: "connect failed: \(reason)", now: now)
+        return closed(link, reason: why, now: now)
     }
 
     /// The runtime saw the socket close or fail (not after a `.close` we asked for).
     public mutating func closed(_ link: LinkID, reason: String, now: Int64) -> [AgentAction] {
         switch link {
         case .endpoint:
-            return endpoint.fail(reason, now: now, random: entropy.uint64(), closeSocket: false)
+            return apply(endpoint.fail(reason, now: now, entropy: &entropy, closeSocket: false), now: now)
         case .endpointProbe:
-            return endpoint.probeFailed(reason, now: now)
+            return apply(endpoint.probeFailed(reason, now: now), now: now)
         case .streampoint(let slot):
-            var actions: [AgentAction] = []
-            let events = streampoints.fail(slot, reason, now: now, random: entropy.uint64(), closeSocket: false, actions: &actions)
-            return actions + handle(events, now: now)
+            return apply(streampoints.fail(slot, reason, now: now, entropy: &entropy, closeSocket: false), now: now)
         case .tunnelTarget(let id):
-            let code: ErrorCode = tunnels[id]?.phase == .connectingTarget ? .targetUnreachable : .internalError
-            return failTunnel(id, code: code, reason: "camera side: \(reason)", now: now, closing: link)
+            return apply(tunnels.targetClosed(id, reason: reason, now: now), now: now)
         case .tunnelData(let id):
-            return failTunnel(id, code: .internalError, reason: "streampoint side: \(reason)", now: now, closing: link)
+            return apply(tunnels.dataClosed(id, reason: reason, now: now), now: now)
         }
     }
 
     public mutating func received(_ link: LinkID, bytes: [UInt8], now: Int64) -> [AgentAction] {
-        var actions: [AgentAction] = []
         switch link {
         case .endpoint:
             let hadIdentity = endpoint.identity != nil
+            var actions: [AgentAction] = []
+            // One input at a time: an order (a disconnect, a reset) takes
+            // effect before the next message of the same read is looked at.
             for input in endpoint.feed(bytes, now: now) {
-                if input.isProtocolError { stats.protocolErrors += 1 }
-                if let event = endpoint.handle(input, now: now, entropy: &entropy, actions: &actions) {
-                    actions += handle(event, now: now)
-                }
+                actions += apply(endpoint.take(input, now: now, entropy: &entropy), now: now)
                 if endpoint.link.isDown { break }
             }
             if !hadIdentity && endpoint.identity != nil { actions.append(.storeState(endpoint.state)) }
+            return actions
         case .endpointProbe:
-            actions += endpoint.probeReceived(bytes, now: now)
+            return apply(endpoint.probeReceived(bytes, now: now), now: now)
         case .streampoint(let slot):
-            let outcome = streampoints.received(slot, bytes: bytes, now: now, random: entropy.uint64(), actions: &actions)
-            stats.protocolErrors += UInt64(outcome.protocolErrors)
-            actions += handle(outcome.events, now: now)
+            return apply(streampoints.received(slot, bytes: bytes, now: now, entropy: &entropy), now: now)
         case .tunnelData(let id):
-            actions += tunnelHandshake(id, bytes: bytes, now: now)
+            return apply(tunnels.dataReceived(id, bytes: bytes, now: now), now: now)
         case .tunnelTarget:
-            break  // the runtime reads target sockets only while splicing
+            return []  // the runtime reads target sockets only while splicing
         }
-        return actions
     }
 
     /// The runtime finished moving a tunnel's bytes and closed both sockets.
     public mutating func tunnelFinished(_ id: UInt32, bytesToStreampoint: UInt64, bytesFromStreampoint: UInt64,
                                         reason: String, now: Int64) -> [AgentAction] {
-        guard tunnels.removeValue(forKey: id) != nil else { return [] }
-        stats.bytesToStreampoint += bytesToStreampoint
-        stats.bytesFromStreampoint += bytesFromStreampoint
-        return [.log(.info, "tunnel \(id): closed (\(reason)); \(bytesToStreampoint) bytes out, \(bytesFromStreampoint) bytes in")]
+        apply(tunnels.finished(id, bytesToStreampoint: bytesToStreampoint, bytesFromStreampoint: bytesFromStreampoint,
+                               reason: reason, now: now), now: now)
+    }
+
+    // MARK: - The sub-machines' events
+
+    /// Passes a sub-machine's actions on and acts on its events, in order.
+    private mutating func apply(_ out: Output<EndpointEvent>, now: Int64) -> [AgentAction] {
+        var actions = out.actions
+        for event in out.events { actions += handle(event, now: now) }
+        return actions
+    }
+
+    private mutating func apply(_ out: Output<StreampointEvent>, now: Int64) -> [AgentAction] {
+        var actions = out.actions
+        for event in out.events { actions += handle(event, now: now) }
+        return actions
+    }
+
+    private mutating func apply(_ out: Output<TunnelEvent>, now: Int64) -> [AgentAction] {
+        var actions = out.actions
+        for event in out.events {
+            switch event {
+            case .tellStreampoint(let slot, let message):
+                actions += apply(streampoints.send(message, on: slot, now: now), now: now)
+            }
+        }
+        return actions
     }
 
     // MARK: - The endpoint's orders
 
     private mutating func handle(_ event: EndpointEvent, now: Int64) -> [AgentAction] {
         switch event {
+        case .protocolError:
+            linkStats.protocolErrors += 1
+            return []
         case .authenticated:
             streampoints.adoptTimers(heartbeatMs: endpoint.heartbeatMs, peerTimeoutMs: endpoint.peerTimeoutMs)
             let current = endpoint.currentEndpoint
             if let lastEndpoint, lastEndpoint != current {
-                stats.endpointChanges += 1
+                linkStats.endpointChanges += 1
                 lastChangeAt = now
             }
             lastEndpoint = current
             let store: [AgentAction] = endpoint.adoptReachedAddress() ? [.storeState(endpoint.state)] : []
             return store + report(.endpointChanged, now: now)
         case .assigned(let plan):
-            return streampoints.assign(plan, now: now)
+            return apply(streampoints.assign(plan, now: now), now: now)
         case .command(let id, let kind, let argument):
             return command(id, kind: kind, argument: argument, now: now)
         case .statsRequested:
@@ -214,16 +224,16 @@ public struct AgentCore<Entropy: EntropySource> {
 
     private mutating func command(_ id: UInt32, kind: CommandKind, argument: UInt32, now: Int64) -> [AgentAction] {
         func result(_ code: ErrorCode?, _ text: String) -> [AgentAction] {
-            endpoint.send(.commandResult(commandID: id, code: code, message: text), now: now)
+            apply(endpoint.send(.commandResult(commandID: id, code: code, message: text), now: now), now: now)
         }
         switch kind {
         case .disconnect:
-            let seconds = Int64(min(argument, 3600))
+            let seconds = Int64(min(argument, Tunables.maxDisconnectSeconds))
             let awayMs = seconds > 0 ? seconds * 1000 : config.backoffInitialMs
             var actions = result(nil, "disconnecting; reconnecting in \(formatMillis(awayMs))")
             actions.append(.log(.warn, "endpoint ordered a disconnect: closing every link and tunnel; reconnecting in \(formatMillis(awayMs))"))
             actions += leaveEverything(now: now)
-            actions += endpoint.leave(until: now + awayMs)
+            actions += apply(endpoint.leave(until: now + awayMs), now: now)
             return actions
         case .reboot:
             guard let rebootCommand = config.rebootCommand else {
@@ -241,8 +251,8 @@ public struct AgentCore<Entropy: EntropySource> {
             actions.append(.log(.warn, "endpoint ordered a reset: identity dropped; activating again as unit \(config.factory?.serial ?? "?")"))
             actions.append(.storeState(endpoint.state))
             actions += leaveEverything(now: now)
-            actions += endpoint.leave(until: nil)
-            actions += endpoint.dialIfDue(now: now)
+            actions += apply(endpoint.leave(until: nil), now: now)
+            actions += apply(endpoint.dialIfDue(now: now), now: now)
             return actions
         case .unknown:
             return result(.unexpectedMessage, "unknown command")
@@ -251,144 +261,42 @@ public struct AgentCore<Entropy: EntropySource> {
 
     /// Closes the streampoint links and every tunnel (a disconnect or reset).
     private mutating func leaveEverything(now: Int64) -> [AgentAction] {
-        var actions = streampoints.leaveAll()
-        for id in tunnels.keys.sorted() { actions += closeTunnel(id, now: now) }
-        return actions
+        apply(streampoints.leaveAll(), now: now) + apply(tunnels.closeAll(now: now), now: now)
     }
 
     private mutating func report(_ reason: StatsReason, now: Int64) -> [AgentAction] {
-        nextReportAt = now + Self.reportIntervalMs
+        nextReportAt = now + Tunables.reportIntervalMs
         let report = StatsReport(reason: reason, uptimeSeconds: UInt32(clamping: (now - startedAt) / 1000),
                                  secondsSinceChange: UInt32(clamping: (now - lastChangeAt) / 1000),
                                  endpoint: endpoint.currentEndpoint.display, streampointID: streampoints.currentID,
                                  streampointState: streampoints.linkState, localAddress: endpoint.localAddress,
                                  counters: stats.numbered)
-        return endpoint.send(.agentStats(report), now: now)
+        return apply(endpoint.send(.agentStats(report), now: now), now: now)
     }
 
     // MARK: - Streampoints
 
-    private mutating func handle(_ events: [StreampointEvent], now: Int64) -> [AgentAction] {
-        var actions: [AgentAction] = []
-        for event in events {
-            switch event {
-            case .tunnelRequested(let request, let slot):
-                actions += openTunnel(request, from: slot, now: now)
-            case .registered(let streampointID):
-                let id = streampoints.currentID.isEmpty ? streampointID : streampoints.currentID
-                guard id != lastStreampointID else { continue }
-                if !lastStreampointID.isEmpty {
-                    stats.streampointChanges += 1
-                    lastChangeAt = now
-                }
-                lastStreampointID = id
-                actions += report(.streampointChanged, now: now)
-            case .switchedAway(let old):
-                let leaving = tunnels.filter { $0.value.slot == old && $0.value.closeAt == nil }.map { $0.key }
-                let closeAt = now + config.switchGraceMs
-                for id in leaving { tunnels[id]?.closeAt = closeAt }
-            case .needsTicket:
-                actions += endpoint.requestTicket(now: now)
+    private mutating func handle(_ event: StreampointEvent, now: Int64) -> [AgentAction] {
+        switch event {
+        case .protocolError:
+            linkStats.protocolErrors += 1
+            return []
+        case .tunnelRequested(let request, let slot):
+            return apply(tunnels.open(request, from: slot, streampoint: streampoints.session(slot).link.address, now: now),
+                         now: now)
+        case .registered(let streampointID):
+            let id = streampoints.currentID.isEmpty ? streampointID : streampoints.currentID
+            guard id != lastStreampointID else { return [] }
+            if !lastStreampointID.isEmpty {
+                linkStats.streampointChanges += 1
+                lastChangeAt = now
             }
+            lastStreampointID = id
+            return report(.streampointChanged, now: now)
+        case .switchedAway(let old):
+            return apply(tunnels.streampointSwitchedAway(from: old, now: now), now: now)
+        case .needsTicket:
+            return apply(endpoint.requestTicket(now: now), now: now)
         }
-        return actions
-    }
-
-    // MARK: - Tunnels
-
-    private mutating func openTunnel(_ request: TunnelRequest, from slot: StreampointSlot, now: Int64) -> [AgentAction] {
-        stats.tunnelsRequested += 1
-        let target = ServerAddress(host: request.host, port: request.port)
-        func refuse(_ code: ErrorCode, _ text: String) -> [AgentAction] {
-            streampoints.send(.tunnelOpenFailed(tunnelID: request.tunnelID, code: code, message: text), on: slot, now: now)
-        }
-        guard config.allowsTarget(host: request.host, port: request.port) else {
-            stats.tunnelsRefused += 1
-            let text = "\(target.display) is not a configured target"
-            return [.log(.warn, "tunnel \(request.tunnelID): refused: \(text)")] + refuse(.targetNotAllowed, text)
-        }
-        for tunnel in tunnels.values where tunnel.slot == slot && tunnel.remoteID == request.tunnelID {
-            stats.tunnelsFailed += 1
-            return refuse(.unexpectedMessage, "tunnel id already in use")
-        }
-        guard tunnels.count < config.maxTunnels, let streampointAddress = streampoints.session(slot).link.address else {
-            stats.tunnelsFailed += 1
-            stats.bufferOverruns += 1
-            return [.log(.warn, "tunnel \(request.tunnelID): refused: \(config.maxTunnels) tunnels already open")]
-                + refuse(.internalError, "tunnel limit of \(config.maxTunnels) reached")
-        }
-        let id = localID(for: request.tunnelID)
-        tunnels[id] = Tunnel(id: id, remoteID: request.tunnelID, target: target, streampoint: streampointAddress, slot: slot,
-                             bindToken: request.bindToken, setupDeadline: now + Self.tunnelSetupTimeoutMs)
-        return [.log(.debug, "tunnel \(id): opening to \(target.display)"),
-                .connect(.tunnelTarget(id), target)]
-    }
-
-    /// Tunnel ids are the streampoint's, so two streampoints (during a switch's
-    /// grace period) may both use 1. Locally a tunnel keeps its streampoint's id
-    /// unless that is taken; then it gets one from the upper half.
-    private mutating func localID(for remoteID: UInt32) -> UInt32 {
-        if tunnels[remoteID] == nil { return remoteID }
-        repeat { lastAlternateID = lastAlternateID &+ 1 | 0x8000_0000 } while tunnels[lastAlternateID] != nil
-        return lastAlternateID
-    }
-
-    private mutating func tunnelHandshake(_ id: UInt32, bytes: [UInt8], now: Int64) -> [AgentAction] {
-        guard var tunnel = tunnels[id], tunnel.phase == .binding else { return [] }
-        let inputs = tunnel.reader.feed(bytes)
-        tunnels[id] = tunnel
-        for input in inputs {
-            switch input {
-            case .upgraded:
-                continue
-            case .message(.helloAck):
-                tunnel.phase = .splicing
-                tunnels[id] = tunnel
-                stats.tunnelsEstablished += 1
-                var early: [UInt8] = []
-                for case .raw(let chunk) in inputs { early += chunk }
-                return [.log(.info, "tunnel \(id): open to \(tunnel.target.display)"),
-                        .splice(tunnelID: id, toTarget: early)]
-            case .message(.error(let code, let text)):
-                return failTunnel(id, code: code, reason: "streampoint refused the bind: \(code.name): \(text)", now: now)
-            case .message(let other):
-                return failTunnel(id, code: .unexpectedMessage, reason: "unexpected \(other.name) on data link", now: now)
-            case .violation(let error), .upgradeFailed(let error):
-                stats.protocolErrors += 1
-                return failTunnel(id, code: error.code, reason: error.description, now: now)
-            case .raw:
-                continue
-            }
-        }
-        return []
-    }
-
-    /// Stops a tunnel in any phase. A splicing one is the runtime's: it closes
-    /// it and reports `tunnelFinished`, which removes it here.
-    private mutating func closeTunnel(_ id: UInt32, now: Int64) -> [AgentAction] {
-        guard let tunnel = tunnels[id] else { return [] }
-        if tunnel.phase == .splicing {
-            tunnels[id]?.closeAt = nil
-            return [.closeTunnel(id)]
-        }
-        tunnels[id] = nil
-        stats.tunnelsFailed += 1
-        var actions: [AgentAction] = [.close(.tunnelTarget(id))]
-        if tunnel.phase != .connectingTarget { actions.append(.close(.tunnelData(id))) }
-        return actions
-    }
-
-    /// Tears down a tunnel that never reached splicing (or whose socket died
-    /// before the runtime took it over), telling the streampoint why.
-    private mutating func failTunnel(_ id: UInt32, code: ErrorCode, reason: String, now: Int64,
-                                     closing alreadyClosed: LinkID? = nil) -> [AgentAction] {
-        guard let tunnel = tunnels[id], tunnel.phase != .splicing else { return [] }
-        tunnels[id] = nil
-        stats.tunnelsFailed += 1
-        var actions: [AgentAction] = [.log(.warn, "tunnel \(id) to \(tunnel.target.display): \(reason)")]
-        if alreadyClosed != .tunnelTarget(id) { actions.append(.close(.tunnelTarget(id))) }
-        if tunnel.phase != .connectingTarget && alreadyClosed != .tunnelData(id) { actions.append(.close(.tunnelData(id))) }
-        actions += streampoints.send(.tunnelOpenFailed(tunnelID: tunnel.remoteID, code: code, message: reason), on: tunnel.slot, now: now)
-        return actions
     }
 }

@@ -1,4 +1,6 @@
-/// Where the agent's randomness comes from. The runtime passes getrandom(2);
+/// Where the agent's randomness comes from: the one way randomness enters the
+/// core. Every machine that needs a random value takes `entropy: inout E` and
+/// draws its own at the moment it needs it. The runtime passes getrandom(2);
 /// tests pass a fixed sequence. Generic, not an existential, for Embedded Swift.
 public protocol EntropySource {
     mutating func bytes(_ count: Int) -> [UInt8]
@@ -38,11 +40,11 @@ public struct Backoff: Sendable {
     }
 
     /// Records a failure and returns how long to wait before the next attempt.
-    public mutating func nextDelayMs(random: UInt64) -> Int64 {
+    public mutating func nextDelayMs<E: EntropySource>(entropy: inout E) -> Int64 {
         let ceiling = ceilingMs
         if failures < 64 { failures += 1 }
         let half = ceiling / 2
-        return half + Int64(random % UInt64(ceiling - half + 1))
+        return half + Int64(entropy.uint64() % UInt64(ceiling - half + 1))
     }
 
     /// The first delay after a working session was lost: anywhere in
@@ -50,11 +52,18 @@ public struct Backoff: Sendable {
     /// quarter of the window at random. Devices spread evenly over the window
     /// (no lockstep) and one device does not always land on the same spot.
     /// Counts as a failure, so the next delay doubles as usual.
-    public mutating func firstDelayAfterLossMs(deviceSeed: UInt64, random: UInt64) -> Int64 {
-        let window = UInt64(initialMs)
+    public mutating func firstDelayAfterLossMs<E: EntropySource>(deviceSeed: UInt64, entropy: inout E) -> Int64 {
         if failures < 64 { failures += 1 }
+        return Self.spread(deviceSeed: deviceSeed, windowMs: initialMs, entropy: &entropy)
+    }
+
+    /// A point in [0, windowMs) placed by the device's seed and shifted by up
+    /// to a quarter of the window at random: devices that start together
+    /// (a server lost, a power cut over) spread evenly over the window.
+    public static func spread<E: EntropySource>(deviceSeed: UInt64, windowMs: Int64, entropy: inout E) -> Int64 {
+        let window = UInt64(windowMs)
         guard window > 0 else { return 0 }
-        return Int64((deviceSeed % window + random % (window / 4 + 1)) % window)
+        return Int64((deviceSeed % window + entropy.uint64() % (window / 4 + 1)) % window)
     }
 
     public mutating func reset() { failures = 0 }

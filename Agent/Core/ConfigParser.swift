@@ -34,6 +34,8 @@ public enum ConfigParser {
         // The integer keys, indexed by ConfigKey.integerSlot.
         var integers: [Int64] = ConfigKey.integerKeys.map { $0.default }
         var rebootCommand: String?
+        var resolvConfFile: String?
+        var hostsFile: String?
         var lineNumber = 0
 
         // "\r\n" is one Character in Swift, so CRLF files need their own separator.
@@ -117,7 +119,11 @@ public enum ConfigParser {
                 guard value.hasPrefix("/") else { throw fail("must start with an absolute path (no shell is used)") }
                 guard value.utf8.count <= 256 else { throw fail("longer than 256 bytes") }
                 rebootCommand = value
-            case .maxTunnels, .backoffInitialMs, .backoffMaxMs, .mainEndpointRecheckMs, .switchGraceMs:
+            case .resolvConf, .hostsFile:
+                // Last wins, as for log_level: one throw site less in this function (armv5 bytes).
+                let path = try parseAbsolutePath(value, fail: fail)
+                if known == .resolvConf { resolvConfFile = path } else { hostsFile = path }
+            case .maxTunnels, .backoffInitialMs, .backoffMaxMs, .mainEndpointRecheckMs, .switchGraceMs, .bootJitterMs:
                 break  // handled above
             }
         }
@@ -167,7 +173,10 @@ public enum ConfigParser {
         config.backoffMaxMs = backoffMax
         config.mainEndpointRecheckMs = integers[ConfigKey.mainEndpointRecheckMs.integerSlot!]
         config.switchGraceMs = integers[ConfigKey.switchGraceMs.integerSlot!]
+        config.bootJitterMs = integers[ConfigKey.bootJitterMs.integerSlot!]
         config.rebootCommand = rebootCommand
+        if let resolvConfFile { config.resolvConfFile = resolvConfFile }
+        if let hostsFile { config.hostsFile = hostsFile }
         return config
     }
 
@@ -238,10 +247,8 @@ public enum ConfigParser {
             host = String(text[..<colon])
             portText = String(text[text.index(after: colon)...])
         }
-        guard !host.isEmpty, host.utf8.count <= 253 else { return nil }
-        for byte in host.utf8 where !(isAlphanumeric(byte) || byte == 0x2E || byte == 0x2D || byte == 0x3A || byte == 0x5F) {
-            return nil
-        }
+        // The same rule as host fields on the wire (PROTOCOL §3.2).
+        guard HostSyntax.isValid(host) else { return nil }
         if let portText {
             guard let port = parseInteger(portText), port >= 1, port <= 65535 else { return nil }
             return (host, UInt16(port))
@@ -273,8 +280,8 @@ public enum ConfigParser {
 /// The config file's keys (docs/CONFIG.md).
 enum ConfigKey: UInt8 {
     case agentID, deviceKey, endpoint, serial, mac, model, firmware, activationSecret, stateFile, caFile
-    case allowPlaintext, target, logLevel, rebootCommand
-    case maxTunnels, backoffInitialMs, backoffMaxMs, mainEndpointRecheckMs, switchGraceMs
+    case allowPlaintext, target, logLevel, rebootCommand, resolvConf, hostsFile
+    case maxTunnels, backoffInitialMs, backoffMaxMs, mainEndpointRecheckMs, switchGraceMs, bootJitterMs
 
     var name: StaticString {
         switch self {
@@ -292,11 +299,14 @@ enum ConfigKey: UInt8 {
         case .target: "target"
         case .logLevel: "log_level"
         case .rebootCommand: "reboot_command"
+        case .resolvConf: "resolv_conf"
+        case .hostsFile: "hosts_file"
         case .maxTunnels: "max_tunnels"
         case .backoffInitialMs: "backoff_initial_ms"
         case .backoffMaxMs: "backoff_max_ms"
         case .mainEndpointRecheckMs: "main_endpoint_recheck_ms"
         case .switchGraceMs: "switch_grace_ms"
+        case .bootJitterMs: "boot_jitter_ms"
         }
     }
 
@@ -324,6 +334,7 @@ enum ConfigKey: UInt8 {
         (1000, 3_600_000, "must be 1000 to 3600000", 60000),
         (1000, 86_400_000, "must be 1000 to 86400000", 300_000),
         (0, 3_600_000, "must be 0 to 3600000", 30_000),
+        (0, 600_000, "must be 0 to 600000", 3000),
     ]
 
     /// Index into integerKeys, nil for the other keys.
@@ -334,6 +345,7 @@ enum ConfigKey: UInt8 {
         case .backoffMaxMs: 2
         case .mainEndpointRecheckMs: 3
         case .switchGraceMs: 4
+        case .bootJitterMs: 5
         default: nil
         }
     }

@@ -8,7 +8,9 @@ public struct StreampointAssignment: Equatable, Sendable {
 }
 
 /// What the endpoint link reports up to AgentCore.
-enum EndpointEvent: Equatable, Sendable {
+enum EndpointEvent: Equatable, Sendable, ControlLinkEvent {
+    /// The endpoint broke the protocol (counted in AGENT_STATS).
+    case protocolError
     case authenticated
     case assigned(StreampointPlan)
     case command(commandID: UInt32, kind: CommandKind, argument: UInt32)
@@ -22,7 +24,7 @@ enum EndpointEvent: Equatable, Sendable {
 /// and check the endpoint's proof, then keep the link alive and pass on the
 /// endpoint's orders. While on a backup endpoint it checks now and then
 /// whether the main one answers again, and moves back when it does.
-struct EndpointSession: Sendable {
+struct EndpointSession: Sendable, ControlLinkOwner {
     enum Handshake: Equatable, Sendable {
         case awaitingHelloAck
         case awaitingChallenge(clientNonce: [UInt8])
@@ -31,7 +33,7 @@ struct EndpointSession: Sendable {
         case awaitingActivated(clientNonce: [UInt8], serverNonce: [UInt8])
     }
 
-    private(set) var link: ControlLink
+    var link: ControlLink
     private var handshake = Handshake.awaitingHelloAck
     /// nil until a factory-fresh unit has activated.
     private(set) var identity: AgentIdentity?
@@ -88,19 +90,26 @@ struct EndpointSession: Sendable {
 
     var currentEndpoint: ServerAddress { endpoints[endpointIndex] }
 
-    mutating func dialIfDue(now: Int64) -> [AgentAction] {
-        guard link.mayDial(now: now) else { return [] }
+    mutating func dialIfDue(now: Int64) -> Output<EndpointEvent> {
+        guard link.mayDial(now: now) else { return Output() }
         handshake = .awaitingHelloAck
-        return link.dial(endpoints[endpointIndex], now: now)
+        var out = Output<EndpointEvent>()
+        out += link.dial(endpoints[endpointIndex], now: now)
+        return out
     }
 
-    mutating func connected(now: Int64, addresses: SocketAddresses?) -> [AgentAction] {
+    /// The first dial after a cold boot waits until `time`; see AgentCore.start.
+    mutating func holdFirstDial(until time: Int64) { link.holdDown(until: time) }
+
+    mutating func connected(now: Int64, addresses: SocketAddresses?) -> Output<EndpointEvent> {
         reachedAddress = nil
         if let addresses {
             localAddress = addresses.local
             if isNumericAddress(addresses.peer) { reachedAddress = addresses.peer }
         }
-        return link.connected(now: now)
+        var out = Output<EndpointEvent>()
+        out += link.connected(now: now)
+        return out
     }
 
     /// After the endpoint proved itself: true when it answered on an address
@@ -114,130 +123,122 @@ struct EndpointSession: Sendable {
 
     mutating func feed(_ bytes: [UInt8], now: Int64) -> [LinkInput] { link.feed(bytes, now: now) }
 
+    mutating func fail<E: EntropySource>(_ reason: String, now: Int64, entropy: inout E,
+                                         closeSocket: Bool) -> Output<EndpointEvent> {
+        drop(reason, now: now, entropy: &entropy, closeSocket: closeSocket, wentSilent: false)
+    }
+
     /// A failure moves on to the next endpoint in the list, after backoff.
     /// After a working session was closed, start again from the main endpoint
     /// (it may just have restarted); after one went silent, move on: the path
     /// to it is likely gone, and the main-endpoint check brings us back later.
-    mutating func fail(_ reason: String, now: Int64, random: UInt64, closeSocket: Bool = true,
-                       wentSilent: Bool = false) -> [AgentAction] {
+    private mutating func drop<E: EntropySource>(_ reason: String, now: Int64, entropy: inout E, closeSocket: Bool,
+                                                 wentSilent: Bool) -> Output<EndpointEvent> {
         let wasUp = link.isUp
-        var actions = link.fail(reason, now: now, random: random, closeSocket: closeSocket)
+        var out = Output<EndpointEvent>()
+        out += link.fail(reason, now: now, entropy: &entropy, closeSocket: closeSocket)
         endpointIndex = wasUp && !wentSilent ? 0 : (endpointIndex + 1) % endpoints.count
-        actions += probe.cancel()
-        return actions
+        out += cancelProbe()
+        return out
+    }
+
+    mutating func expired<E: EntropySource>(_ reason: String, now: Int64, entropy: inout E) -> Output<EndpointEvent> {
+        drop(reason, now: now, entropy: &entropy, closeSocket: true, wentSilent: link.isUp)
     }
 
     /// Closes the link without counting a failure, and stays away until
     /// `until` (nil: dial again at once).
-    mutating func leave(until: Int64?) -> [AgentAction] {
-        let actions = link.shutDown() + probe.cancel()
+    mutating func leave(until: Int64?) -> Output<EndpointEvent> {
+        var out = Output<EndpointEvent>()
+        out += link.shutDown()
+        out += cancelProbe()
         endpointIndex = 0
         link.backoff.reset()
         if let until { link.holdDown(until: until) }
-        return actions
+        return out
     }
 
-    /// Handles one input; returns what the endpoint asked for, if anything.
-    mutating func handle<E: EntropySource>(_ input: LinkInput, now: Int64, entropy: inout E,
-                                          actions: inout [AgentAction]) -> EndpointEvent? {
-        switch input {
-        case .upgraded:
-            return nil
-        case .raw:
-            actions += fail("endpoint sent raw bytes on a control link", now: now, random: entropy.uint64())
-            return nil
-        case .upgradeFailed(let error):
-            actions += fail(error.description, now: now, random: entropy.uint64())
-            return nil
-        case .violation(let error):
-            actions.append(.send(.endpoint, Message.error(code: error.code, message: error.description).encoded()))
-            actions += fail("protocol violation: \(error.description)", now: now, random: entropy.uint64())
-            return nil
-        case .message(let message):
-            return handle(message, now: now, entropy: &entropy, actions: &actions)
-        }
+    private mutating func cancelProbe() -> Output<EndpointEvent> {
+        Output(probe.cancel().actions)
     }
 
-    private mutating func handle<E: EntropySource>(_ message: Message, now: Int64, entropy: inout E,
-                                                  actions: inout [AgentAction]) -> EndpointEvent? {
+    mutating func handle<E: EntropySource>(_ message: Message, now: Int64, entropy: inout E) -> Output<EndpointEvent> {
+        var out = Output<EndpointEvent>()
         switch (message, handshake, link.isUp) {
         case (.error(let code, let text), _, _):
             if code == .revoked {
                 // Retrying quickly cannot help; only the operator can undo this.
                 link.backoff.saturate()
             }
-            actions += fail("endpoint refused us: \(code.name): \(text)", now: now, random: entropy.uint64())
+            out += fail("endpoint refused us: \(code.name): \(LogText.peer(text))", now: now, entropy: &entropy)
         case (.helloAck, .awaitingHelloAck, false):
             let nonce = entropy.bytes(ProtocolConstants.nonceSize)
             if let identity {
                 handshake = .awaitingChallenge(clientNonce: nonce)
-                actions.append(.send(.endpoint, Message.authBegin(agentID: identity.agentID, clientNonce: nonce).encoded()))
+                out.append(.send(.endpoint, Message.authBegin(agentID: identity.agentID, clientNonce: nonce).encoded()))
             } else if let factory {
                 handshake = .awaitingActivationChallenge(clientNonce: nonce)
-                actions.append(.log(.info, "endpoint: activating unit \(factory.serial) at \(currentEndpoint.display)"))
-                actions.append(.send(.endpoint, Message.activateBegin(serial: factory.serial, mac: factory.mac, model: factory.model,
-                                                                      firmware: factory.firmware, clientNonce: nonce).encoded()))
+                out.append(.log(.info, "endpoint: activating unit \(factory.serial) at \(currentEndpoint.display)"))
+                out.append(.send(.endpoint, Message.activateBegin(serial: factory.serial, mac: factory.mac, model: factory.model,
+                                                                  firmware: factory.firmware, clientNonce: nonce).encoded()))
             }
         case (.authChallenge(let serverNonce), .awaitingChallenge(let clientNonce), false):
-            guard let identity else { return nil }
+            guard let identity else { break }
             let proof = Authentication.clientProof(verifier: verifier, agentID: identity.agentID,
                                                    clientNonce: clientNonce, serverNonce: serverNonce)
             handshake = .awaitingAuthOK(clientNonce: clientNonce, serverNonce: serverNonce)
-            actions.append(.send(.endpoint, Message.authProof(proof: proof).encoded()))
+            out.append(.send(.endpoint, Message.authProof(proof: proof).encoded()))
         case (.authOK(let serverProof, let heartbeat, let timeout), .awaitingAuthOK(let clientNonce, let serverNonce), false):
-            guard let identity else { return nil }
+            guard let identity else { break }
             let expected = Authentication.serverProof(verifier: verifier, agentID: identity.agentID,
                                                       clientNonce: clientNonce, serverNonce: serverNonce)
             guard constantTimeEqual(serverProof, expected) else {
-                actions.append(.send(.endpoint, Message.error(code: .authenticationFailed,
-                                                              message: "server proof does not verify").encoded()))
-                actions += fail("endpoint could not prove it knows our key; refusing it", now: now,
-                                random: entropy.uint64())
-                return nil
+                out.append(.send(.endpoint, Message.error(code: .authenticationFailed,
+                                                          message: "server proof does not verify").encoded()))
+                out += fail("endpoint could not prove it knows our key; refusing it", now: now, entropy: &entropy)
+                break
             }
             adoptTimers(heartbeatSeconds: heartbeat, peerTimeoutSeconds: timeout)
             link.markUp(now: now)
             probe.schedule(at: endpointIndex == 0 || endpoints.count < 2 ? nil : now + mainRecheckMs)
-            actions.append(.log(.info, "endpoint: authenticated to \(currentEndpoint.display) as \(identity.agentID)"
-                                + (endpointIndex == 0 ? "" : " (backup endpoint \(endpointIndex))")))
-            actions.append(.send(.endpoint, Message.agentInfo(software: AgentVersion.software, buildTarget: BuildInfo.target,
-                                                              serial: factory?.serial ?? "", mac: factory?.mac ?? "",
-                                                              model: factory?.model ?? "").encoded()))
-            return .authenticated
+            out.append(.log(.info, "endpoint: authenticated to \(currentEndpoint.display) as \(identity.agentID)"
+                            + (endpointIndex == 0 ? "" : " (backup endpoint \(endpointIndex))")))
+            out.append(.send(.endpoint, Message.agentInfo(software: AgentVersion.software, buildTarget: BuildInfo.target,
+                                                          serial: factory?.serial ?? "", mac: factory?.mac ?? "",
+                                                          model: factory?.model ?? "").encoded()))
+            out.emit(.authenticated)
         case (.authChallenge(let serverNonce), .awaitingActivationChallenge(let clientNonce), false):
-            guard let factory else { return nil }
+            guard let factory else { break }
             let activationVerifier = Activation.verifier(activationSecret: factory.activationSecret, serial: factory.serial)
             let proof = Activation.clientProof(verifier: activationVerifier, serial: factory.serial,
                                                clientNonce: clientNonce, serverNonce: serverNonce)
             handshake = .awaitingActivated(clientNonce: clientNonce, serverNonce: serverNonce)
-            actions.append(.send(.endpoint, Message.activateProof(proof: proof).encoded()))
+            out.append(.send(.endpoint, Message.activateProof(proof: proof).encoded()))
         case (.activated(let serverProof, let agentID, let wrappedKey), .awaitingActivated(let clientNonce, let serverNonce), false):
-            guard let factory else { return nil }
-            actions += finishActivation(factory: factory, serverProof: serverProof, agentID: agentID, wrappedKey: wrappedKey,
-                                        clientNonce: clientNonce, serverNonce: serverNonce, now: now, random: entropy.uint64())
+            guard let factory else { break }
+            out += finishActivation(factory: factory, serverProof: serverProof, agentID: agentID, wrappedKey: wrappedKey,
+                                    clientNonce: clientNonce, serverNonce: serverNonce, now: now, entropy: &entropy)
         case (.heartbeat, _, true):
             break
         case (.streampointAssign(let id, let host, let port, let ticket, let tls, let backup), _, true):
             let main = StreampointOffer(streampointID: id, host: host, port: port, ticket: ticket, tls: tls)
             guard let mainAssignment = Self.usable(main), backup.map({ Self.usable($0) != nil }) ?? true else {
-                actions.append(.send(.endpoint, Message.error(code: .malformedFrame,
-                                                              message: "unusable STREAMPOINT_ASSIGN").encoded()))
-                actions += fail("endpoint sent an unusable streampoint assignment", now: now, random: entropy.uint64())
-                return nil
+                out.append(.send(.endpoint, Message.error(code: .malformedFrame,
+                                                          message: "unusable STREAMPOINT_ASSIGN").encoded()))
+                out += fail("endpoint sent an unusable streampoint assignment", now: now, entropy: &entropy)
+                break
             }
-            return .assigned(StreampointPlan(main: mainAssignment, backup: backup.flatMap { Self.usable($0) }))
+            out.emit(.assigned(StreampointPlan(main: mainAssignment, backup: backup.flatMap { Self.usable($0) })))
         case (.configPush(let list, let recheckSeconds), _, true):
-            return adoptPushedConfig(list, recheckSeconds: recheckSeconds, now: now, actions: &actions)
+            out += adoptPushedConfig(list, recheckSeconds: recheckSeconds, now: now)
         case (.statsRequest, _, true):
-            return .statsRequested
+            out.emit(.statsRequested)
         case (.command(let id, let kind, let argument), _, true):
-            return .command(commandID: id, kind: kind, argument: argument)
+            out.emit(.command(commandID: id, kind: kind, argument: argument))
         default:
-            let text = "unexpected \(message.name)"
-            actions.append(.send(.endpoint, Message.error(code: .unexpectedMessage, message: text).encoded()))
-            actions += fail("endpoint sent \(text)", now: now, random: entropy.uint64())
+            out += refuseUnexpected(message, now: now, entropy: &entropy)
         }
-        return nil
+        return out
     }
 
     var heartbeatMs: Int64 { link.heartbeatMs }
@@ -246,18 +247,19 @@ struct EndpointSession: Sendable {
     /// Checks the endpoint's proof, unwraps the device key and hands the new
     /// identity to the runtime to store; the link is then closed and redialled
     /// at once to authenticate with that identity.
-    private mutating func finishActivation(factory: FactoryIdentity, serverProof: [UInt8], agentID: String, wrappedKey: [UInt8],
-                                           clientNonce: [UInt8], serverNonce: [UInt8], now: Int64, random: UInt64) -> [AgentAction] {
+    private mutating func finishActivation<E: EntropySource>(factory: FactoryIdentity, serverProof: [UInt8], agentID: String,
+                                                             wrappedKey: [UInt8], clientNonce: [UInt8], serverNonce: [UInt8],
+                                                             now: Int64, entropy: inout E) -> Output<EndpointEvent> {
         let activationVerifier = Activation.verifier(activationSecret: factory.activationSecret, serial: factory.serial)
         let expected = Activation.serverProof(verifier: activationVerifier, serial: factory.serial,
                                               clientNonce: clientNonce, serverNonce: serverNonce)
         guard constantTimeEqual(serverProof, expected) else {
-            return [.send(.endpoint, Message.error(code: .authenticationFailed, message: "server proof does not verify").encoded())]
-                + fail("endpoint could not prove it knows our activation secret; refusing it", now: now, random: random)
+            return Output([.send(.endpoint, Message.error(code: .authenticationFailed, message: "server proof does not verify").encoded())])
+                + fail("endpoint could not prove it knows our activation secret; refusing it", now: now, entropy: &entropy)
         }
         guard isValidAgentID(agentID), wrappedKey.count == SHA256.digestSize else {
-            return [.send(.endpoint, Message.error(code: .malformedFrame, message: "unusable ACTIVATED").encoded())]
-                + fail("endpoint sent an unusable identity", now: now, random: random)
+            return Output([.send(.endpoint, Message.error(code: .malformedFrame, message: "unusable ACTIVATED").encoded())])
+                + fail("endpoint sent an unusable identity", now: now, entropy: &entropy)
         }
         let pad = Activation.keyPad(verifier: activationVerifier, serial: factory.serial,
                                     clientNonce: clientNonce, serverNonce: serverNonce)
@@ -265,11 +267,11 @@ struct EndpointSession: Sendable {
         adopt(identity)
         identityIsIssued = true
         _ = adoptReachedAddress()
-        var actions: [AgentAction] = [.log(.info, "endpoint: unit \(factory.serial) activated as \(agentID)")]
-        actions += link.shutDown()
+        var out = Output<EndpointEvent>([.log(.info, "endpoint: unit \(factory.serial) activated as \(agentID)")])
+        out += link.shutDown()
         link.backoff.reset()
-        actions += dialIfDue(now: now)
-        return actions
+        out += dialIfDue(now: now)
+        return out
     }
 
     /// Forgets an issued identity (the endpoint's `reset`): the unit activates
@@ -291,13 +293,13 @@ struct EndpointSession: Sendable {
     /// A pushed list replaces the current one (an empty list means "use the
     /// config's"). Plain-TCP entries need the local config's consent, as for
     /// streampoints; known addresses carry over for endpoints still listed.
-    private mutating func adoptPushedConfig(_ list: [EndpointEntry], recheckSeconds: UInt16, now: Int64,
-                                            actions: inout [AgentAction]) -> EndpointEvent? {
+    private mutating func adoptPushedConfig(_ list: [EndpointEntry], recheckSeconds: UInt16, now: Int64) -> Output<EndpointEvent> {
+        var out = Output<EndpointEvent>()
         var pushed: [ServerAddress] = []
         for entry in list {
             guard !entry.host.isEmpty, entry.port != 0 else { continue }
             guard entry.tls || allowPlaintext else {
-                actions.append(.log(.warn, "endpoint: pushed endpoint \(entry.host):\(entry.port) is plain TCP and allow_plaintext is off; ignored"))
+                out.append(.log(.warn, "endpoint: pushed endpoint \(entry.host):\(entry.port) is plain TCP and allow_plaintext is off; ignored"))
                 continue
             }
             var address = ServerAddress(host: entry.host, port: entry.port, tls: entry.tls)
@@ -319,74 +321,67 @@ struct EndpointSession: Sendable {
         // Not in the new list at all: we stay until a check finds the main one.
         probe.schedule(at: endpointIndex == 0 ? nil : now + (endpointIndex < endpoints.count ? mainRecheckMs : 0))
         if endpointIndex >= endpoints.count { endpointIndex = endpoints.count - 1 }
-        guard changed else { return nil }
-        actions.append(.log(.info, "endpoint: endpoint list now " + endpoints.map { $0.display }.joined(separator: ", ")
-                            + " (main \(endpoints[0].display); checked every \(formatMillis(mainRecheckMs)) while on a backup)"))
-        return .stateChanged
+        guard changed else { return out }
+        out.append(.log(.info, "endpoint: endpoint list now " + endpoints.map { $0.display }.joined(separator: ", ")
+                        + " (main \(endpoints[0].display); checked every \(formatMillis(mainRecheckMs)) while on a backup)"))
+        out.emit(.stateChanged)
+        return out
     }
 
     /// The endpoint chooses the timers; values outside sane bounds are clamped so
     /// a misconfigured server cannot make us spin or never notice a dead peer.
     private mutating func adoptTimers(heartbeatSeconds: UInt16, peerTimeoutSeconds: UInt16) {
-        let heartbeat = Int64(min(max(heartbeatSeconds, 1), 300))
-        let timeout = Int64(min(max(peerTimeoutSeconds, 3), 900))
+        let heartbeatRange = Tunables.heartbeatSecondsRange
+        let timeoutRange = Tunables.peerTimeoutSecondsRange
+        let heartbeat = Int64(min(max(heartbeatSeconds, heartbeatRange.lowerBound), heartbeatRange.upperBound))
+        let timeout = Int64(min(max(peerTimeoutSeconds, timeoutRange.lowerBound), timeoutRange.upperBound))
         link.heartbeatMs = heartbeat * 1000
         link.peerTimeoutMs = max(timeout, heartbeat * 2) * 1000
     }
 
-    mutating func requestTicket(now: Int64) -> [AgentAction] { send(.ticketRequest, now: now) }
-
-    mutating func send(_ message: Message, now: Int64) -> [AgentAction] {
-        guard link.isUp else { return [] }
-        link.noteSent(now: now)
-        return [.send(.endpoint, message.encoded())]
-    }
+    mutating func requestTicket(now: Int64) -> Output<EndpointEvent> { send(.ticketRequest, now: now) }
 
     var nextDeadline: Int64? {
         guard let probeAt = probe.deadline else { return link.deadline }
         return link.deadline.map { $0 < probeAt ? $0 : probeAt } ?? probeAt
     }
 
-    mutating func tick<E: EntropySource>(now: Int64, entropy: inout E) -> [AgentAction] {
-        var actions: [AgentAction]
-        switch link.tick(now: now) {
-        case .nothing:
-            actions = dialIfDue(now: now)
-        case .sendHeartbeat:
-            link.noteSent(now: now)
-            actions = [.send(.endpoint, Message.heartbeat.encoded())]
-        case .expired(let reason):
-            return fail(reason, now: now, random: entropy.uint64(), wentSilent: link.isUp)
-        }
+    mutating func tick<E: EntropySource>(now: Int64, entropy: inout E) -> Output<EndpointEvent> {
+        var out = tickLink(now: now, entropy: &entropy)
         if link.isUp, let main = endpoints.first {
-            actions += probe.tick(now: now, main: main, recheckMs: mainRecheckMs)
+            out += probeOutput(probe.tick(now: now, main: main, recheckMs: mainRecheckMs), now: now)
         }
-        return actions
+        return out
     }
 
     // MARK: - Checking the main endpoint from a backup
 
-    mutating func probeConnected(now: Int64) -> [AgentAction] { probe.connected() }
-
-    mutating func probeReceived(_ bytes: [UInt8], now: Int64) -> [AgentAction] {
-        switch probe.received(bytes, now: now, recheckMs: mainRecheckMs) {
-        case .waiting:
-            return []
-        case .failed(let actions):
-            return actions
-        case .mainAnswers(let actions):
-            // Move back: an ordered close of the backup link, then the main one at once.
-            var all = actions + [.log(.info, "endpoint: main endpoint \(endpoints[0].display) answers again; moving back to it")]
-            all += link.shutDown()
-            endpointIndex = 0
-            link.backoff.reset()
-            all += dialIfDue(now: now)
-            return all
-        }
+    mutating func probeConnected(now: Int64) -> Output<EndpointEvent> {
+        probeOutput(probe.connected(now: now), now: now)
     }
 
-    mutating func probeFailed(_ reason: String, now: Int64) -> [AgentAction] {
-        probe.failed(reason, now: now, recheckMs: mainRecheckMs, closeSocket: false)
+    mutating func probeReceived(_ bytes: [UInt8], now: Int64) -> Output<EndpointEvent> {
+        probeOutput(probe.received(bytes, now: now, recheckMs: mainRecheckMs), now: now)
+    }
+
+    mutating func probeFailed(_ reason: String, now: Int64) -> Output<EndpointEvent> {
+        probeOutput(probe.failed(reason, now: now, recheckMs: mainRecheckMs, closeSocket: false), now: now)
+    }
+
+    private mutating func probeOutput(_ step: Output<MainEndpointProbe.Event>, now: Int64) -> Output<EndpointEvent> {
+        var out = Output<EndpointEvent>(step.actions)
+        for event in step.events {
+            switch event {
+            case .mainAnswers:
+                // Move back: an ordered close of the backup link, then the main one at once.
+                out.append(.log(.info, "endpoint: main endpoint \(endpoints[0].display) answers again; moving back to it"))
+                out += link.shutDown()
+                endpointIndex = 0
+                link.backoff.reset()
+                out += dialIfDue(now: now)
+            }
+        }
+        return out
     }
 }
 

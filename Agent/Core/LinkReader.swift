@@ -11,15 +11,6 @@ public enum LinkInput: Equatable, Sendable {
     case upgradeFailed(ProtocolError)
 }
 
-extension LinkInput {
-    var isProtocolError: Bool {
-        switch self {
-        case .violation, .upgradeFailed: return true
-        default: return false
-        }
-    }
-}
-
 /// Turns the bytes of one agent-side link into protocol events: first the HTTP
 /// `101` head, then frames, and on a tunnel data link raw bytes after HELLO_ACK.
 /// Pure and single-step, so it is fuzzed and tested byte by byte.

@@ -12,13 +12,10 @@ struct MainEndpointProbe: Sendable {
         case awaitingHelloAck(deadline: Int64)
     }
 
-    enum Outcome {
-        case waiting
-        case failed([AgentAction])
-        case mainAnswers([AgentAction])
+    enum Event: Sendable {
+        /// The main endpoint answered HELLO: move back to it.
+        case mainAnswers
     }
-
-    static let timeoutMs: Int64 = 10_000
 
     private(set) var phase = Phase.idle
     private var reader = LinkReader(rawAfterHelloAck: false)
@@ -45,62 +42,62 @@ struct MainEndpointProbe: Sendable {
         phase = time.map { .waiting(until: $0) } ?? .idle
     }
 
-    mutating func cancel() -> [AgentAction] {
+    mutating func cancel() -> Output<Event> {
         let close: [AgentAction] = inFlight ? [.close(.endpointProbe)] : []
         phase = .idle
-        return close
+        return Output(close)
     }
 
-    mutating func tick(now: Int64, main: ServerAddress, recheckMs: Int64) -> [AgentAction] {
+    mutating func tick(now: Int64, main: ServerAddress, recheckMs: Int64) -> Output<Event> {
         switch phase {
         case .waiting(let until) where now >= until:
             target = main
             reader = LinkReader(rawAfterHelloAck: false)
-            phase = .connecting(deadline: now + Self.timeoutMs)
-            return [.log(.debug, "endpoint: checking whether main endpoint \(main.display) answers again"),
-                    .connect(.endpointProbe, main)]
+            phase = .connecting(deadline: now + Tunables.mainEndpointCheckTimeoutMs)
+            return Output([.log(.debug, "endpoint: checking whether main endpoint \(main.display) answers again"),
+                           .connect(.endpointProbe, main)])
         case .connecting(let deadline) where now >= deadline, .awaitingHelloAck(let deadline) where now >= deadline:
             return failed("timed out", now: now, recheckMs: recheckMs, closeSocket: true)
         default:
-            return []
+            return Output()
         }
     }
 
-    mutating func connected() -> [AgentAction] {
-        guard case .connecting(let deadline) = phase, let target else { return [] }
+    mutating func connected(now: Int64) -> Output<Event> {
+        guard case .connecting(let deadline) = phase, let target else { return Output() }
         phase = .awaitingHelloAck(deadline: deadline)
         var bytes = HTTPUpgrade.request(host: target.display)
         bytes += Message.hello(version: ProtocolConstants.version, role: .endpointControl,
                                software: AgentVersion.software).encoded()
-        return [.send(.endpointProbe, bytes)]
+        return Output([.send(.endpointProbe, bytes)])
     }
 
-    mutating func received(_ bytes: [UInt8], now: Int64, recheckMs: Int64) -> Outcome {
-        guard case .awaitingHelloAck = phase else { return .waiting }
+    mutating func received(_ bytes: [UInt8], now: Int64, recheckMs: Int64) -> Output<Event> {
+        guard case .awaitingHelloAck = phase else { return Output() }
         for input in reader.feed(bytes) {
             switch input {
             case .upgraded:
                 continue
             case .message(.helloAck):
                 phase = .idle
-                return .mainAnswers([.close(.endpointProbe)])
+                return Output([.close(.endpointProbe)], events: [.mainAnswers])
             case .message(let other):
-                return .failed(failed("answered \(other.name)", now: now, recheckMs: recheckMs, closeSocket: true))
+                return failed("answered \(other.name)", now: now, recheckMs: recheckMs, closeSocket: true)
             case .violation(let error), .upgradeFailed(let error):
-                return .failed(failed(error.description, now: now, recheckMs: recheckMs, closeSocket: true))
+                return failed(error.description, now: now, recheckMs: recheckMs, closeSocket: true)
             case .raw:
-                return .failed(failed("sent raw bytes", now: now, recheckMs: recheckMs, closeSocket: true))
+                return failed("sent raw bytes", now: now, recheckMs: recheckMs, closeSocket: true)
             }
         }
-        return .waiting
+        return Output()
     }
 
-    mutating func failed(_ reason: String, now: Int64, recheckMs: Int64, closeSocket: Bool) -> [AgentAction] {
-        guard inFlight else { return [] }
+    mutating func failed(_ reason: String, now: Int64, recheckMs: Int64, closeSocket: Bool) -> Output<Event> {
+        guard inFlight else { return Output() }
         phase = .waiting(until: now + recheckMs)
-        var actions: [AgentAction] = closeSocket ? [.close(.endpointProbe)] : []
-        actions.append(.log(.debug, "endpoint: main endpoint \(target?.display ?? "?") still not answering (\(reason)); "
-                            + "next check in \(formatMillis(recheckMs))"))
-        return actions
+        var out = Output<Event>(closeSocket ? [.close(.endpointProbe)] : [])
+        out.append(.log(.debug, "endpoint: main endpoint \(target?.display ?? "?") still not answering (\(reason)); "
+                        + "next check in \(formatMillis(recheckMs))"))
+        return out
     }
 }

@@ -12,7 +12,9 @@ public struct StreampointPlan: Equatable, Sendable {
 }
 
 /// What the streampoint side reports up to AgentCore.
-enum StreampointEvent: Equatable, Sendable {
+enum StreampointEvent: Equatable, Sendable, ControlLinkEvent {
+    /// A streampoint broke the protocol (counted in AGENT_STATS).
+    case protocolError
     case tunnelRequested(TunnelRequest, StreampointSlot)
     /// A streampoint accepted our registration.
     case registered(streampointID: String)
@@ -36,6 +38,8 @@ struct StreampointFailover: Sendable {
     private(set) var plan: StreampointPlan?
     private(set) var onBackup = false
     private let allowPlaintext: Bool
+    /// Without a CA there is nothing to check a TLS server's certificate against.
+    private let canVerifyTLS: Bool
     /// Streampoint id → the address it last accepted us on (a few entries;
     /// a fresh assignment for the same streampoint starts with it).
     private var knownAddresses: [(String, String)] = []
@@ -43,6 +47,7 @@ struct StreampointFailover: Sendable {
     init(config: AgentConfig) {
         slots = [StreampointSession(config: config, slot: .a), StreampointSession(config: config, slot: .b)]
         allowPlaintext = config.allowPlaintext
+        canVerifyTLS = config.caFile != nil
     }
 
     func session(_ slot: StreampointSlot) -> StreampointSession { slots[slot.rawValue] }
@@ -71,17 +76,23 @@ struct StreampointFailover: Sendable {
 
     // MARK: - Orders from the endpoint
 
-    mutating func assign(_ new: StreampointPlan, now: Int64) -> [AgentAction] {
+    mutating func assign(_ new: StreampointPlan, now: Int64) -> Output<StreampointEvent> {
         // The endpoint cannot downgrade us: plain TCP needs the local config's consent.
         guard new.main.address.tls || allowPlaintext else {
-            return [.log(.error, "streampoint: \(new.main.streampointID) at \(new.main.address.display) is plain TCP "
-                + "and allow_plaintext is off; not connecting")] + leaveAll()
+            return Output([.log(.error, "streampoint: \(new.main.streampointID) at \(new.main.address.display) is plain TCP "
+                + "and allow_plaintext is off; not connecting")]) + leaveAll()
+        }
+        // Legal with http:// endpoints and no ca_file; dialling would only fail forever.
+        guard !new.main.address.tls || canVerifyTLS else {
+            return Output([.log(.error, "streampoint: \(new.main.streampointID) at \(new.main.address.display) speaks TLS, "
+                + "but this unit has no ca_file to check its certificate against; not connecting (set ca_file)")]) + leaveAll()
         }
         var checked = new
         checked.main.address.knownAddress = known(checked.main.streampointID)
         let backupKnown = new.backup.flatMap { known($0.streampointID) }
         checked.backup?.address.knownAddress = backupKnown
-        if let backup = new.backup, !(backup.address.tls || allowPlaintext) || backup.streampointID == new.main.streampointID {
+        if let backup = new.backup, !(backup.address.tls || allowPlaintext) || (backup.address.tls && !canVerifyTLS)
+            || backup.streampointID == new.main.streampointID {
             checked.backup = nil
         }
         plan = checked
@@ -90,10 +101,10 @@ struct StreampointFailover: Sendable {
         if let incoming {
             if slots[active.rawValue].serves(target) {
                 // Switched back before the new one came up: stay where we are.
-                var actions = slots[incoming.rawValue].clear()
+                var out = slots[incoming.rawValue].clear()
                 self.incoming = nil
-                actions += slots[active.rawValue].assign(target, now: now)
-                return actions
+                out += slots[active.rawValue].assign(target, now: now)
+                return out
             }
             return slots[incoming.rawValue].assign(target, now: now)
         }
@@ -104,16 +115,16 @@ struct StreampointFailover: Sendable {
             let next = active.other
             incoming = next
             let from = currentID
-            return [.log(.info, "streampoint: switching from \(from) to \(target.streampointID) at \(target.address.display); "
-                        + "\(from) keeps serving until \(target.streampointID) has registered")]
+            return Output([.log(.info, "streampoint: switching from \(from) to \(target.streampointID) at \(target.address.display); "
+                               + "\(from) keeps serving until \(target.streampointID) has registered")])
                 + slots[next.rawValue].assign(target, now: now)
         }
-        return [.log(.info, "streampoint: assigned \(target.streampointID) at \(target.address.display)")]
+        return Output([.log(.info, "streampoint: assigned \(target.streampointID) at \(target.address.display)")])
             + slots[active.rawValue].assign(target, now: now)
     }
 
     /// Leaves every streampoint and forgets the plan (disconnect, reset, a plain-TCP refusal).
-    mutating func leaveAll() -> [AgentAction] {
+    mutating func leaveAll() -> Output<StreampointEvent> {
         plan = nil
         incoming = nil
         onBackup = false
@@ -122,57 +133,54 @@ struct StreampointFailover: Sendable {
 
     // MARK: - Link events
 
-    mutating func connected(_ slot: StreampointSlot, now: Int64, addresses: SocketAddresses?) -> [AgentAction] {
+    mutating func connected(_ slot: StreampointSlot, now: Int64, addresses: SocketAddresses?) -> Output<StreampointEvent> {
         slots[slot.rawValue].connected(now: now, addresses: addresses)
     }
 
-    mutating func received(_ slot: StreampointSlot, bytes: [UInt8], now: Int64, random: UInt64,
-                           actions: inout [AgentAction]) -> (events: [StreampointEvent], protocolErrors: Int) {
-        var events: [StreampointEvent] = []
-        var protocolErrors = 0
+    mutating func received<E: EntropySource>(_ slot: StreampointSlot, bytes: [UInt8], now: Int64,
+                                             entropy: inout E) -> Output<StreampointEvent> {
+        var out = Output<StreampointEvent>()
         for input in slots[slot.rawValue].feed(bytes, now: now) {
-            if input.isProtocolError { protocolErrors += 1 }
             let wasUp = slots[slot.rawValue].link.isUp
-            if let request = slots[slot.rawValue].handle(input, now: now, random: random, actions: &actions) {
-                events.append(.tunnelRequested(request, slot))
-            }
+            out += slots[slot.rawValue].take(input, now: now, entropy: &entropy)
             let session = slots[slot.rawValue]
             if !wasUp && session.link.isUp {
                 if let id = session.assignment?.streampointID, let address = session.assignment?.address.knownAddress {
                     remember(id, address)
                 }
-                events.append(.registered(streampointID: session.registeredAs))
-                if slot == incoming { events += finishSwitch(actions: &actions) }
+                out.emit(.registered(streampointID: session.registeredAs))
+                if slot == incoming { out += finishSwitch() }
             }
             if session.link.isDown {
-                events += afterFailure(slot, wasUp: wasUp, now: now, actions: &actions)
+                out += afterFailure(slot, wasUp: wasUp, now: now)
                 break
             }
         }
-        return (events, protocolErrors)
+        return out
     }
 
-    mutating func fail(_ slot: StreampointSlot, _ reason: String, now: Int64, random: UInt64, closeSocket: Bool,
-                       actions: inout [AgentAction]) -> [StreampointEvent] {
+    mutating func fail<E: EntropySource>(_ slot: StreampointSlot, _ reason: String, now: Int64, entropy: inout E,
+                                         closeSocket: Bool) -> Output<StreampointEvent> {
         let wasUp = slots[slot.rawValue].link.isUp
-        actions += slots[slot.rawValue].fail(reason, now: now, random: random, closeSocket: closeSocket)
-        return afterFailure(slot, wasUp: wasUp, now: now, actions: &actions)
+        return slots[slot.rawValue].fail(reason, now: now, entropy: &entropy, closeSocket: closeSocket)
+            + afterFailure(slot, wasUp: wasUp, now: now)
     }
 
-    mutating func tick(now: Int64, random: UInt64, actions: inout [AgentAction]) -> [StreampointEvent] {
-        var events: [StreampointEvent] = []
+    /// Each slot draws its own randomness: two links failing in one tick never share a delay.
+    mutating func tick<E: EntropySource>(now: Int64, entropy: inout E) -> Output<StreampointEvent> {
+        var out = Output<StreampointEvent>()
         for slot in [StreampointSlot.a, .b] where slots[slot.rawValue].assignment != nil {
             let wasUp = slots[slot.rawValue].link.isUp
             let wasDown = slots[slot.rawValue].link.isDown
-            actions += slots[slot.rawValue].tick(now: now, random: random)
+            out += slots[slot.rawValue].tick(now: now, entropy: &entropy)
             if !wasDown && slots[slot.rawValue].link.isDown {
-                events += afterFailure(slot, wasUp: wasUp, now: now, actions: &actions)
+                out += afterFailure(slot, wasUp: wasUp, now: now)
             }
         }
-        return events
+        return out
     }
 
-    mutating func send(_ message: Message, on slot: StreampointSlot, now: Int64) -> [AgentAction] {
+    mutating func send(_ message: Message, on slot: StreampointSlot, now: Int64) -> Output<StreampointEvent> {
         slots[slot.rawValue].send(message, now: now)
     }
 
@@ -183,44 +191,45 @@ struct StreampointFailover: Sendable {
 
     private mutating func remember(_ id: String, _ address: String) {
         knownAddresses.removeAll { $0.0 == id }
-        if knownAddresses.count >= 8 { knownAddresses.removeFirst() }
+        if knownAddresses.count >= Tunables.knownStreampointAddresses { knownAddresses.removeFirst() }
         knownAddresses.append((id, address))
     }
 
     // MARK: - Policy
 
-    private mutating func finishSwitch(actions: inout [AgentAction]) -> [StreampointEvent] {
-        guard let incoming else { return [] }
+    private mutating func finishSwitch() -> Output<StreampointEvent> {
+        guard let incoming else { return Output() }
         let old = active
         let oldID = slots[old.rawValue].assignment?.streampointID ?? "?"
         active = incoming
         self.incoming = nil
-        actions += slots[old.rawValue].clear()
-        actions.append(.log(.info, "streampoint: switch to \(currentID) complete; left \(oldID)"))
-        return [.switchedAway(from: old)]
+        var out = slots[old.rawValue].clear()
+        out.append(.log(.info, "streampoint: switch to \(currentID) complete; left \(oldID)"))
+        out.emit(.switchedAway(from: old))
+        return out
     }
 
     /// A slot's link went down. A switch in progress just keeps retrying while
     /// the old streampoint serves. The active link moves between main and backup:
     /// at once when a working session was lost, otherwise after the usual
     /// backoff (alternating, so a dead main cannot keep us from the backup).
-    private mutating func afterFailure(_ slot: StreampointSlot, wasUp: Bool, now: Int64,
-                                       actions: inout [AgentAction]) -> [StreampointEvent] {
-        if slots[slot.rawValue].needsFreshTicket { return [.needsTicket] }
-        guard slot == active, let plan, let backup = plan.backup else { return [] }
+    private mutating func afterFailure(_ slot: StreampointSlot, wasUp: Bool, now: Int64) -> Output<StreampointEvent> {
+        if slots[slot.rawValue].needsFreshTicket { return Output(event: .needsTicket) }
+        guard slot == active, let plan, let backup = plan.backup else { return Output() }
         let lost = slots[slot.rawValue].assignment?.streampointID ?? "?"
         onBackup.toggle()
         let next = onBackup ? backup : plan.main
         slots[slot.rawValue].redirect(to: next)
+        var out = Output<StreampointEvent>()
         if wasUp {
             slots[slot.rawValue].retryNow()
-            actions.append(.log(.warn, "streampoint: lost \(lost); moving to \(onBackup ? "backup" : "main") "
-                                + "\(next.streampointID) at \(next.address.display)"))
-            actions += slots[slot.rawValue].dialIfDue(now: now)
+            out.append(.log(.warn, "streampoint: lost \(lost); moving to \(onBackup ? "backup" : "main") "
+                            + "\(next.streampointID) at \(next.address.display)"))
+            out += slots[slot.rawValue].dialIfDue(now: now)
         } else {
-            actions.append(.log(.info, "streampoint: \(lost) unreachable; next attempt goes to "
-                                + "\(onBackup ? "backup" : "main") \(next.streampointID)"))
+            out.append(.log(.info, "streampoint: \(lost) unreachable; next attempt goes to "
+                            + "\(onBackup ? "backup" : "main") \(next.streampointID)"))
         }
-        return []
+        return out
     }
 }

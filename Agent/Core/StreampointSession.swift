@@ -11,8 +11,9 @@ public struct TunnelRequest: Equatable, Sendable {
 /// One streampoint control link: register with the assigned streampoint using
 /// the endpoint's ticket, then wait for tunnel requests. StreampointFailover
 /// owns two of these (make-before-break) and decides where each one goes.
-struct StreampointSession: Sendable {
-    private(set) var link: ControlLink
+struct StreampointSession: Sendable, ControlLinkOwner {
+    var link: ControlLink
+    let slot: StreampointSlot
     private(set) var assignment: StreampointAssignment?
     private var registered = false
     /// The id the streampoint gave in STREAM_REGISTERED, for reports.
@@ -23,9 +24,12 @@ struct StreampointSession: Sendable {
     private var reachedAddress: String?
     /// Set when the streampoint refused our ticket; cleared by the next assignment.
     private(set) var needsFreshTicket = false
+    /// Tickets this streampoint refused since the link last registered.
+    private var ticketRefusals = 0
     private let targets: [TunnelTarget]
 
     init(config: AgentConfig, slot: StreampointSlot) {
+        self.slot = slot
         targets = config.targets
         link = ControlLink(id: .streampoint(slot), role: .streampointControl, config: config)
     }
@@ -40,20 +44,30 @@ struct StreampointSession: Sendable {
         assignment.map { $0.streampointID == other.streampointID && $0.address == other.address } ?? false
     }
 
-    /// The same server only refreshes the ticket (keeping the backoff schedule,
-    /// so a streampoint that refuses every ticket cannot make us spin); another
-    /// one replaces the current link and is dialled at once.
-    mutating func assign(_ new: StreampointAssignment, now: Int64) -> [AgentAction] {
+    /// The same server only refreshes the ticket, keeping the backoff
+    /// schedule. A new ticket after the first refusal is tried at once (it may
+    /// just have expired on the way); after repeated refusals each attempt
+    /// waits out the backoff, so a streampoint that refuses every ticket cannot
+    /// make us spin (PROTOCOL.md §6.3). Another server replaces the current
+    /// link and is dialled at once.
+    mutating func assign(_ new: StreampointAssignment, now: Int64) -> Output<StreampointEvent> {
         let sameServer = serves(new)
+        let newTicketAfterOneRefusal = needsFreshTicket && ticketRefusals == 1 && assignment?.ticket != new.ticket
         assignment = new
         needsFreshTicket = false
-        if sameServer { return link.isDown ? dialIfDue(now: now) : [] }
-        var actions = link.shutDown()
+        if sameServer {
+            guard link.isDown else { return Output() }
+            if newTicketAfterOneRefusal { link.retryNow() }
+            return dialIfDue(now: now)
+        }
+        var out = Output<StreampointEvent>()
+        out += link.shutDown()
         registered = false
+        ticketRefusals = 0
         link.backoff.reset()
         link.retryNow()
-        actions += dialIfDue(now: now)
-        return actions
+        out += dialIfDue(now: now)
+        return out
     }
 
     /// Points the (down) link at another server without resetting the backoff:
@@ -61,65 +75,64 @@ struct StreampointSession: Sendable {
     mutating func redirect(to new: StreampointAssignment) {
         assignment = new
         needsFreshTicket = false
+        ticketRefusals = 0
     }
 
     mutating func retryNow() { link.retryNow() }
 
     /// Leaves the streampoint and forgets it.
-    mutating func clear() -> [AgentAction] {
+    mutating func clear() -> Output<StreampointEvent> {
         assignment = nil
         registered = false
         needsFreshTicket = false
-        return link.shutDown()
+        ticketRefusals = 0
+        var out = Output<StreampointEvent>()
+        out += link.shutDown()
+        return out
     }
 
-    mutating func dialIfDue(now: Int64) -> [AgentAction] {
-        guard let assignment, !needsFreshTicket, link.mayDial(now: now) else { return [] }
+    mutating func dialIfDue(now: Int64) -> Output<StreampointEvent> {
+        guard let assignment, !needsFreshTicket, link.mayDial(now: now) else { return Output() }
         registered = false
-        return link.dial(assignment.address, now: now)
+        var out = Output<StreampointEvent>()
+        out += link.dial(assignment.address, now: now)
+        return out
     }
 
-    mutating func connected(now: Int64, addresses: SocketAddresses?) -> [AgentAction] {
+    mutating func connected(now: Int64, addresses: SocketAddresses?) -> Output<StreampointEvent> {
         reachedAddress = addresses.flatMap { isNumericAddress($0.peer) ? $0.peer : nil }
-        return link.connected(now: now)
+        var out = Output<StreampointEvent>()
+        out += link.connected(now: now)
+        return out
     }
 
     mutating func feed(_ bytes: [UInt8], now: Int64) -> [LinkInput] { link.feed(bytes, now: now) }
 
-    mutating func fail(_ reason: String, now: Int64, random: UInt64, closeSocket: Bool = true) -> [AgentAction] {
+    mutating func fail<E: EntropySource>(_ reason: String, now: Int64, entropy: inout E,
+                                         closeSocket: Bool) -> Output<StreampointEvent> {
         registered = false
-        return link.fail(reason, now: now, random: random, closeSocket: closeSocket)
+        var out = Output<StreampointEvent>()
+        out += link.fail(reason, now: now, entropy: &entropy, closeSocket: closeSocket)
+        return out
     }
 
-    mutating func handle(_ input: LinkInput, now: Int64, random: UInt64, actions: inout [AgentAction]) -> TunnelRequest? {
-        switch input {
-        case .upgraded:
-            return nil
-        case .raw:
-            actions += fail("streampoint sent raw bytes on a control link", now: now, random: random)
-        case .upgradeFailed(let error):
-            actions += fail(error.description, now: now, random: random)
-        case .violation(let error):
-            actions.append(.send(link.id, Message.error(code: error.code, message: error.description).encoded()))
-            actions += fail("protocol violation: \(error.description)", now: now, random: random)
-        case .message(let message):
-            return handle(message, now: now, random: random, actions: &actions)
-        }
-        return nil
-    }
-
-    private mutating func handle(_ message: Message, now: Int64, random: UInt64, actions: inout [AgentAction]) -> TunnelRequest? {
+    mutating func handle<E: EntropySource>(_ message: Message, now: Int64, entropy: inout E) -> Output<StreampointEvent> {
+        var out = Output<StreampointEvent>()
         switch (message, link.isUp) {
         case (.error(let code, let text), _):
-            if code == .invalidTicket { needsFreshTicket = true }
-            actions += fail("streampoint refused us: \(code.name): \(text)", now: now, random: random)
+            if code == .invalidTicket {
+                needsFreshTicket = true
+                ticketRefusals += 1
+            }
+            out += fail("streampoint refused us: \(code.name): \(LogText.peer(text))", now: now, entropy: &entropy)
         case (.helloAck, false) where !registered:
-            guard let assignment else { return nil }
+            guard let assignment else { break }
             registered = true
-            actions.append(.send(link.id, Message.streamRegister(ticket: assignment.ticket, targets: targets).encoded()))
+            out.append(.send(link.id, Message.streamRegister(ticket: assignment.ticket, targets: targets).encoded()))
         case (.streamRegistered(let id), false) where registered:
             link.markUp(now: now)
-            actions.append(.log(.info, "streampoint: registered with \(id) at \(link.address?.display ?? "?")"))
+            ticketRefusals = 0
+            out.append(.log(.info, "streampoint: registered with \(LogText.peer(id)) at \(link.address?.display ?? "?")"))
             registeredAs = id
             if let reachedAddress {
                 self.assignment?.address.knownAddress = reachedAddress
@@ -128,30 +141,15 @@ struct StreampointSession: Sendable {
         case (.heartbeat, true):
             break
         case (.tunnelOpen(let id, let host, let port, let token), true):
-            return TunnelRequest(tunnelID: id, host: host, port: port, bindToken: token)
+            out.emit(.tunnelRequested(TunnelRequest(tunnelID: id, host: host, port: port, bindToken: token), slot))
         default:
             // Includes TUNNEL_OPEN before registration: a server must not ask for tunnels it has not admitted.
-            let text = "unexpected \(message.name)"
-            actions.append(.send(link.id, Message.error(code: .unexpectedMessage, message: text).encoded()))
-            actions += fail("streampoint sent \(text)", now: now, random: random)
+            out += refuseUnexpected(message, now: now, entropy: &entropy)
         }
-        return nil
+        return out
     }
 
-    mutating func send(_ message: Message, now: Int64) -> [AgentAction] {
-        guard link.isUp else { return [] }
-        link.noteSent(now: now)
-        return [.send(link.id, message.encoded())]
-    }
-
-    mutating func tick(now: Int64, random: UInt64) -> [AgentAction] {
-        switch link.tick(now: now) {
-        case .nothing:
-            return dialIfDue(now: now)
-        case .sendHeartbeat:
-            return send(.heartbeat, now: now)
-        case .expired(let reason):
-            return fail(reason, now: now, random: random)
-        }
+    mutating func tick<E: EntropySource>(now: Int64, entropy: inout E) -> Output<StreampointEvent> {
+        tickLink(now: now, entropy: &entropy)
     }
 }

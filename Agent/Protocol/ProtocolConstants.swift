@@ -1,5 +1,5 @@
 /// Values fixed by docs/PROTOCOL.md. Changing one is a protocol change.
-/// Implementation tunables (buffer sizes, timeouts) live with the code that uses them.
+/// The implementation's own choices (timeouts, limits, buffer sizes) are CamCore's Tunables.
 public enum ProtocolConstants {
     public static let version: UInt8 = 1
     public static let helloMagic: [UInt8] = [0x43, 0x41, 0x4D, 0x41]  // "CAMA"

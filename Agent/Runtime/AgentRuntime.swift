@@ -23,6 +23,9 @@ struct LinkSocket {
     var candidateDeadline: Int64?
     var port: UInt16 = 0
     var addresses: SocketAddresses?
+    /// Ask DNS for this name once the candidates run out (they were the known
+    /// address, tried first without waiting for DNS).
+    var resolveAfter: ServerAddress?
 
     var fd: Int32 { transport.fd }
 }
@@ -43,18 +46,20 @@ public struct AgentRuntime {
     private var splices: [UInt32: Splice] = [:]
     private var pending: [AgentAction] = []
     private var readBuffer = [UInt8](repeating: 0, count: AgentRuntime.readChunk)
+    private var resolver: Resolver
 
     public init(config: AgentConfig, state: AgentState) {
         core = AgentCore(config: config, state: state, entropy: SystemEntropy())
         logger = Logger(minimum: config.logLevel)
         stateFile = config.stateFile
+        resolver = Resolver(resolvConfPath: config.resolvConfFile, hostsPath: config.hostsFile, logger: logger)
     }
 
     private let stateFile: String?
 
     public mutating func run() {
         cs_install_signal_handlers()
-        pending += core.start(now: cs_monotonic_ms())
+        pending += core.start(now: cs_monotonic_ms(), uptimeMs: cs_uptime_ms())
         perform()
         var ids: [LinkID] = []
         var fds: [Int32] = []
@@ -64,6 +69,11 @@ public struct AgentRuntime {
             let now = cs_monotonic_ms()
             if let deadline = core.nextDeadline, deadline <= now {
                 pending += core.tick(now: now)
+                perform()
+                continue
+            }
+            if let deadline = resolver.nextDeadline, deadline <= now {
+                while let finished = resolver.tick(now: now) { resolved(finished) }
                 perform()
                 continue
             }
@@ -88,14 +98,23 @@ public struct AgentRuntime {
                 fds.append(dataEvents == 0 ? -1 : splice.data.fd)
                 events.append(dataEvents)
             }
+            let resolverStart = fds.count
+            var resolverSlots: [Resolver.Slot] = []
+            resolver.pollEntries(slots: &resolverSlots, fds: &fds, events: &events)
             revents = [Int32](repeating: 0, count: fds.count)
-            var timeout: Int64 = 1000
+            // No cap: an idle agent sleeps until its next deadline (a heartbeat,
+            // a retry) or I/O. Signals interrupt the wait (cs_poll).
+            var timeout: Int64 = -1
+            func wake(by deadline: Int64?) {
+                guard let deadline else { return }
+                let wait = max(0, deadline - now)
+                if timeout < 0 || wait < timeout { timeout = wait }
+            }
+            wake(by: core.nextDeadline)
+            wake(by: resolver.nextDeadline)
+            for (_, socket) in sockets { wake(by: socket.candidateDeadline) }
             // Decrypted bytes already inside a TLS session never wake poll(2).
             for (_, splice) in splices where splice.dataReadableWithoutPoll { timeout = 0 }
-            if let deadline = core.nextDeadline { timeout = min(timeout, max(0, deadline - now)) }
-            for (_, socket) in sockets {
-                if let deadline = socket.candidateDeadline { timeout = min(timeout, max(0, deadline - now)) }
-            }
             let ready = fds.withUnsafeBufferPointer { fdp in
                 events.withUnsafeBufferPointer { ep in
                     revents.withUnsafeMutableBufferPointer { rp in
@@ -107,7 +126,7 @@ public struct AgentRuntime {
                 logger.log(.error, "poll failed: \(errorText(Int(ready)))")
                 continue
             }
-            if ready == 0 && timeout > 0 { continue }
+            if ready == 0 && timeout != 0 { continue }
             for index in 0..<ids.count where revents[index] != 0 {
                 handleSocketEvent(ids[index], fd: fds[index], revents: revents[index])
                 perform()
@@ -118,6 +137,10 @@ public struct AgentRuntime {
                 if splices[id]?.dataReadableWithoutPoll == true { dataRevents |= Int32(CS_POLL_IN) }
                 guard targetRevents != 0 || dataRevents != 0 else { continue }
                 handleSplice(id, targetRevents: targetRevents, dataRevents: dataRevents)
+                perform()
+            }
+            for (n, slot) in resolverSlots.enumerated() where revents[resolverStart + n] != 0 {
+                if let finished = resolver.ready(slot, now: cs_monotonic_ms()) { resolved(finished) }
                 perform()
             }
         }
@@ -151,9 +174,10 @@ public struct AgentRuntime {
             let result = cs_connect_result(fd)
             if result != 0 {
                 drop(id)
-                if !socket.untried.isEmpty {
+                if !socket.untried.isEmpty || socket.resolveAfter != nil {
                     logger.log(.debug, "\(id.name): \(errorText(Int(result))); trying the next address")
-                    startConnect(id, candidates: socket.untried, port: socket.port, tlsHost: socket.tlsHost)
+                    startConnect(id, candidates: socket.untried, port: socket.port, tlsHost: socket.tlsHost,
+                                 thenResolve: socket.resolveAfter)
                     return
                 }
                 pending += core.connectFailed(id, reason: errorText(Int(result)), now: now)
@@ -161,6 +185,7 @@ public struct AgentRuntime {
             }
             socket.untried = []
             socket.candidateDeadline = nil
+            socket.resolveAfter = nil
             socket.addresses = socketAddresses(fd)
             guard let host = socket.tlsHost else {
                 socket.phase = .ready
@@ -301,6 +326,7 @@ public struct AgentRuntime {
             // What the core sent last (a COMMAND_RESULT before a disconnect) goes out if the socket takes it now.
             _ = flush(id)
             drop(id)
+            stopResolving(id)
         case .closeTunnel(let tunnelID):
             closeTunnel(tunnelID)
         case .splice(let tunnelID, let toTarget):
@@ -334,40 +360,66 @@ public struct AgentRuntime {
         }
     }
 
-    /// Up to four addresses from DNS and the address the server last answered
-    /// on, in the order the core asked for: a dead resolver or a stale answer
-    /// cannot strand the agent while the known address still works.
+    /// Up to four addresses from the hosts file or DNS and the address the
+    /// server last answered on, in the order the core asked for: a dead
+    /// resolver or a stale answer cannot strand the agent while the known
+    /// address still works. DNS runs inside the poll loop (Resolver), so a
+    /// name server that never answers delays only this dial.
     private mutating func connect(_ id: LinkID, _ address: ServerAddress) {
-        let now = cs_monotonic_ms()
-        let (fromDNS, dnsError) = resolve(address.host)
-        var known: [[UInt8]] = []
-        if let knownAddress = address.knownAddress { known = resolve(knownAddress).records }
-        var candidates = address.knownAddressFirst ? known + fromDNS : fromDNS + known
-        var unique: [[UInt8]] = []
-        for record in candidates where !unique.contains(record) { unique.append(record) }
-        candidates = unique
-        guard !candidates.isEmpty else {
-            pending += core.connectFailed(id, reason: dnsError ?? "no address for \(address.host)", now: now)
+        drop(id)
+        stopResolving(id)
+        let tlsHost = address.tls ? address.host : nil
+        if let literal = IPAddress(address.host) {
+            startConnect(id, candidates: [addressRecord(literal)], port: address.port, tlsHost: tlsHost)
             return
         }
-        if let dnsError { logger.log(.warn, "\(id.name): \(dnsError); using the last known address") }
-        drop(id)
-        startConnect(id, candidates: candidates, port: address.port, tlsHost: address.tls ? address.host : nil)
+        let known = address.knownAddress.flatMap { IPAddress($0) }.map { addressRecord($0) }
+        let fromHosts = resolver.hostsAddresses(address.host)
+        if !fromHosts.isEmpty {
+            let listed = fromHosts.map { addressRecord($0) }
+            let knownList = known.map { [$0] } ?? []
+            startConnect(id, candidates: unique(address.knownAddressFirst ? knownList + listed : listed + knownList),
+                         port: address.port, tlsHost: tlsHost)
+            return
+        }
+        if let known, address.knownAddressFirst {
+            startConnect(id, candidates: [known], port: address.port, tlsHost: tlsHost, thenResolve: address)
+            return
+        }
+        startResolving(id, address, known: known)
     }
 
-    private func resolve(_ host: String) -> (records: [[UInt8]], error: String?) {
-        let record = Int(CS_ADDR_RECORD)
-        var buffer = [UInt8](repeating: 0, count: 4 * record)
-        var name = Array(host.utf8)
-        let count = name.withUnsafeMutableBufferPointer { hp in
-            buffer.withUnsafeMutableBufferPointer { rp in cs_resolve(hp.baseAddress, hp.count, rp.baseAddress, 4) }
+    private mutating func startResolving(_ id: LinkID, _ address: ServerAddress, known: [UInt8]?) {
+        if let finished = resolver.start(id, address, known: known, now: cs_monotonic_ms()) { resolved(finished) }
+    }
+
+    private mutating func stopResolving(_ id: LinkID) {
+        resolver.cancel(id)
+    }
+
+    private mutating func resolved(_ finished: Resolver.Finished) {
+        let id = finished.id, address = finished.address, known = finished.known
+        let tlsHost = address.tls ? address.host : nil
+        switch finished.result {
+        case .addresses(let found):
+            var candidates = found.map { addressRecord($0) }
+            if let known { candidates.append(known) }
+            startConnect(id, candidates: unique(candidates), port: address.port, tlsHost: tlsHost)
+        case .failed(let why):
+            let dnsError = "cannot resolve \(address.host): \(why)"
+            guard let known else {
+                pending += core.connectFailed(id, reason: dnsError, now: cs_monotonic_ms())
+                return
+            }
+            logger.log(.warn, "\(id.name): \(dnsError); using the last known address")
+            startConnect(id, candidates: [known], port: address.port, tlsHost: tlsHost)
         }
-        guard count > 0 else {
-            return ([], count == 0 ? "no address for \(host)" : "cannot resolve \(host): \(errorText(Int(count)))")
-        }
-        var records: [[UInt8]] = []
-        for index in 0..<Int(count) { records.append(Array(buffer[(index * record)..<((index + 1) * record)])) }
-        return (records, nil)
+    }
+
+    private func unique(_ records: [[UInt8]]) -> [[UInt8]] {
+        var result: [[UInt8]] = []
+        for record in records where !result.contains(record) { result.append(record) }
+        return result
     }
 
     private mutating func moveOnFromHangingConnects(now: Int64) {
@@ -379,13 +431,16 @@ public struct AgentRuntime {
             guard let socket = sockets[id] else { continue }
             logger.log(.debug, "\(id.name): no answer within \(formatMillis(AgentRuntime.candidateTimeoutMs)); trying the next address")
             drop(id)
-            startConnect(id, candidates: socket.untried, port: socket.port, tlsHost: socket.tlsHost)
+            startConnect(id, candidates: socket.untried, port: socket.port, tlsHost: socket.tlsHost,
+                         thenResolve: socket.resolveAfter)
         }
     }
 
     /// Connects to the first candidate that accepts a socket; the rest wait in
-    /// `untried` for an asynchronous failure or `candidateDeadline`.
-    private mutating func startConnect(_ id: LinkID, candidates: [[UInt8]], port: UInt16, tlsHost: String?) {
+    /// `untried` for an asynchronous failure or `candidateDeadline`. With
+    /// `thenResolve`, DNS is asked once every candidate has failed.
+    private mutating func startConnect(_ id: LinkID, candidates: [[UInt8]], port: UInt16, tlsHost: String?,
+                                       thenResolve: ServerAddress? = nil) {
         var remaining = candidates
         var lastError: Int32 = 0
         while !remaining.isEmpty {
@@ -395,11 +450,18 @@ public struct AgentRuntime {
                 var socket = LinkSocket(transport: .plain(fd), tlsHost: tlsHost)
                 socket.untried = remaining
                 socket.port = port
-                if !remaining.isEmpty { socket.candidateDeadline = cs_monotonic_ms() + AgentRuntime.candidateTimeoutMs }
+                socket.resolveAfter = thenResolve
+                if !remaining.isEmpty || thenResolve != nil {
+                    socket.candidateDeadline = cs_monotonic_ms() + AgentRuntime.candidateTimeoutMs
+                }
                 sockets[id] = socket
                 return
             }
             lastError = fd
+        }
+        if let thenResolve {
+            startResolving(id, thenResolve, known: nil)
+            return
         }
         pending += core.connectFailed(id, reason: errorText(Int(lastError)), now: cs_monotonic_ms())
     }
@@ -421,6 +483,8 @@ public struct AgentRuntime {
         }
         drop(.tunnelTarget(tunnelID))
         drop(.tunnelData(tunnelID))
+        stopResolving(.tunnelTarget(tunnelID))
+        stopResolving(.tunnelData(tunnelID))
     }
 
     /// Closes a splice already taken out of the table and reports its bytes.
@@ -438,7 +502,10 @@ public struct AgentRuntime {
         }
         var splice = Splice(tunnelID: tunnelID, target: target.transport, data: data.transport)
         // The handshake's bytes are small (one read), far below a queue's capacity.
+        // They came in with HELLO_ACK, through the core, so the splice never read
+        // them: count them here, or an echo's first bytes go missing from the stats.
         _ = splice.downstream.append(toTarget)
+        splice.bytesDown += UInt64(toTarget.count)
         _ = splice.upstream.append(data.outbound)
         splices[tunnelID] = splice
         handleSplice(tunnelID, targetRevents: 0, dataRevents: 0)

@@ -17,7 +17,9 @@
 #   T_C_FLAGS       extra C flags (CPU/FPU/float ABI; must match the Swift objects)
 #   T_SIZE_C_FLAGS  added to T_C_FLAGS for the C we compile ourselves, mbedTLS
 #                   and the agent's C shim, to trade speed for size (armv5:
-#                   -mthumb); not for musl, the builtins or Toolchains/compat
+#                   -mthumb; mipsel16: -mips16, there also for the
+#                   generated module and the host layer); not for musl, the
+#                   builtins or Toolchains/compat
 #   T_SIZE_C_EXCEPT mbedTLS sources that keep T_C_FLAGS alone (armv5:
 #                   bignum.c, whose multiply-accumulate asm is ARM code)
 #   T_MUSL          Debian musl multiarch dir name: /usr/lib/<T_MUSL>, /usr/include/<T_MUSL>
@@ -37,7 +39,7 @@ CROSS_TARGETS=(x86_64 armv7 armv5 armv7hf aarch64)
 _cross_target_reset() {
     T_DESC="" T_KIND=native T_SWIFT_TRIPLE="" T_CLANG_TRIPLE="" T_MUSL="" T_BUILTINS="" T_RUNNER=""
     T_SWIFT_FLAGS=() T_C_FLAGS=() T_SIZE_C_FLAGS=() T_SIZE_C_EXCEPT=() T_COMPAT=() T_LINK_FLAGS=() T_PACKAGES=()
-    T_CC="" T_MUSL_DIR="" T_MUSL_FROM_SOURCE="" # wasm2c targets only (see cross-wasm2c.sh)
+    T_CC="" T_MUSL_DIR="" T_MUSL_FROM_SOURCE="" T_SOFT_FLOAT="" # wasm2c targets only (see cross-wasm2c.sh)
 }
 
 # x86_64 Linux. Embedded Swift's only Linux triple; the objects are plain
@@ -148,19 +150,52 @@ cross_target_aarch64() {
 #   T_CC        the C cross compiler driver (compiles and links)
 #   T_MUSL_DIR  musl prefix (include/, lib/) instead of Debian's /usr/{include,lib}/<T_MUSL>
 #   T_MUSL_FROM_SOURCE=1  build that musl first, from Debian's source package with T_CC
+#   T_SOFT_FLOAT=1  no FPU instruction anywhere: T_C_FLAGS has -msoft-float, musl
+#               is built from source with it, Toolchains/make-sysroot compiles
+#               libgcc's soft-float routines, and the build fails if the
+#               linked binary has an FPU instruction
 CROSS_TARGETS+=(mipsel mips)
+
+# Both MIPS targets are soft-float (DESIGN.md section 9): the routers and
+# cameras named for them (MT7628 24KEc, MT7621 1004Kc, Ingenic XBurst) have no
+# FPU, and OpenWrt kernels may lack the FPU emulator. Debian's mipsel musl and
+# libgcc are hard-float, so musl is built from source here for both.
+# -fno-pie -mno-shared: Debian's MIPS gcc makes PIE by default, whose code loads
+# every call target and global address from the GOT through $gp; a static
+# binary needs none of that (-mno-shared keeps -mabicalls, so everything links
+# with Debian's libgcc.a without a warning). The runner is a 24Kc (no FPU: an FPU instruction is SIGILL under qemu); the
+# streaming tests run each binary on a 24Kf too (StreamingTests.swift). docs/TOOLCHAINS.md, "MIPS".
 
 # MIPS32r2 little-endian (Ingenic T31 cameras, MT7621/MT7628 and ath79 routers).
 cross_target_mipsel() {
-    T_DESC="MIPS32r2 little-endian Linux, static musl (Embedded Swift wasm32 -> wasm2c -> gcc)"
+    T_DESC="MIPS32r2 little-endian Linux, soft float, static musl built from source (Embedded Swift wasm32 -> wasm2c -> gcc)"
     T_KIND=wasm2c
     T_SWIFT_TRIPLE=wasm32-unknown-none-wasm
     T_CC=mipsel-linux-gnu-gcc
-    T_C_FLAGS=(-march=mips32r2)
-    T_MUSL=mipsel-linux-musl
-    T_PACKAGES=(musl-dev:mipsel gcc-mipsel-linux-gnu wabt)
-    T_RUNNER="qemu-mipsel-static -cpu 24Kf"
+    T_C_FLAGS=(-march=mips32r2 -msoft-float -fno-pie -mno-shared)
+    T_MUSL_DIR=${OUT_ROOT:-${REPO_ROOT:-.}/.build-cross}/mipsel/musl
+    T_MUSL_FROM_SOURCE=1
+    T_SOFT_FLOAT=1
+    T_PACKAGES=(gcc-mipsel-linux-gnu wabt binaryen dpkg-dev)
+    T_RUNNER="qemu-mipsel-static -cpu 24Kc"
 }
+
+# mipsel for cores with the MIPS16e ASE (MIPS Technologies' 24K/24KE/34K/74K/
+# 1004K: MediaTek MT7620/MT7628/MT7621, most ramips and ath79 routers; not
+# Ingenic XBurst, so not the T31 camera): the generated module, the host layer
+# and mbedTLS (but bignum.c, whose multiply asm is MIPS32) are MIPS16e code,
+# the 16-bit encoding, -23 % of the binary and slower. musl and libgcc stay
+# MIPS32 (-minterlink-compressed: calls between the two use jalx).
+# Check the SoC's core before choosing it: on a core without MIPS16e the
+# first MIPS16 function is SIGILL.
+cross_target_mipsel16() {
+    cross_target_mipsel
+    T_DESC="MIPS32r2 little-endian with MIPS16e, soft float, static musl built from source (Embedded Swift wasm32 -> wasm2c -> gcc)"
+    T_SIZE_C_FLAGS=(-mips16 -minterlink-compressed)
+    T_SIZE_C_EXCEPT=(bignum.c)
+    T_MUSL_DIR=${OUT_ROOT:-${REPO_ROOT:-.}/.build-cross}/mipsel16/musl
+}
+CROSS_TARGETS+=(mipsel16)
 
 # MIPS32r2 big-endian (older routers: ath79/AR71xx, Lantiq, Broadcom BCM63xx).
 # Debian 12 has no big-endian mips port any more, so no musl-dev:mips: musl is
@@ -168,15 +203,16 @@ cross_target_mipsel() {
 # linear memory byte-reversed on big-endian hosts; the host layer and the
 # wabt 1.0.32 memory.fill/memory.copy fix in cross-wasm2c.sh handle that.
 cross_target_mips() {
-    T_DESC="MIPS32r2 big-endian Linux, static musl built from source (Embedded Swift wasm32 -> wasm2c -> gcc)"
+    T_DESC="MIPS32r2 big-endian Linux, soft float, static musl built from source (Embedded Swift wasm32 -> wasm2c -> gcc)"
     T_KIND=wasm2c
     T_SWIFT_TRIPLE=wasm32-unknown-none-wasm
     T_CC=mips-linux-gnu-gcc
-    T_C_FLAGS=(-march=mips32r2)
+    T_C_FLAGS=(-march=mips32r2 -msoft-float -fno-pie -mno-shared)
     T_MUSL_DIR=${OUT_ROOT:-${REPO_ROOT:-.}/.build-cross}/mips/musl
     T_MUSL_FROM_SOURCE=1
-    T_PACKAGES=(wabt gcc-mips-linux-gnu dpkg-dev)
-    T_RUNNER="qemu-mips-static -cpu 24Kf"
+    T_SOFT_FLOAT=1
+    T_PACKAGES=(gcc-mips-linux-gnu wabt binaryen dpkg-dev)
+    T_RUNNER="qemu-mips-static -cpu 24Kc"
 }
 
 # Not a product target (not in CROSS_TARGETS, so not in `all` or --list): the
@@ -191,7 +227,7 @@ cross_target_x86_64_wasm2c() {
     T_CC=x86_64-linux-gnu-gcc
     T_C_FLAGS=(-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0)
     T_MUSL=x86_64-linux-musl
-    T_PACKAGES=(wabt gcc musl-dev)
+    T_PACKAGES=(wabt binaryen gcc musl-dev)
 }
 
 # cross_load_target NAME: sets T_*; returns 1 for an unknown target.

@@ -22,7 +22,10 @@ struct RunCommand: ParsableCommand {
 
             What it prints (stdout; lines start with "fleet: "):
               1. progress every second while the fleet comes up, then the time until
-                 all N were authenticated and registered;
+                 all N were authenticated and registered. With --cold-start every
+                 agent starts as if its system had just booted, so its first dial
+                 waits its place in --boot-jitter-ms, as a camera's does after a power
+                 cut: compare runs with and without it to see what the jitter buys;
               2. with --streampoint-pid/--endpoint-pid: each server's RSS before the
                  fleet and with it, and the difference per connected agent;
               3. with --endpoint-restart: "fleet: ready for the endpoint restart", then
@@ -89,6 +92,12 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Start the agents evenly over this many seconds instead of all at once.", valueName: "s"))
     var rampSeconds: Double = 0
 
+    @Flag(help: "Start every agent as if its system had just booted (a power cut ending for all at once): each first dial then waits its place in --boot-jitter-ms, as on a camera. Without it the agents start as a restarted process does, dialling at once.")
+    var coldStart = false
+
+    @Option(help: ArgumentHelp("The agent's boot_jitter_ms: with --cold-start, the first dial waits a delay in [0, ms) spread by agent id (0: no jitter).", valueName: "ms"))
+    var bootJitterMs: Int = 3000
+
     @Option(help: ArgumentHelp("Give up (exit 1) if not every agent is up this long after the start.", valueName: "s"))
     var upTimeout: Double = 120
 
@@ -138,6 +147,7 @@ struct RunCommand: ParsableCommand {
         lines += target.isEmpty ? ["target = none=127.0.0.1:9"] : target.map { "target = \($0)" }
         lines.append("backoff_initial_ms = \(backoffInitialMs)")
         lines.append("backoff_max_ms = \(backoffMaxMs)")
+        lines.append("boot_jitter_ms = \(bootJitterMs)")
         var config: AgentConfig
         do {
             config = try ConfigParser.parse(lines.joined(separator: "\n"))
@@ -156,6 +166,7 @@ struct RunCommand: ParsableCommand {
         case "target": option = "--target"
         case "backoff_initial_ms": option = "--backoff-initial-ms"
         case "backoff_max_ms": option = "--backoff-max-ms"
+        case "boot_jitter_ms": option = "--boot-jitter-ms"
         default: option = error.key
         }
         return "\(option): \(error.problem)"
@@ -210,13 +221,14 @@ struct RunCommand: ParsableCommand {
         let mode = template.endpoints[0].tls ? "TLS" : "plain TCP"
         say("starting \(count) agents against \(template.endpoints[0].display) (\(mode)) on \(threads) threads"
             + (rampSeconds > 0 ? ", spread over \(rampSeconds) s" : ", all at once")
-            + "; backoff \(backoffInitialMs)-\(backoffMaxMs) ms")
+            + "; backoff \(backoffInitialMs)-\(backoffMaxMs) ms"
+            + (coldStart ? "; cold start (boot jitter 0-\(bootJitterMs) ms)" : ""))
 
         let bringUp = FleetBringUp(recorder: recorder, count: count)
         let startTime = FleetClock.nowMs()
         for (index, agent) in agents.enumerated() {
             let offset = rampSeconds > 0 ? Int64(rampSeconds * 1000 * Double(index) / Double(count)) : 0
-            agent.start(at: FleetClock.deadline(ms: startTime + offset))
+            agent.start(at: FleetClock.deadline(ms: startTime + offset), coldStart: coldStart)
         }
         var failed = !bringUp.waitForAll(since: startTime, timeoutMs: Int64(upTimeout * 1000))
         if !failed {

@@ -80,10 +80,12 @@ final class SimulatedAgent {
 
     // MARK: - Lifecycle (call from any thread)
 
-    func start(at time: NIODeadline) {
+    /// `coldStart`: as if the system had just booted (uptime 0), so the
+    /// agent's boot jitter applies; otherwise as a restarted process.
+    func start(at time: NIODeadline, coldStart: Bool = false) {
         loop.scheduleTask(deadline: time) { [self] in
             startedAt = FleetClock.nowMs()
-            deliver { core, now in core.start(now: now) }
+            deliver { core, now in core.start(now: now, uptimeMs: coldStart ? 0 : nil) }
         }
     }
 

@@ -53,6 +53,7 @@ import Testing
         #expect(config.endpoints[1].display == "[::1]:7443")
         #expect(config.mainEndpointRecheckMs == 120_000)
         #expect(config.switchGraceMs == 5000)
+        #expect(config.bootJitterMs == 1500)
         #expect(config.rebootCommand == "/sbin/reboot -f")
     }
 
@@ -77,7 +78,8 @@ import Testing
         var ceilings: [Int64] = []
         for _ in 0..<9 {
             ceilings.append(backoff.ceilingMs)
-            _ = backoff.nextDelayMs(random: 0)
+            var zero = FixedEntropy(value: 0)
+            _ = backoff.nextDelayMs(entropy: &zero)
         }
         #expect(ceilings == [1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000])
         backoff.reset()
@@ -87,7 +89,8 @@ import Testing
     @Test func delayStaysInTheUpperHalfOfTheCeiling() {
         for random: UInt64 in [0, 1, 499, 500, 501, 12345, .max] {
             var backoff = Backoff(initialMs: 1000, maximumMs: 60000)
-            let delay = backoff.nextDelayMs(random: random)
+            var fixed = FixedEntropy(value: random)
+            let delay = backoff.nextDelayMs(entropy: &fixed)
             #expect(delay >= 500 && delay <= 1000, "random \(random) gave \(delay)")
         }
     }
@@ -99,7 +102,7 @@ import Testing
         var generator = SeededEntropy(seed: 99)
         for _ in 0..<100 {
             var backoff = Backoff(initialMs: 1000, maximumMs: 60000)
-            delays.insert(backoff.nextDelayMs(random: generator.uint64()))
+            delays.insert(backoff.nextDelayMs(entropy: &generator))
         }
         #expect(delays.count > 80)
     }

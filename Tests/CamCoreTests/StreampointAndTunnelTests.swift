@@ -77,21 +77,30 @@ import Testing
 
 extension StreampointSessionTests {
     /// A streampoint that refuses every ticket (clock skew, wrong ticket key) and
-    /// an endpoint that answers every TICKET_REQUEST at once must not spin.
+    /// an endpoint that answers every TICKET_REQUEST at once must not spin: the
+    /// first fresh ticket is tried at once, every later one after the backoff.
     @Test func ticketRefusalLoopIsPacedByBackoff() {
         var h = Harness()
         _ = h.authenticate()
         _ = h.receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "127.0.0.1", port: 7100, ticket: h.ticket())])
         var dials = 0
+        var waited: [Int64] = []
         let start = h.now
         while h.now - start < 60_000 {
             _ = h.core.connected(.streampoint(.a), now: h.now)
             _ = h.receive(.streampoint(.a), [.helloAck(version: 1, server: "sp1")], upgrade: true)
             let refused = h.receive(.streampoint(.a), [.error(code: .invalidTicket, message: "ticket has expired")])
             #expect(sentMessages(refused, on: .endpoint) == [.ticketRequest])
-            let fresh = h.receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "127.0.0.1", port: 7100, ticket: [3])])
-            #expect(connects(fresh).isEmpty, "redialled at once after a refused ticket")
+            let fresh = h.receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "127.0.0.1", port: 7100,
+                                                                 ticket: [3, UInt8(truncatingIfNeeded: dials)])])
+            dials += 1
+            if dials == 1 {
+                #expect(connects(fresh).map(\.0) == [.streampoint(.a)], "the first fresh ticket waits")
+                continue
+            }
+            #expect(connects(fresh).isEmpty, "redialled at once after repeated refusals")
             // Wait for the retry, keeping the endpoint alive meanwhile.
+            let refusedAt = h.now
             var redialled = false
             var waits = 0
             while !redialled && waits < 100 {
@@ -103,11 +112,60 @@ extension StreampointSessionTests {
                 redialled = connects(h.core.tick(now: h.now)).contains { $0.0 == .streampoint(.a) }
             }
             if !redialled { Issue.record("never redialled"); break }
-            dials += 1
+            waited.append(h.now - refusedAt)
         }
         // Backoff 1 s doubling to 60 s: a handful of attempts a minute, not thousands.
         #expect(dials <= 8, "\(dials) dials in 60 s")
         #expect(dials >= 3)
+        // Each wait at least half its ceiling (the second refusal in a row: ceiling 2 s), and growing.
+        #expect(waited.first.map { $0 >= 1000 } ?? false, "\(waited)")
+        #expect(zip(waited, waited.dropFirst()).allSatisfy { $0.0 < $0.1 }, "\(waited)")
+    }
+
+    /// PROTOCOL.md §6.3: only a new ticket is worth an immediate retry; the
+    /// same ticket again waits out the backoff.
+    @Test func theSameTicketAgainIsNotDialledAtOnce() {
+        var h = Harness()
+        _ = h.authenticate()
+        let ticket = h.ticket()
+        _ = h.receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "127.0.0.1", port: 7100, ticket: ticket)])
+        _ = h.core.connected(.streampoint(.a), now: h.now)
+        _ = h.receive(.streampoint(.a), [.helloAck(version: 1, server: "sp1")], upgrade: true)
+        _ = h.receive(.streampoint(.a), [.error(code: .invalidTicket, message: "ticket has expired")])
+        let same = h.receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "127.0.0.1", port: 7100, ticket: ticket)])
+        #expect(connects(same).isEmpty)
+        let deadline = h.core.nextDeadline!
+        #expect(deadline >= h.now + 500)  // the refusal's backoff: [I/2, I] with I = 1 s
+        _ = h.receive(.endpoint, [.heartbeat])
+        h.now = deadline
+        #expect(connects(h.core.tick(now: h.now)).map(\.0) == [.streampoint(.a)])
+    }
+
+    /// After a registration the next refusal is a first one again.
+    @Test func aRegistrationEndsTheRefusalStreak() {
+        var h = Harness()
+        _ = h.registerWithStreampoint()
+        for round in 0..<3 {
+            _ = h.core.closed(.streampoint(.a), reason: "closed by peer", now: h.now)
+            // A lost session redials within the initial window.
+            var redialled = false
+            for _ in 0..<20 where !redialled {
+                h.now = h.core.nextDeadline!
+                _ = h.receive(.endpoint, [.heartbeat])
+                redialled = connects(h.core.tick(now: h.now)).contains { $0.0 == .streampoint(.a) }
+            }
+            #expect(redialled)
+            _ = h.core.connected(.streampoint(.a), now: h.now)
+            _ = h.receive(.streampoint(.a), [.helloAck(version: 1, server: "sp1")], upgrade: true)
+            _ = h.receive(.streampoint(.a), [.error(code: .invalidTicket, message: "ticket has expired")])
+            let fresh = h.receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "127.0.0.1", port: 7100,
+                                                                 ticket: [9, UInt8(round)])])
+            #expect(connects(fresh).map(\.0) == [.streampoint(.a)], "round \(round)")
+            _ = h.core.connected(.streampoint(.a), now: h.now)
+            _ = h.receive(.streampoint(.a), [.helloAck(version: 1, server: "sp1")], upgrade: true)
+            _ = h.receive(.streampoint(.a), [.streamRegistered(streampointID: "sp1")])
+            #expect(h.core.isStreampointUp)
+        }
     }
 }
 
@@ -126,8 +184,52 @@ extension StreampointSessionTests {
     }
 }
 
+extension StreampointSessionTests {
+    /// With http:// endpoints a unit may have no ca_file; a TLS streampoint then
+    /// cannot be checked, so the agent says so once instead of failing forever
+    /// with "TLS setup failed: Invalid argument" (issue 14, finding 9).
+    @Test func tlsStreampointWithoutACAFileIsRefusedWithAClearReason() {
+        var config = testConfig()
+        config.caFile = nil
+        var h = Harness(config: config)
+        _ = h.authenticate()
+        let tls = h.receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "sp.example", port: 7100, ticket: [1], tls: true,
+                                                           backup: StreampointOffer(streampointID: "sp2", host: "sp2.example", port: 7200,
+                                                                                    ticket: [2], tls: true))])
+        #expect(connects(tls).isEmpty)
+        #expect(logs(tls).contains { $0.contains("speaks TLS, but this unit has no ca_file") })
+        let plain = h.receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "sp.example", port: 7100, ticket: [1])])
+        #expect(connects(plain).map(\.1) == [ServerAddress(host: "sp.example", port: 7100)])
+    }
+}
+
 @Suite struct TunnelTests {
     let token = [UInt8](repeating: 0x77, count: 16)
+
+    /// PROTOCOL §3.2/§4.3: hosts on the wire are unbracketed, so a target
+    /// configured as [::1]:8554 is announced and asked for as ::1.
+    @Test func ipv6TargetsAreAnnouncedAndMatchedWithoutBrackets() throws {
+        let config = try ConfigParser.parse("""
+            agent_id = cam-1
+            device_key = \(Hex.encode(testKey))
+            endpoint = http://127.0.0.1:7000
+            allow_plaintext = yes
+            target = rtsp=[::1]:8554
+            """)
+        #expect(config.targets == [TunnelTarget(name: "rtsp", host: "::1", port: 8554)])
+        var h = Harness(config: config)
+        _ = h.authenticate()
+        _ = h.receive(.endpoint, [.streampointAssign(streampointID: "sp1", host: "127.0.0.1", port: 7100, ticket: h.ticket())])
+        let register = h.core.connected(.streampoint(.a), now: h.now)
+            + h.receive(.streampoint(.a), [.helloAck(version: 1, server: "sp1")], upgrade: true)
+        _ = h.receive(.streampoint(.a), [.streamRegistered(streampointID: "sp1")])
+        #expect(sentMessages(register, on: .streampoint(.a)).contains {
+            if case .streamRegister(_, let targets) = $0 { return targets == config.targets } else { return false }
+        })
+        let open = h.receive(.streampoint(.a), [.tunnelOpen(tunnelID: 5, host: "::1", port: 8554, bindToken: token)])
+        #expect(connects(open).map(\.1) == [ServerAddress(host: "::1", port: 8554)])
+        #expect(ServerAddress(host: "::1", port: 8554).display == "[::1]:8554")
+    }
 
     @Test func allowedTunnelConnectsTargetThenDataLinkThenSplices() {
         var h = Harness()

@@ -23,6 +23,15 @@ struct SeededEntropy: EntropySource {
     }
 }
 
+/// Entropy whose every 64-bit draw is `value` (for exact backoff arithmetic).
+struct FixedEntropy: EntropySource {
+    var value: UInt64
+
+    mutating func bytes(_ count: Int) -> [UInt8] {
+        (0..<count).map { UInt8(truncatingIfNeeded: value >> UInt64(8 * (7 - $0 % 8))) }
+    }
+}
+
 let testKey = Array(0..<32).map { UInt8($0) }
 
 func testConfig(targets: [TunnelTarget] = [TunnelTarget(name: "rtsp", host: "127.0.0.1", port: 8554)]) -> AgentConfig {
@@ -31,6 +40,7 @@ func testConfig(targets: [TunnelTarget] = [TunnelTarget(name: "rtsp", host: "127
                              targets: targets)
     config.maxTunnels = 2
     config.allowPlaintext = true  // most tests assign plain streampoints; TLS policy has its own tests
+    config.caFile = "/etc/camagent/ca.pem"  // never read by the core; TLS servers need one to be dialled
     return config
 }
 

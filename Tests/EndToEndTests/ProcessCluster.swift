@@ -223,10 +223,12 @@ final class Cluster {
     /// `secondStreampointID` starts a second streampoint, listed after the first (so it is the first's backup).
     /// `endpointPort` fixes the endpoint's agent port (0: any free one).
     /// `endpointArguments` go to `camagent-endpoint serve` as they are (e.g. `--heartbeat 1`).
+    /// `streampointHost` is the name the endpoint gives agents for the (plain) streampoint, e.g. one only a test's DNS knows.
     func startServers(streampointID: String = "sp1", tls: Bool = false, serverCert: String = "server",
                       streampointCert: String? = nil, streampointOverride: String? = nil,
                       secondStreampointID: String? = nil, endpointPort fixedEndpointPort: Int = 0,
-                      endpointArguments: [String] = [], streampointArguments: [String] = []) throws {
+                      endpointArguments: [String] = [], streampointArguments: [String] = [],
+                      streampointHost: String = "127.0.0.1") throws {
         try deviceKey.write(toFile: path("device.key"), atomically: true, encoding: .utf8)
         try ticketKey.write(toFile: path("ticket.key"), atomically: true, encoding: .utf8)
         serversUseTLS = tls
@@ -266,7 +268,7 @@ final class Cluster {
             "enroll", "--registry", registry, "--id", agentID, "--key-file", path("device.key"),
         ])
         guard status == 0 else { throw ClusterError("enroll failed: \(enrollErr)") }
-        let streampointAddress = tls ? "tls://localhost:\(streampointPort)" : "127.0.0.1:\(streampointPort)"
+        let streampointAddress = tls ? "tls://localhost:\(streampointPort)" : "\(streampointHost):\(streampointPort)"
         endpoint = try spawn("endpoint", Binaries.host("camagent-endpoint"), [
             "serve", "--listen", "\(listenHost):\(fixedEndpointPort)", "--admin", "127.0.0.1:0", "--registry", registry,
             "--ticket-key-file", path("ticket.key"),

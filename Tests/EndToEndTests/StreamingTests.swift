@@ -119,6 +119,29 @@ extension EndToEnd {
         try crossBuiltAgentStreams("CAMAGENT_CROSS_MIPSEL", runner: "qemu-mipsel-static -cpu 24Kf", build: "wasm32-linux (embedded)")
     }
 
+    /// The same mipsel binary on a 24Kc, a MIPS32r2 core without an FPU (as
+    /// MT7628's 24KEc and MT7621's 1004Kc): qemu user mode emulates no FPU, so
+    /// a single FPU instruction on the path is SIGILL. The build is soft-float.
+    @Test(.enabled(if: crossAgentPath("CAMAGENT_CROSS_MIPSEL") != nil,
+                   "set CAMAGENT_CROSS_MIPSEL to the cross-built agent (Scripts/test --full does)"))
+    func crossBuiltMipselAgentStreamsWithoutFPU() throws {
+        try crossBuiltAgentStreams("CAMAGENT_CROSS_MIPSEL", runner: "qemu-mipsel-static -cpu 24Kc", build: "wasm32-linux (embedded)")
+    }
+
+    /// mipsel with MIPS16e code (the 16-bit encoding of the 24K/1004K family):
+    /// on a 24Kf and on a 24Kc (no FPU); both qemu models have MIPS16e.
+    @Test(.enabled(if: crossAgentPath("CAMAGENT_CROSS_MIPSEL16") != nil,
+                   "set CAMAGENT_CROSS_MIPSEL16 to the cross-built agent (Scripts/test --full does)"))
+    func crossBuiltMipsel16AgentStreamsUnderQemu() throws {
+        try crossBuiltAgentStreams("CAMAGENT_CROSS_MIPSEL16", runner: "qemu-mipsel-static -cpu 24Kf", build: "wasm32-linux (embedded)")
+    }
+
+    @Test(.enabled(if: crossAgentPath("CAMAGENT_CROSS_MIPSEL16") != nil,
+                   "set CAMAGENT_CROSS_MIPSEL16 to the cross-built agent (Scripts/test --full does)"))
+    func crossBuiltMipsel16AgentStreamsWithoutFPU() throws {
+        try crossBuiltAgentStreams("CAMAGENT_CROSS_MIPSEL16", runner: "qemu-mipsel-static -cpu 24Kc", build: "wasm32-linux (embedded)")
+    }
+
     /// MIPS32r2 big-endian, through wasm2c like mipsel: wasm2c keeps linear
     /// memory byte-reversed on big-endian hosts, so this also proves the host
     /// layer's reversed buffers and the wabt memory.copy/fill fix.
@@ -126,6 +149,13 @@ extension EndToEnd {
                    "set CAMAGENT_CROSS_MIPS to the cross-built agent (Scripts/test --full does)"))
     func crossBuiltMipsAgentStreamsUnderQemu() throws {
         try crossBuiltAgentStreams("CAMAGENT_CROSS_MIPS", runner: "qemu-mips-static -cpu 24Kf", build: "wasm32-linux (embedded)")
+    }
+
+    /// The same mips binary on a 24Kc (no FPU), as for mipsel.
+    @Test(.enabled(if: crossAgentPath("CAMAGENT_CROSS_MIPS") != nil,
+                   "set CAMAGENT_CROSS_MIPS to the cross-built agent (Scripts/test --full does)"))
+    func crossBuiltMipsAgentStreamsWithoutFPU() throws {
+        try crossBuiltAgentStreams("CAMAGENT_CROSS_MIPS", runner: "qemu-mips-static -cpu 24Kc", build: "wasm32-linux (embedded)")
     }
 }
 }

@@ -25,6 +25,7 @@
 //  - int arrays (cs_poll) are copied element by element with the same load
 //    and store layout the generated code uses, on either endianness.
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,11 @@ struct Z_env_instance_t {
 };
 
 // --- linear memory access ----------------------------------------------------
+
+// The module's memory, for the out-of-line load/store helpers the build adds
+// to the generated C (wasm2c_narrow_accessors in Scripts/lib/cross-wasm2c.sh).
+// There is one instance; set before the module runs any code.
+wasm_rt_memory_t *camagent_wasm_memory;
 
 // Traps unless [off, off + len) lies inside linear memory.
 static void check_range(const wasm_rt_memory_t *m, uint32_t off, uint64_t len) {
@@ -138,6 +144,11 @@ u64 Z_envZ_cs_monotonic_ms(struct Z_env_instance_t *env) {
     return (u64)cs_monotonic_ms();
 }
 
+u64 Z_envZ_cs_uptime_ms(struct Z_env_instance_t *env) {
+    (void)env;
+    return (u64)cs_uptime_ms();
+}
+
 u64 Z_envZ_cs_wall_seconds(struct Z_env_instance_t *env) {
     (void)env;
     return (u64)cs_wall_seconds();
@@ -152,25 +163,35 @@ u32 Z_envZ_cs_random(struct Z_env_instance_t *env, u32 buf, u32 len) {
     return I32(rc);
 }
 
-u32 Z_envZ_cs_resolve(struct Z_env_instance_t *env, u32 host, u32 host_len, u32 out, u32 max_records) {
-    wasm_rt_memory_t *m = env->memory;
-    length_arg(host_len);
-    if ((int32_t)max_records < 0) wasm_rt_trap(WASM_RT_TRAP_OOB);
-    uint64_t out_len = (uint64_t)max_records * CS_ADDR_RECORD;
-    check_range(m, out, out_len);
-    const unsigned char *h = borrow(m, 0, host, host_len, 1);
-    unsigned char *o = borrow(m, 1, out, (uint32_t)out_len, 0);
-    int count = cs_resolve(h, LEN(host_len), o, (int)max_records);
-    if (count > 0) give_back(m, o, out, (uint32_t)count * CS_ADDR_RECORD);
-    return I32(count);
-}
-
 u32 Z_envZ_cs_tcp_connect(struct Z_env_instance_t *env, u32 family, u32 addr16, u32 port) {
     wasm_rt_memory_t *m = env->memory;
     // camshim.c reads 16 bytes for IPv6, 4 otherwise.
     uint32_t len = (int32_t)family == 6 ? 16 : 4;
     const unsigned char *a = borrow(m, 0, addr16, len, 1);
     return I32(cs_tcp_connect((int)family, a, (int)port));
+}
+
+u32 Z_envZ_cs_udp_connect(struct Z_env_instance_t *env, u32 family, u32 addr16, u32 port) {
+    wasm_rt_memory_t *m = env->memory;
+    uint32_t len = (int32_t)family == 6 ? 16 : 4;
+    const unsigned char *a = borrow(m, 0, addr16, len, 1);
+    return I32(cs_udp_connect((int)family, a, (int)port));
+}
+
+u32 Z_envZ_cs_recv_from(struct Z_env_instance_t *env, u32 fd, u32 buf, u32 len, u32 from_record, u32 from_port) {
+    wasm_rt_memory_t *m = env->memory;
+    length_arg(len);
+    check_range(m, from_port, 4);
+    unsigned char *p = borrow(m, 0, buf, len, 0);
+    unsigned char *r = borrow(m, 1, from_record, CS_ADDR_RECORD, 0);
+    int port = 0;
+    long n = cs_recv_from((int)fd, p, LEN(len), r, &port);
+    if (n >= 0) {
+        give_back(m, p, buf, (uint32_t)n);
+        give_back(m, r, from_record, CS_ADDR_RECORD);
+        store_u32(m, from_port, (uint32_t)port);
+    }
+    return I32(n);
 }
 
 u32 Z_envZ_cs_connect_result(struct Z_env_instance_t *env, u32 fd) {
@@ -402,13 +423,36 @@ void camagent_wasm_trap(int code) {
     abort();
 }
 
+// wasm-rt-config.h turns wasm2c's call-depth counting off: a wasm call is a C
+// call, so runaway recursion in the module overflows the native stack into the
+// kernel's guard gap (no frame of the generated code comes near its size) and
+// faults there, before anything else is overwritten. This reports that fault
+// like a trap, from an alternate stack since the normal one is full, then
+// lets it kill the process as it would have.
+static void on_fault(int sig) {
+    write_text("camagent: fatal: segmentation fault (native stack exhausted by runaway recursion?)\n");
+    (void)sig; // SA_RESETHAND: returning re-runs the access, which now kills the process
+}
+
+static void install_fault_report(void) {
+    static unsigned char alt[16384];
+    stack_t ss = {.ss_sp = alt, .ss_size = sizeof alt, .ss_flags = 0};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fault;
+    sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
+    if (sigaltstack(&ss, NULL) == 0) sigaction(SIGSEGV, &sa, NULL);
+}
+
 int main(void) {
     static Z_camagent_instance_t instance;
     static struct Z_env_instance_t env;
+    install_fault_report();
     wasm_rt_init();
     Z_camagent_init_module();
     Z_camagent_instantiate(&instance, &env);
     env.memory = Z_camagentZ_memory(&instance);
+    camagent_wasm_memory = env.memory;
     u32 rc = Z_camagentZ___main_argc_argv(&instance, 0, 0);
     return (int)rc;
 }

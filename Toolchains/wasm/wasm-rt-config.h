@@ -19,11 +19,14 @@
 
 // 32-bit hosts have no guard-page bounds checking (wasm-rt: "signal handler
 // not supported on 32-bit platforms"): every load/store is range-checked in
-// the generated code, and call depth is counted instead of caught by SIGSEGV.
-// wasm-rt's default depth limit is 500 nested wasm calls. See README.md for
-// the value chosen and why.
-#ifndef WASM_RT_MAX_CALL_STACK_DEPTH
-#define WASM_RT_MAX_CALL_STACK_DEPTH 4000
+// the generated code. wasm2c would then also count nested wasm calls and trap
+// past a limit; that costs a counter update in every function's prologue and
+// epilogue (-45 KB on mipsel). Off: a wasm call is a C call, so runaway
+// recursion overflows the native stack into the kernel's guard gap and faults
+// (host.c reports it), which is as safe: nothing past the stack is written.
+// See README.md.
+#ifndef WASM_RT_USE_STACK_DEPTH_COUNT
+#define WASM_RT_USE_STACK_DEPTH_COUNT 0
 #endif
 
 // A trap (unreachable, i.e. a Swift precondition/fatalError; out-of-bounds

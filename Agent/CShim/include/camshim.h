@@ -22,22 +22,28 @@ extern "C" {
 
 #define CS_EAGAIN_RESULT (-11)
 
-// Resolved address record: 20 bytes = family (4 or 6), 3 zero bytes, 16 address bytes.
+// Address record: 20 bytes = family (4 or 6), 3 zero bytes, 16 address bytes.
 #define CS_ADDR_RECORD 20
 
 long long cs_monotonic_ms(void);
 long long cs_wall_seconds(void);
+// How long the system has been up (sysinfo(2): whole seconds, on every kernel),
+// in milliseconds; -1 if unknown. Tells a cold boot from a process restart.
+long long cs_uptime_ms(void);
 int cs_random(unsigned char *buf, long len);
-
-// Blocking name resolution (numeric addresses never touch DNS). Returns the
-// number of records written to out (capacity max_records), or < 0.
-int cs_resolve(const unsigned char *host, long host_len, unsigned char *out, int max_records);
 
 // Starts a non-blocking TCP connect. Returns the fd (connect may still be in
 // progress: wait for CS_POLL_OUT, then call cs_connect_result) or < 0.
 int cs_tcp_connect(int family, const unsigned char *addr16, int port);
 // 0 once connected, else the negated socket error.
 int cs_connect_result(int fd);
+
+// A non-blocking UDP socket connected to addr:port (for DNS): the kernel gives
+// it a random source port and drops datagrams from any other address.
+// Returns the fd or < 0. Send with cs_write.
+int cs_udp_connect(int family, const unsigned char *addr16, int port);
+// As cs_read, and writes the sender as a CS_ADDR_RECORD and its port.
+long cs_recv_from(int fd, unsigned char *buf, long len, unsigned char *from_record, int *from_port);
 
 // The numeric text of a CS_ADDR_RECORD / of a connected socket's own and peer
 // address. Return the length written (no NUL) or < 0.
@@ -55,7 +61,10 @@ long cs_write(int fd, const unsigned char *buf, long len);
 int cs_shutdown_write(int fd);
 int cs_close(int fd);
 
-// fds/events/revents are parallel arrays of n entries.
+// fds/events/revents are parallel arrays of n entries; timeout_ms < 0 waits
+// for I/O only. SIGTERM/SIGINT are blocked outside the wait (see
+// cs_install_signal_handlers), so one that arrives before the call still
+// interrupts it: returns 0 then, and the caller checks cs_termination_requested.
 int cs_poll(const int *fds, const int *events, int *revents, int n, int timeout_ms);
 
 // Reads a whole file (path is not NUL-terminated). Returns bytes read, or < 0.
@@ -75,10 +84,11 @@ void cs_write_stdout(const unsigned char *buf, long len);
 // The process command line as NUL-separated arguments (from /proc/self/cmdline).
 long cs_command_line(unsigned char *buf, long cap);
 
-// Human-readable text for a negated errno or resolver error; returns length.
+// Human-readable text for a negated errno; returns length.
 long cs_error_text(int code, unsigned char *buf, long cap);
 
-// SIGPIPE ignored; SIGTERM/SIGINT set a flag that cs_termination_requested reads.
+// SIGPIPE ignored; SIGTERM/SIGINT set a flag that cs_termination_requested
+// reads. Both stay blocked except inside cs_poll, which has no timeout cap.
 void cs_install_signal_handlers(void);
 int cs_termination_requested(void);
 

@@ -1,34 +1,5 @@
 import CamProtocol
 
-/// One tunnel from TUNNEL_OPEN until its bytes start flowing: connect to the
-/// local target, then open a data link to the streampoint and bind it. Once
-/// splicing, the runtime owns the two sockets and reports when they are done.
-struct Tunnel: Sendable {
-    enum Phase: Equatable, Sendable {
-        case connectingTarget
-        case connectingData
-        case binding
-        case splicing
-    }
-
-    /// The agent's own id for the tunnel (its LinkIDs); usually `remoteID`.
-    let id: UInt32
-    /// The streampoint's id, used in TUNNEL_BIND and TUNNEL_OPEN_FAILED.
-    let remoteID: UInt32
-    let target: ServerAddress
-    let streampoint: ServerAddress
-    /// The control link that asked for it (where TUNNEL_OPEN_FAILED goes).
-    let slot: StreampointSlot
-    let bindToken: [UInt8]
-    var phase = Phase.connectingTarget
-    /// Setup must finish by then; a splicing tunnel has no deadline.
-    let setupDeadline: Int64
-    var reader = LinkReader(rawAfterHelloAck: true)
-    /// Set when the agent switched away from this tunnel's streampoint: the
-    /// tunnel may finish until then, and is closed at that time.
-    var closeAt: Int64?
-}
-
 /// Connection counters reported to the operator.
 public struct AgentStats: Equatable, Sendable {
     public var tunnelsRequested: UInt64 = 0
@@ -71,4 +42,22 @@ public struct AgentStats: Equatable, Sendable {
     }
 
     public init() {}
+
+    /// The report's counters when two machines keep them (the core's links, the tunnel table).
+    static func + (a: AgentStats, b: AgentStats) -> AgentStats {
+        var sum = AgentStats()
+        sum.tunnelsRequested = a.tunnelsRequested + b.tunnelsRequested
+        sum.tunnelsEstablished = a.tunnelsEstablished + b.tunnelsEstablished
+        sum.tunnelsFailed = a.tunnelsFailed + b.tunnelsFailed
+        sum.tunnelsRefused = a.tunnelsRefused + b.tunnelsRefused
+        sum.bytesToStreampoint = a.bytesToStreampoint + b.bytesToStreampoint
+        sum.bytesFromStreampoint = a.bytesFromStreampoint + b.bytesFromStreampoint
+        sum.protocolErrors = a.protocolErrors + b.protocolErrors
+        sum.controlConnectFailures = a.controlConnectFailures + b.controlConnectFailures
+        sum.targetConnectFailures = a.targetConnectFailures + b.targetConnectFailures
+        sum.bufferOverruns = a.bufferOverruns + b.bufferOverruns
+        sum.endpointChanges = a.endpointChanges + b.endpointChanges
+        sum.streampointChanges = a.streampointChanges + b.streampointChanges
+        return sum
+    }
 }
