@@ -58,6 +58,11 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
         }
     }
 
+    /// READ COMMITTED reads take no locks anyway: the same as a transaction.
+    public func read<Result>(_ body: (SQLSession) throws -> Result) throws -> Result {
+        try transaction(body)
+    }
+
     public func close() {
         lock.withLock { dropConnection() }
     }

@@ -46,6 +46,9 @@ public protocol SQLDatabase: AnyObject, Sendable {
     /// Runs `body` in one transaction that only this process writes until it ends:
     /// committed if `body` returns, rolled back if it throws.
     func transaction<Result>(_ body: (SQLSession) throws -> Result) throws -> Result
+    /// Runs `body` in a transaction that only reads: on SQLite it does not take
+    /// the write lock, so the once-a-second refresh never waits for a writer.
+    func read<Result>(_ body: (SQLSession) throws -> Result) throws -> Result
     func close()
 }
 

@@ -50,11 +50,13 @@ public final class SQLRegistryStore: RegistryStore, @unchecked Sendable {
     public static var schemaVersion: Int { RegistrySchema.latestVersion }
 
     public func snapshot() throws -> (registry: Registry, generation: Int64) {
-        try transaction { try RegistryRows.loadAll($0) }
+        try prepare()
+        return try database.read { try RegistryRows.loadAll($0) }
     }
 
     public func generation() throws -> Int64 {
-        try transaction { try RegistryRows.generation($0) }
+        try prepare()
+        return try database.read { try RegistryRows.generation($0) }
     }
 
     /// Loads a slice, lets `change` edit it, writes the difference: one transaction.
@@ -181,7 +183,8 @@ public final class SQLRegistryStore: RegistryStore, @unchecked Sendable {
     }
 
     public func presence(agentID: String) throws -> PresenceRecord? {
-        try transaction { session in
+        try prepare()
+        return try database.read { session in
             try session.rows("SELECT \(RegistryRows.presenceColumns) FROM presence WHERE agent_id = ?", [.text(agentID)])
                 .first.map(RegistryRows.presence)
         }

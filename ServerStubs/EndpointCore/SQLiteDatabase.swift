@@ -55,6 +55,15 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
         }
     }
 
+    public func read<Result>(_ body: (SQLSession) throws -> Result) throws -> Result {
+        do {
+            return try queue.read { db in try body(GRDBSession(db: db)) }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
+            || error.resultCode == .SQLITE_IOERR || error.resultCode == .SQLITE_CANTOPEN {
+            throw RegistryUnavailable("registry \(displayName): \(Self.describe(error))")
+        }
+    }
+
     public func close() {
         try? queue.close()
     }
