@@ -25,6 +25,16 @@ extension EndToEnd {
 
     static let timers = ["--heartbeat", "1", "--peer-timeout", "3"]
 
+    /// The agent's latest viewer URL: on a loaded machine its streampoint link
+    /// may have been registered again (a new viewer port) for reasons of its own.
+    static func latestViewerURL(_ cluster: Cluster, agentID: String) throws -> String {
+        let prefix = "streampoint: agent \(agentID) target rtsp at "
+        guard let line = cluster.streampoint.stdout.split(separator: "\n").last(where: { $0.hasPrefix(prefix) }) else {
+            throw ClusterError("no viewer URL announced for \(agentID)\n\(cluster.allLogs)")
+        }
+        return String(line.dropFirst(prefix.count))
+    }
+
     /// A second endpoint on the cluster's registry (the same file or server).
     static func startBackup(_ cluster: Cluster) throws -> (child: ChildProcess, port: Int, adminPort: Int) {
         let child = try cluster.spawn("endpoint-backup", Binaries.host("camagent-endpoint"), [
@@ -57,11 +67,8 @@ extension EndToEnd {
         try agent.waitForStderr("endpoint: authenticated to localhost:\(cluster.endpointPort)", timeout: 30)
         #expect(cluster.endpoint.occurrences("activated unit \(unit.serial) as agent \(unit.agentID)") == 1)
         _ = try cluster.viewerURL(agentID: unit.agentID, target: "rtsp")
-        // The latest announcement: on a loaded machine the streampoint link may
-        // have been re-registered (a new viewer port) for reasons of its own.
         func frames() throws -> Int {
-            let prefix = "streampoint: agent \(unit.agentID) target rtsp at "
-            let url = String(cluster.streampoint.stdout.split(separator: "\n").last { $0.hasPrefix(prefix) }!.dropFirst(prefix.count))
+            let url = try Self.latestViewerURL(cluster, agentID: unit.agentID)
             do { return try countFrames(url, seconds: 2) } catch {
                 throw ClusterError("\(error)\n\(cluster.allLogs)\n--- unit\n\(agent.stderr)\n--- backup\n\(backup.child.stderr)")
             }
@@ -193,11 +200,15 @@ extension EndToEnd {
         try cluster.startServers(tls: true, endpointArguments: Self.timers)
         let agent = try cluster.startAgent(config: cluster.agentConfig())
         try agent.waitForStderr("endpoint: authenticated to ", timeout: 30)
-        let url = try cluster.viewerURL(target: "rtsp")
+        _ = try cluster.viewerURL(target: "rtsp")
         try postgres.takeDown()
         try cluster.endpoint.waitForStderr("registry unavailable", timeout: 20)
         // The online agent stays online and streams.
-        #expect(try countFrames(url, seconds: 2) >= 25)
+        do {
+            #expect(try countFrames(try Self.latestViewerURL(cluster, agentID: cluster.agentID), seconds: 2) >= 25)
+        } catch {
+            throw ClusterError("\(error)\n\(cluster.allLogs)")
+        }
         #expect(agent.occurrences("endpoint: authenticated to ") == 1)
         // A second agent cannot log in now, retryably.
         let second = try cluster.startAgent(config: cluster.agentConfig(), name: "agent-2")
