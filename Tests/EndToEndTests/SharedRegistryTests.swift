@@ -23,6 +23,9 @@ extension EndToEnd {
         return postgres
     }
 
+    /// For the endpoints and the streampoint alike: the agent applies the
+    /// endpoint's peer timeout to its streampoint link too, so a streampoint on
+    /// its 10 s default heartbeat would look dead after 3 s.
     static let timers = ["--heartbeat", "1", "--peer-timeout", "3"]
 
     /// The agent's latest viewer URL: on a loaded machine its streampoint link
@@ -59,7 +62,7 @@ extension EndToEnd {
         let cluster = try Cluster()
         let postgres = try Self.prepare(cluster, backend, database: "failover")
         defer { cluster.stop(); postgres?.stop(); cluster.removeDirectory() }
-        try cluster.startServers(tls: true, endpointArguments: Self.timers + ["--endpoint-id", "main"])
+        try cluster.startServers(tls: true, endpointArguments: Self.timers + ["--endpoint-id", "main"], streampointArguments: Self.timers)
         let unit = FactoryAgent()
         try unit.add(to: cluster)
         let backup = try Self.startBackup(cluster)
@@ -98,7 +101,7 @@ extension EndToEnd {
         let cluster = try Cluster()
         let postgres = try Self.prepare(cluster, backend, database: "revocation")
         defer { cluster.stop(); postgres?.stop(); cluster.removeDirectory() }
-        try cluster.startServers(tls: true, endpointArguments: Self.timers + ["--endpoint-id", "main"])
+        try cluster.startServers(tls: true, endpointArguments: Self.timers + ["--endpoint-id", "main"], streampointArguments: Self.timers)
         let unit = FactoryAgent()
         try unit.add(to: cluster)
         let backup = try Self.startBackup(cluster)
@@ -129,7 +132,7 @@ extension EndToEnd {
         let cluster = try Cluster()
         let postgres = try Self.prepare(cluster, .postgres, database: "race")
         defer { cluster.stop(); postgres?.stop(); cluster.removeDirectory() }
-        try cluster.startServers(tls: true, endpointArguments: Self.timers + ["--endpoint-id", "main"])
+        try cluster.startServers(tls: true, endpointArguments: Self.timers + ["--endpoint-id", "main"], streampointArguments: Self.timers)
         let unit = FactoryAgent(serial: "XM0007")
         try unit.add(to: cluster)
         let backup = try Self.startBackup(cluster)
@@ -197,7 +200,7 @@ extension EndToEnd {
         let cluster = try Cluster()
         let postgres = try #require(try Self.prepare(cluster, .postgres, database: "outage"))
         defer { cluster.stop(); postgres.stop(); cluster.removeDirectory() }
-        try cluster.startServers(tls: true, endpointArguments: Self.timers)
+        try cluster.startServers(tls: true, endpointArguments: Self.timers, streampointArguments: Self.timers)
         let agent = try cluster.startAgent(config: cluster.agentConfig())
         try agent.waitForStderr("endpoint: authenticated to ", timeout: 30)
         _ = try cluster.viewerURL(target: "rtsp")
