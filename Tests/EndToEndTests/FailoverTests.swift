@@ -14,7 +14,10 @@ extension EndToEnd {
         let cluster = try Cluster()
         defer { cluster.stop(); cluster.removeDirectory() }
         let timers = ["--heartbeat", "1", "--peer-timeout", "3"]
-        try cluster.startServers(tls: true, endpointArguments: timers)
+        // The streampoint too: the agent applies the endpoint's 3 s peer timeout to
+        // its streampoint link, and on its 10 s default heartbeat the streampoint
+        // would look dead 3 s after registering (a new viewer port under the probe).
+        try cluster.startServers(tls: true, endpointArguments: timers, streampointArguments: timers)
         let backup = try startEndpoint(cluster, name: "endpoint-b", port: 0, extra: timers)
         let agent = try cluster.startAgent(config: cluster.agentConfig(extra: """
             endpoint = https://localhost:\(backup.port)
