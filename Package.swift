@@ -21,6 +21,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         // Wire protocol shared by agent and stubs. Pure Swift, no imports.
@@ -46,10 +49,24 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             path: "ServerStubs/NIOSupport", swiftSettings: stubSettings),
+        // The endpoint's logic that outlives a process: the registry store (SQLite
+        // through GRDB, PostgreSQL through postgres-nio) and what it records.
+        .target(
+            name: "EndpointCore",
+            dependencies: [
+                "CamProtocol", "CamNIO",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "ServerStubs/EndpointCore", swiftSettings: stubSettings),
         .executableTarget(
             name: "camagent-endpoint",
             dependencies: [
-                "CamNIO", "CamProtocol",
+                "CamNIO", "CamProtocol", "EndpointCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -83,7 +100,7 @@ let package = Package(
         .executableTarget(
             name: "camagent-fleet",
             dependencies: [
-                "CamCore", "CamNIO", "CamProtocol",
+                "CamCore", "CamNIO", "CamProtocol", "EndpointCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -101,11 +118,11 @@ let package = Package(
 
         .testTarget(name: "CamProtocolTests", dependencies: ["CamProtocol", "CamNIO", .product(name: "NIOEmbedded", package: "swift-nio")], path: "Tests/CamProtocolTests"),
         .testTarget(name: "CamCoreTests", dependencies: ["CamCore"], path: "Tests/CamCoreTests", resources: [.copy("Fixtures")]),
-        .testTarget(name: "EndToEndTests", dependencies: ["CamProtocol"], path: "Tests/EndToEndTests", swiftSettings: stubSettings),
+        .testTarget(name: "EndToEndTests", dependencies: ["CamProtocol", "EndpointCore"], path: "Tests/EndToEndTests", swiftSettings: stubSettings),
         .testTarget(
             name: "EndpointTests",
             dependencies: [
-                "camagent-endpoint", "CamProtocol", "CamNIO",
+                "camagent-endpoint", "EndpointCore", "CamProtocol", "CamNIO",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/EndpointTests", swiftSettings: stubSettings),

@@ -73,10 +73,10 @@ cluster_start_servers() {
     if [[ -n "${CLUSTER_PLAIN:-}" ]]; then sp_address=$SP; else sp_address="tls://localhost:${SP##*:}"; fi
     SP_ADMIN=$(cluster_wait_line streampoint "streampoint: admin listening on ")
 
-    "$bin/camagent-endpoint" enroll --registry "$CLUSTER_WORK/registry.json" --id "$CLUSTER_AGENT_ID" \
+    "$bin/camagent-endpoint" enroll --registry "$CLUSTER_WORK/registry.sqlite" --id "$CLUSTER_AGENT_ID" \
         --key-file "$CLUSTER_WORK/device.key" >/dev/null
     cluster_spawn endpoint "$bin/camagent-endpoint" serve --listen 127.0.0.1:0 --admin 127.0.0.1:0 \
-        --registry "$CLUSTER_WORK/registry.json" --ticket-key-file "$CLUSTER_WORK/ticket.key" --streampoint "sp1=$sp_address" \
+        --registry "$CLUSTER_WORK/registry.sqlite" --ticket-key-file "$CLUSTER_WORK/ticket.key" --streampoint "sp1=$sp_address" \
         "${tls_args[@]}"
     EP=$(cluster_wait_line endpoint "endpoint: agents listening on ")
     EP_ADMIN=$(cluster_wait_line endpoint "endpoint: admin listening on ")

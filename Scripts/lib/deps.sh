@@ -171,5 +171,6 @@ ensure_debian_packages() {
 # TLS shim links mbedTLS (the same 2.28 release the cross sysroots build from
 # source), and the test PKI is made with the openssl CLI.
 ensure_host_build_packages() {
-    ensure_debian_packages libmbedtls-dev openssl
+    # libsqlite3-dev: GRDB links the system SQLite (the endpoint registry).
+    ensure_debian_packages libmbedtls-dev openssl libsqlite3-dev
 }

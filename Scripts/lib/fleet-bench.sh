@@ -56,7 +56,7 @@ fleet_bench() {
     echo "== fleet: $count simulated agents over $mode, brought up over ${FLEET_RAMP_SECONDS:-30} s, endpoint kill -9 and restart"
     head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$CLUSTER_WORK/fleet.seed"
     "$bin/camagent-fleet" make-registry --count "$count" --key-seed "$CLUSTER_WORK/fleet.seed" \
-        --out "$CLUSTER_WORK/fleet-registry.json" | sed 's/^/  /'
+        --out "$CLUSTER_WORK/fleet-registry.sqlite" | sed 's/^/  /'
 
     cluster_spawn fleet-streampoint "$bin/camagent-streampoint" --id fleet-sp --listen "$listen:0" --admin 127.0.0.1:0 \
         --ticket-key-file "$CLUSTER_WORK/ticket.key" --log-level warn "${tls_args[@]}" \
@@ -65,7 +65,7 @@ fleet_bench() {
     SP=$(cluster_wait_line fleet-streampoint "streampoint: agents listening on ")
     if [[ -n "${CLUSTER_PLAIN:-}" ]]; then sp_address=$SP; else sp_address="tls://localhost:${SP##*:}"; fi
 
-    ep_args=(serve --admin 127.0.0.1:0 --registry "$CLUSTER_WORK/fleet-registry.json"
+    ep_args=(serve --admin 127.0.0.1:0 --registry "$CLUSTER_WORK/fleet-registry.sqlite"
              --ticket-key-file "$CLUSTER_WORK/ticket.key" --streampoint "fleet-sp=$sp_address" --log-level warn "${tls_args[@]}")
     cluster_spawn fleet-endpoint "$bin/camagent-endpoint" "${ep_args[@]}" --listen "$listen:0"
     ep_pid=$LAST_PID
@@ -111,19 +111,19 @@ fleet_cold_start_bench() {
     echo "== fleet cold start: $count agents over TLS started in the same second, as after a power cut"
     head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$CLUSTER_WORK/fleet.seed"
     "$bin/camagent-fleet" make-registry --count "$count" --key-seed "$CLUSTER_WORK/fleet.seed" \
-        --out "$CLUSTER_WORK/cold-registry.json" >/dev/null
+        --out "$CLUSTER_WORK/cold-registry.sqlite" >/dev/null
     local listen tls_args=(--tls-cert "$CLUSTER_WORK/pki/server.pem" --tls-key "$CLUSTER_WORK/pki/server.key")
     listen=$(getent ahosts localhost | awk 'NR == 1 {print $1}')
     [[ $listen == *:* ]] && listen="[$listen]"
     for jitter in 0 3000; do
         local run=cold-$jitter sp_pid ep_pid status=0 up
-        cp "$CLUSTER_WORK/cold-registry.json" "$CLUSTER_WORK/$run-registry.json"
+        cp "$CLUSTER_WORK/cold-registry.sqlite" "$CLUSTER_WORK/$run-registry.sqlite"
         cluster_spawn "$run-streampoint" "$bin/camagent-streampoint" --id fleet-sp --listen "$listen:0" --admin 127.0.0.1:0 \
             --ticket-key-file "$CLUSTER_WORK/ticket.key" --log-level warn "${tls_args[@]}" --max-pending-per-address 256
         sp_pid=$LAST_PID
         SP=$(cluster_wait_line "$run-streampoint" "streampoint: agents listening on ")
         cluster_spawn "$run-endpoint" "$bin/camagent-endpoint" serve --admin 127.0.0.1:0 \
-            --registry "$CLUSTER_WORK/$run-registry.json" --ticket-key-file "$CLUSTER_WORK/ticket.key" \
+            --registry "$CLUSTER_WORK/$run-registry.sqlite" --ticket-key-file "$CLUSTER_WORK/ticket.key" \
             --streampoint "fleet-sp=tls://localhost:${SP##*:}" --log-level warn "${tls_args[@]}" --listen "$listen:0"
         ep_pid=$LAST_PID
         EP=$(cluster_wait_line "$run-endpoint" "endpoint: agents listening on ")

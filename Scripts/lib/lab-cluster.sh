@@ -101,12 +101,10 @@ lab_secrets() {
     chmod 600 "$LAB_WORK/device.key" "$LAB_WORK/ticket.key"
     LAB_PKI=${LAB_PKI:-$LAB_WORK/pki}
     lab_make_pki "$LAB_PKI"
-    local s
-    # Each endpoint has its own registry; the agent is enrolled in both.
-    for s in ep1 ep2; do
-        "$LAB_BIN/camagent-endpoint" enroll --registry "$LAB_WORK/$s.json" --id "$AGENT_ID" \
-            --key-file "$LAB_WORK/device.key" >/dev/null
-    done
+    # Both endpoints run on one host and share one SQLite registry (WAL), as
+    # a main and a backup endpoint do (DESIGN §9): the agent is enrolled once.
+    "$LAB_BIN/camagent-endpoint" enroll --registry "$LAB_WORK/registry.sqlite" --id "$AGENT_ID" \
+        --key-file "$LAB_WORK/device.key" >/dev/null
 }
 
 start_endpoint() { spawn_endpoint "$1" && wait_out "$1" "endpoint: admin listening on " 20; }
@@ -114,7 +112,7 @@ spawn_endpoint() {
     local ep=$1 addr=${SERVER_ADDR[$1]}
     lab_spawn "$ep" "$NS_NET" "$LAB_BIN/camagent-endpoint" serve \
         --listen "$addr:$EP_PORT" --admin "$addr:$EP_ADMIN_PORT" \
-        --registry "$LAB_WORK/$ep.json" --ticket-key-file "$LAB_WORK/ticket.key" \
+        --registry "$LAB_WORK/registry.sqlite" --endpoint-id "$ep" --ticket-key-file "$LAB_WORK/ticket.key" \
         --streampoint "sp1=tls://$(server_name sp1):$SP_PORT" \
         --streampoint "sp2=tls://$(server_name sp2):$SP_PORT" \
         --tls-cert "$LAB_PKI/$ep.pem" --tls-key "$LAB_PKI/$ep.key" \

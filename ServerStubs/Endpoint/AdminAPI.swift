@@ -1,5 +1,6 @@
 import CamNIO
 import CamProtocol
+import EndpointCore
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -208,7 +209,21 @@ struct AdminAPI {
                 }
                 return command(awaiting, agentID: parts[1], body: request.body)
             }
-            return state.eventLoop.makeSucceededFuture(route(request))
+            if parts.count == 3, parts[0] == "agents", request.method == .POST {
+                switch parts[2] {
+                case "streampoint": return assign(agentID: parts[1], body: request.body)
+                case "revoke": return revoke(agentID: parts[1], body: request.body)
+                case "unrevoke": return unrevoke(agentID: parts[1])
+                default: break
+                }
+            }
+            guard request.method == .GET, parts.first == "agents" || parts.first == "units" else {
+                return state.eventLoop.makeSucceededFuture(route(request))
+            }
+            // Views of the registry show what it holds now, changes made by a CLI
+            // command or another endpoint included; with the registry away, the
+            // last copy.
+            return state.refreshRegistry().map { route(request) }.recover { _ in route(request) }
         }
     }
 
@@ -275,12 +290,10 @@ struct AdminAPI {
 
         case 1 where parts[0] == "agents":
             guard request.method == .GET else { return methodNotAllowed(request, "GET") }
-            state.refreshRegistryIfChanged()
             return .json(state.registry.sortedAgents.compactMap { fullView(of: $0.id) })
 
         case 1 where parts[0] == "units":
             guard request.method == .GET else { return methodNotAllowed(request, "GET") }
-            state.refreshRegistryIfChanged()
             return .json(state.registry.sortedUnits.map { unit in
                 UnitView(serial: unit.serial, agentID: unit.agentID, model: unit.model, mac: unit.mac,
                          state: unit.state.rawValue, activations: unit.activations, lastActivation: unit.lastActivation,
@@ -294,48 +307,42 @@ struct AdminAPI {
 
         case 2 where parts[0] == "agents":
             guard request.method == .GET else { return methodNotAllowed(request, "GET") }
-            state.refreshRegistryIfChanged()
             guard var view = fullView(of: parts[1]) else { return unknownAgent(parts[1]) }
             view.stats = state.statsView(of: parts[1])
             view.includeStats = true
             return .json(view)
 
-        case 3 where parts[0] == "agents" && parts[2] == "streampoint":
-            guard request.method == .POST else { return methodNotAllowed(request, "POST") }
-            return assign(agentID: parts[1], body: request.body)
-
-        case 3 where parts[0] == "agents" && parts[2] == "revoke":
-            guard request.method == .POST else { return methodNotAllowed(request, "POST") }
-            return revoke(agentID: parts[1], body: request.body)
-
-        case 3 where parts[0] == "agents" && parts[2] == "unrevoke":
-            guard request.method == .POST else { return methodNotAllowed(request, "POST") }
-            return unrevoke(agentID: parts[1])
+        case 3 where parts[0] == "agents" && ["streampoint", "revoke", "unrevoke"].contains(parts[2]):
+            // POST is routed in deferredRoute: it waits for the registry.
+            return methodNotAllowed(request, "POST")
 
         default:
             return .error(.notFound, "no such resource: \(request.method.rawValue) \(shown(request.path)); see camagent-endpoint serve --help")
         }
     }
 
-    private func assign(agentID: String, body: Data) -> AdminResponse {
-        state.refreshRegistryIfChanged()
-        guard state.registry[agentID] != nil else { return unknownAgent(agentID) }
+    private func assign(agentID: String, body: Data) -> EventLoopFuture<AdminResponse> {
+        let loop = state.eventLoop
+        guard state.registry[agentID] != nil else { return loop.makeSucceededFuture(unknownAgent(agentID)) }
         guard let wanted = try? JSONDecoder().decode(AssignRequest.self, from: body) else {
-            return .error(.badRequest, "body must be JSON like {\"streampoint\":\"sp2\"} or {\"streampoint\":\"sp2\",\"backup\":\"sp1\"}")
+            return loop.makeSucceededFuture(.error(.badRequest, "body must be JSON like {\"streampoint\":\"sp2\"} or {\"streampoint\":\"sp2\",\"backup\":\"sp1\"}"))
         }
-        do {
-            return .json(try state.assign(agentID: agentID, streampointID: wanted.streampoint, backupID: wanted.backup))
-        } catch EndpointState.AssignmentError.unknownAgent {
-            return unknownAgent(agentID)
-        } catch EndpointState.AssignmentError.unknownStreampoint(let id) {
-            let known = state.settings.streampoints.map(\.id).joined(separator: ", ")
-            return .error(.badRequest, "unknown streampoint \(shown(id)); known: \(known)")
-        } catch EndpointState.AssignmentError.backupIsMain {
-            return .error(.badRequest, "the backup must differ from the streampoint")
-        } catch EndpointState.AssignmentError.registryUnwritable(let why) {
-            return .error(.internalServerError, "assignment not saved: \(why)")
-        } catch {
-            return .error(.internalServerError, "\(error)")
+        return state.assign(agentID: agentID, streampointID: wanted.streampoint, backupID: wanted.backup).map { view -> AdminResponse in
+            .json(view)
+        }.recover { error -> AdminResponse in
+            switch error {
+            case EndpointState.AssignmentError.unknownAgent:
+                return unknownAgent(agentID)
+            case EndpointState.AssignmentError.unknownStreampoint(let id):
+                let known = state.settings.streampoints.map(\.id).joined(separator: ", ")
+                return .error(.badRequest, "unknown streampoint \(shown(id)); known: \(known)")
+            case EndpointState.AssignmentError.backupIsMain:
+                return .error(.badRequest, "the backup must differ from the streampoint")
+            case EndpointState.AssignmentError.registryUnwritable(let why):
+                return .error(.serviceUnavailable, "assignment not saved: \(why)")
+            default:
+                return .error(.internalServerError, "\(error)")
+            }
         }
     }
 
@@ -345,33 +352,32 @@ struct AdminAPI {
         return view
     }
 
-    private func revoke(agentID: String, body: Data) -> AdminResponse {
+    private func revoke(agentID: String, body: Data) -> EventLoopFuture<AdminResponse> {
+        let loop = state.eventLoop
         guard let wanted = try? JSONDecoder().decode(RevokeRequest.self, from: body) else {
-            return .error(.badRequest, "body must be JSON like {\"reason\":\"reported stolen\"}")
+            return loop.makeSucceededFuture(.error(.badRequest, "body must be JSON like {\"reason\":\"reported stolen\"}"))
         }
-        if let problem = Revocation.validate(reason: wanted.reason) { return .error(.badRequest, problem) }
-        do {
-            let closed = try state.revoke(agentID: agentID, reason: wanted.reason)
-            return .json(RevocationView(id: agentID, revoked: state.registry.revocation(ofAgent: agentID), sessionClosed: closed))
-        } catch EndpointState.RevocationError.unknownAgent {
-            return unknownAgent(agentID)
-        } catch EndpointState.RevocationError.registryUnwritable(let why) {
-            return .error(.internalServerError, "revocation not saved: \(why)")
-        } catch {
-            return .error(.internalServerError, "\(error)")
+        if let problem = Revocation.validate(reason: wanted.reason) { return loop.makeSucceededFuture(.error(.badRequest, problem)) }
+        return state.revoke(agentID: agentID, reason: wanted.reason).map { closed -> AdminResponse in
+            .json(RevocationView(id: agentID, revoked: state.registry.revocation(ofAgent: agentID), sessionClosed: closed))
+        }.recover { error -> AdminResponse in
+            switch error {
+            case EndpointState.RevocationError.unknownAgent: return unknownAgent(agentID)
+            case EndpointState.RevocationError.registryUnwritable(let why): return .error(.serviceUnavailable, "revocation not saved: \(why)")
+            default: return .error(.internalServerError, "\(error)")
+            }
         }
     }
 
-    private func unrevoke(agentID: String) -> AdminResponse {
-        do {
-            try state.unrevoke(agentID: agentID)
-            return .json(RevocationView(id: agentID, revoked: nil, sessionClosed: false))
-        } catch EndpointState.RevocationError.unknownAgent {
-            return unknownAgent(agentID)
-        } catch EndpointState.RevocationError.registryUnwritable(let why) {
-            return .error(.internalServerError, "not saved: \(why)")
-        } catch {
-            return .error(.internalServerError, "\(error)")
+    private func unrevoke(agentID: String) -> EventLoopFuture<AdminResponse> {
+        state.unrevoke(agentID: agentID).map { () -> AdminResponse in
+            .json(RevocationView(id: agentID, revoked: nil, sessionClosed: false))
+        }.recover { error -> AdminResponse in
+            switch error {
+            case EndpointState.RevocationError.unknownAgent: return unknownAgent(agentID)
+            case EndpointState.RevocationError.registryUnwritable(let why): return .error(.serviceUnavailable, "not saved: \(why)")
+            default: return .error(.internalServerError, "\(error)")
+            }
         }
     }
 

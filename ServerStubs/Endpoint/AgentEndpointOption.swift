@@ -1,5 +1,6 @@
 import CamNIO
 import CamProtocol
+import EndpointCore
 
 /// One `--agent-endpoint URL`: an endpoint agents should use, pushed to them in
 /// CONFIG_PUSH. The same form as the agent's `endpoint =` line:

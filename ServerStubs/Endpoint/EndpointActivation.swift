@@ -1,5 +1,6 @@
 import CamNIO
 import CamProtocol
+import EndpointCore
 import Foundation
 import NIOCore
 
@@ -9,13 +10,6 @@ func monotonicSeconds() -> Double {
     Double(NIODeadline.now().uptimeNanoseconds) / 1e9
 }
 
-/// Wall-clock time for the registry (lastActivation, revocations).
-func isoTimestamp(_ date: Date = Date()) -> String {
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime]
-    return f.string(from: date)
-}
-
 /// The link state machine's view of the running endpoint.
 struct LiveDirectory: EndpointDirectory {
     let state: EndpointState
@@ -23,13 +17,11 @@ struct LiveDirectory: EndpointDirectory {
     func verifier(agentID: String) -> [UInt8]? { state.verifier(for: agentID) }
 
     func revocation(agentID: String) -> Revocation? {
-        state.refreshRegistryIfChanged()
-        return state.registry.revocation(ofAgent: agentID)
+        state.registry.revocation(ofAgent: agentID)
     }
 
     func activationVerifier(serial: String) -> [UInt8]? {
-        state.refreshRegistryIfChanged()
-        return state.registry.activationVerifier(serial: serial)
+        state.registry.activationVerifier(serial: serial)
     }
 
     func block(for subject: AttemptSubject) -> FailureLimiter.Block? {
@@ -52,53 +44,43 @@ extension EndpointState {
         }
     }
 
-    /// A correct AUTH_PROOF (before the session is registered). A second address
-    /// taking over a live session of the same agent marks its unit as a
-    /// suspected clone; the newer session still replaces the older one.
-    func authenticationSucceeded(agentID: String, host: String, remote: String) {
+    /// A correct AUTH_PROOF: not a guessing attempt. (The clone check is the
+    /// store's, in claimSession: it sees sessions at every endpoint.)
+    func authenticationSucceeded(agentID: String, host: String) {
         eventLoop.preconditionInEventLoop()
-        let subject = AttemptSubject(kind: .agent, id: agentID, host: host)
-        failureLimiter.recordSuccess(subject, now: monotonicSeconds())
-        guard let old = session(of: agentID) else { return }
-        let oldHost = HostPort(old.remote)?.host ?? old.remote
-        guard FailureLimiter.addressKey(host: oldHost) != subject.address else { return }
-        ServerLog.warn(component, "agent \(agentID) authenticated from \(remote) while online from \(old.remote): two units with one identity? clone suspected")
-        var updated = registry
-        if updated.flagClone(agentID: agentID) {
-            do { try commitRegistry(updated) } catch { ServerLog.error(component, "cannot record the clone suspicion: \(error)") }
-        }
+        failureLimiter.recordSuccess(AttemptSubject(kind: .agent, id: agentID, host: host), now: monotonicSeconds())
     }
 
-    /// Decides an activation whose proof was correct (Registry.activate), issues
-    /// the key and saves the registry before the unit hears of its new identity.
-    func activate(_ request: ActivationRequest, subject: AttemptSubject, remote: String) -> ActivationOutcome {
+    /// Decides an activation whose proof was correct, in one store transaction
+    /// (SQLRegistryStore.activate), before the unit hears of its new identity.
+    /// A store that cannot be reached refuses it, retryably: never hand out a
+    /// key the registry does not know, or the unit would be locked out.
+    func activate(_ request: ActivationRequest, subject: AttemptSubject, remote: String) -> EventLoopFuture<ActivationOutcome> {
         eventLoop.preconditionInEventLoop()
-        refreshRegistryIfChanged()
         // The proof was right: whatever follows, this is not a guessing attempt.
         failureLimiter.recordSuccess(subject, now: monotonicSeconds())
         // A unit that confirmed a reset activates again while its old session
         // may still look online: that once is not a clone.
         let afterReset = resetAllowances.consume(serial: request.serial, now: monotonicSeconds())
-        var updated = registry
-        let outcome = updated.activate(request, newKey: randomBytes(32), isOnline: { !afterReset && self.isOnline($0) },
-                                       at: isoTimestamp())
-        if updated != registry {
-            do {
-                try commitRegistry(updated)
-            } catch {
-                ServerLog.error(component, "\(remote): unit \(request.serial): cannot save the registry: \(error)")
-                if case .issued = outcome {
-                    // Never hand out a key the registry does not know: the unit would be locked out.
-                    return .refused(code: .internalError, text: "activation could not be recorded; retry later",
-                                    reason: "unit \(request.serial): registry not saved")
-                }
+        let onlineHere = registry.units[request.serial].map { isOnline($0.agentID) } ?? false
+        let presence = PresenceContext(endpointID: settings.endpointID, remoteHost: HostPort(remote)?.host ?? remote, now: unixNow())
+        let newKey = randomBytes(32)
+        let at = isoTimestamp()
+        return registryWorker.run(on: eventLoop) { store in
+            try store.activate(request, newKey: newKey, at: at, presence: presence, onlineHere: onlineHere, afterReset: afterReset)
+        }.map { change -> ActivationOutcome in
+            self.registry.merge(change.records)
+            if afterReset, case .issued(let agentID, _, _) = change.result {
+                ServerLog.info(component, "\(remote): unit \(request.serial) re-activates after its reset")
+                self.session(of: agentID)?.closeQuietly(reason: "the unit re-activated after its reset")
             }
+            return change.result
+        }.recover { error in
+            self.registryFailed(error)
+            ServerLog.error(component, "\(remote): unit \(request.serial): activation not recorded: \(error)")
+            return .refused(code: .internalError, text: "activation could not be recorded; retry later",
+                            reason: "unit \(request.serial): registry unavailable")
         }
-        if afterReset, case .issued(let agentID, _, _) = outcome {
-            ServerLog.info(component, "\(remote): unit \(request.serial) re-activates after its reset")
-            session(of: agentID)?.closeQuietly(reason: "the unit re-activated after its reset")
-        }
-        return outcome
     }
 
     /// Ends the live sessions of agents the registry now says are revoked
@@ -117,45 +99,36 @@ extension EndpointState {
     }
 
     /// Operator revocation (admin API): persist, then close the live session with
-    /// ERROR(revoked). Returns whether a session was closed.
-    func revoke(agentID: String, reason: String) throws -> Bool {
+    /// ERROR(revoked). Other endpoints close theirs at their next refresh
+    /// (within a second) and refuse the agent at its next login. The future
+    /// tells whether a session here was closed.
+    func revoke(agentID: String, reason: String) -> EventLoopFuture<Bool> {
         eventLoop.preconditionInEventLoop()
-        refreshRegistryIfChanged()
-        var updated = registry
-        switch updated.revoke(agentID: agentID, reason: reason, at: isoTimestamp()) {
-        case .unknown:
-            throw RevocationError.unknownAgent
-        case .unchanged:
-            break
-        case .changed:
-            do { try commitRegistry(updated) } catch { throw RevocationError.registryUnwritable("\(error)") }
-        }
-        ServerLog.warn(component, "agent \(agentID) revoked by operator: \(bounded(reason))")
-        guard let session = session(of: agentID) else { return false }
-        session.closeWithError(.revoked, Revocation(reason: reason, at: nil).errorText)
-        return true
-    }
-
-    func unrevoke(agentID: String) throws {
-        eventLoop.preconditionInEventLoop()
-        refreshRegistryIfChanged()
-        var updated = registry
-        switch updated.unrevoke(agentID: agentID) {
-        case .unknown:
-            throw RevocationError.unknownAgent
-        case .unchanged:
-            return
-        case .changed:
-            do { try commitRegistry(updated) } catch { throw RevocationError.registryUnwritable("\(error)") }
-            ServerLog.info(component, "agent \(agentID): revocation lifted by operator")
+        let at = isoTimestamp()
+        return registryWorker.run(on: eventLoop) { store in
+            try store.revoke(agentID: agentID, reason: reason, at: at)
+        }.flatMapErrorThrowing { error in
+            throw RevocationError.registryUnwritable("\(error)")
+        }.flatMapThrowing { change in
+            guard change.result != .unknown else { throw RevocationError.unknownAgent }
+            self.registry.merge(change.records)
+            ServerLog.warn(component, "agent \(agentID) revoked by operator: \(bounded(reason))")
+            guard let session = self.session(of: agentID) else { return false }
+            session.closeWithError(.revoked, Revocation(reason: reason, at: nil).errorText)
+            return true
         }
     }
 
-    /// Checks the registry file once a second, so a revocation or unit import by
-    /// another process takes effect without waiting for the next login.
-    func startRegistryWatch() {
-        eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [weak self] _ in
-            self?.refreshRegistryIfChanged()
+    func unrevoke(agentID: String) -> EventLoopFuture<Void> {
+        eventLoop.preconditionInEventLoop()
+        return registryWorker.run(on: eventLoop) { store in
+            try store.unrevoke(agentID: agentID)
+        }.flatMapErrorThrowing { error in
+            throw RevocationError.registryUnwritable("\(error)")
+        }.flatMapThrowing { change in
+            guard change.result != .unknown else { throw RevocationError.unknownAgent }
+            self.registry.merge(change.records)
+            if change.result == .changed { ServerLog.info(component, "agent \(agentID): revocation lifted by operator") }
         }
     }
 }

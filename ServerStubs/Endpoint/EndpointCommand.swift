@@ -2,6 +2,7 @@ import ArgumentParser
 import CamNIO
 import CamProtocol
 import Dispatch
+import EndpointCore
 import Foundation
 import NIOCore
 import NIOPosix
@@ -30,10 +31,13 @@ struct EndpointCommand: ParsableCommand {
             secret and receives its agent id and a fresh per-device key (`add-unit`,
             `import-units`). An operator can `revoke` an agent.
 
+            The registry (--registry) is a SQLite file, or a PostgreSQL server that
+            several endpoints share (main and backup, or any number behind one name).
+
             Typical use:
-              camagent-endpoint enroll --registry agents.json --id cam-1 \\
+              camagent-endpoint enroll --registry registry.sqlite --id cam-1 \\
                   --key-file cam-1.key
-              camagent-endpoint serve --registry agents.json --ticket-key-file ticket.key \\
+              camagent-endpoint serve --registry registry.sqlite --ticket-key-file ticket.key \\
                   --tls-cert endpoint.pem --tls-key endpoint.key \\
                   --streampoint sp1=tls://sp1.example.net:7100 \\
                   --streampoint sp2=tls://sp2.example.net:7100
@@ -41,9 +45,9 @@ struct EndpointCommand: ParsableCommand {
             Key files hold hex, at least 16 bytes (`openssl rand -hex 32 > cam-1.key`).
             `serve` is the default subcommand. More: `camagent-endpoint help serve`,
             `camagent-endpoint help enroll`, `help add-unit`, `help import-units`,
-            `help revoke`, `help unrevoke`.
+            `help revoke`, `help unrevoke`, `help import-registry`.
             """,
-        subcommands: [Serve.self, Enroll.self, AddUnit.self, ImportUnits.self, Revoke.self, Unrevoke.self],
+        subcommands: [Serve.self, Enroll.self, AddUnit.self, ImportUnits.self, Revoke.self, Unrevoke.self, ImportRegistry.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -190,16 +194,28 @@ struct Serve: ParsableCommand {
             so an attacker elsewhere cannot lock a known agent out. Each table keeps
             at most 4096 entries (expired ones, then the oldest, are dropped).
 
-            REGISTRY (--registry): JSON written by `enroll`, `add-unit`, `import-units`,
-            `revoke` and by the endpoint itself, e.g.
-              {"version":1,"agents":[
-                {"id":"cam-1","verifier":"<hex>","streampoint":"sp1"}],
-               "units":[{"serial":"XM0001","agentID":"cam-XM0001",
-                "activationVerifier":"<hex>","state":"new","activations":0, …}]}
-            A missing file means no agents yet. The endpoint checks it every second and
-            reloads it when another process replaces it (a revocation then closes the
-            agent's live session), and rewrites it atomically on reassignment,
-            activation and revocation.
+            REGISTRY (--registry): where agents, factory units, revocations and
+            assignments live; `enroll`, `add-unit`, `import-units`, `revoke` and the
+            endpoint itself each change it in a transaction of their own, safely while
+            endpoints run.
+              /var/lib/camagent/registry.sqlite   SQLite (created if missing; WAL, so
+                                                  a main and a backup endpoint on one
+                                                  host may share the file)
+              postgres://USER[:PASSWORD]@HOST[:PORT]/DB
+              postgres://USER@/DB?host=/var/run/postgresql   (unix socket)
+                                                  PostgreSQL, for endpoints on several
+                                                  hosts sharing one registry
+            The schema is migrated at start; a registry written by a newer
+            camagent-endpoint is refused. Old JSON registries (agents.json) are
+            imported once with `import-registry`.
+            Endpoints share the registry, not their sessions: each records the agents
+            online at it as presence rows with a lease (renewed every 10 s, lapsing
+            after 30 s), so a unit activates once even when two endpoints race, a clone
+            is seen whichever endpoint it reaches, and a killed endpoint's agents are
+            free to log in elsewhere. A change made elsewhere reaches this endpoint's
+            copy within a second and at every login (a revocation closes the live
+            session). If the registry cannot be reached, agents online stay online
+            and new logins are refused with a retryable error until it answers.
             Agents without a streampoint (or with one not given on this command line)
             go to the first --streampoint.
 
@@ -209,7 +225,7 @@ struct Serve: ParsableCommand {
             Logs go to stderr. Keys, verifiers, proofs, nonces and tickets are never logged.
 
             Example:
-              camagent-endpoint serve --registry agents.json --ticket-key-file ticket.key \\
+              camagent-endpoint serve --registry registry.sqlite --ticket-key-file ticket.key \\
                   --tls-cert endpoint.pem --tls-key endpoint.key \\
                   --streampoint sp1=tls://sp1.example.net:7100 \\
                   --streampoint sp2=tls://sp2.example.net:7100
@@ -228,8 +244,11 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("Address for the JSON admin API (port 0 = any free port).", valueName: "host:port"))
     var admin: String = "127.0.0.1:7001"
 
-    @Option(help: ArgumentHelp("Agent registry (JSON, written by `enroll`).", valueName: "file"))
+    @Option(help: ArgumentHelp(RegistryLocation.help, valueName: "file|postgres-url"))
     var registry: String
+
+    @Option(help: ArgumentHelp("This endpoint's name in the shared registry's presence rows (default: --name, the host name and a random suffix).", valueName: "id"))
+    var endpointId: String?
 
     @Option(help: ArgumentHelp("File with the hex ticket-signing key shared with all streampoints (at least 16 bytes).", valueName: "file"))
     var ticketKeyFile: String
@@ -274,6 +293,8 @@ struct Serve: ParsableCommand {
     var logLevel: LogLevelOption = .info
 
     func validate() throws {
+        do { _ = try RegistryLocation(argument: registry) } catch { throw ValidationError("\(error)") }
+        if let endpointId, !Identifier.isValid(endpointId) { throw ValidationError("--endpoint-id must be \(Identifier.rule)") }
         guard HostPort(listen) != nil else { throw ValidationError("--listen \(listen): expected HOST:PORT, e.g. 127.0.0.1:7000") }
         guard HostPort(admin) != nil else { throw ValidationError("--admin \(admin): expected HOST:PORT, e.g. 127.0.0.1:7001") }
         guard !streampoint.isEmpty else {
@@ -316,22 +337,29 @@ struct Serve: ParsableCommand {
         let streampoints = try streampoint.map { try StreampointInfo(argument: $0) }
         let ticketKey = try readHexSecret(path: ticketKeyFile)
         let tls = try AgentLinkTLS.load(certificateFile: tlsCert, keyFile: tlsKey)
-        let (loaded, existed) = try Registry.load(path: registry)
-        if existed {
-            ServerLog.info(component, "registry \(registry): \(loaded.agents.count) agents, \(loaded.units.count) units")
-        } else {
-            ServerLog.warn(component, "registry \(registry) does not exist yet; no agents can log in until `camagent-endpoint enroll` creates it")
+        let store = try SQLRegistryStore(RegistryLocation(argument: registry))
+        do {
+            try store.prepare()
+        } catch let error as RegistryUnavailable {
+            // Never a crash for a database that is away: serve, refuse logins
+            // (retryable), and try again every second.
+            ServerLog.error(component, "registry unavailable at start: \(error); serving anyway, logins are refused until it answers")
         }
+        let registryWorker = RegistryWorker(store: store)
+        let endpointID = endpointId ?? Self.defaultEndpointID(name: name)
 
         // One thread: links, timers and the admin API share the state without locks.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         let settings = EndpointState.Settings(
-            registryPath: registry, streampoints: streampoints, ticketKey: ticketKey,
+            endpointID: endpointID, streampoints: streampoints, ticketKey: ticketKey,
             ticketLifetime: UInt64(ticketLifetime), maxPending: maxPending,
             link: .init(serverName: name, heartbeatSeconds: UInt16(heartbeat), peerTimeoutSeconds: UInt16(peerTimeout)),
             agentEndpoints: try AgentEndpointOption.parseList(agentEndpoint), mainRecheckSeconds: UInt16(mainRecheck))
-        let state = EndpointState(eventLoop: loop, settings: settings, registry: loaded)
+        let state = EndpointState(eventLoop: loop, settings: settings, registryWorker: registryWorker)
+        // The first copy, bounded: PostgresDatabase.timeout per statement.
+        _ = try? loop.flatSubmit { state.refreshRegistry() }.wait()
+        ServerLog.info(component, "registry \(store.displayName) (schema \(SQLRegistryStore.schemaVersion)); this endpoint is \(endpointID) in its presence rows")
         state.startRegistryWatch()
         let heartbeatAmount = TimeAmount.seconds(Int64(heartbeat))
         let peerTimeoutAmount = TimeAmount.seconds(Int64(peerTimeout))
@@ -398,6 +426,7 @@ struct Serve: ParsableCommand {
                 loop.execute {
                     ServerLog.info(component, "signal \(signalNumber): shutting down")
                     state.shutdownSessions()
+                    _ = state.releaseAllPresence()
                     // Give the ERROR frames a moment to leave before the listeners close.
                     loop.scheduleTask(in: .milliseconds(100)) {
                         adminChannel.close(promise: nil)
@@ -413,6 +442,16 @@ struct Serve: ParsableCommand {
         try? adminChannel.closeFuture.wait()
         signalSources.forEach { $0.cancel() }
         try? group.syncShutdownGracefully()
+        registryWorker.shutdown()
+    }
+
+    static func defaultEndpointID(name: String) -> String {
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, host.count - 1)
+        let hostName = String(cString: host).filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") }
+        let suffix = String(UInt32.random(in: .min ... .max), radix: 16)
+        let candidate = "\(name)-\(hostName.prefix(30))-\(suffix)"
+        return Identifier.isValid(candidate) ? candidate : "endpoint-\(suffix)"
     }
 }
 
@@ -425,22 +464,22 @@ struct Enroll: ParsableCommand {
         discussion: """
             Reads the agent's device key (the same key the camera holds), derives the
             verifier the endpoint authenticates against, and stores only that verifier
-            in the registry. Neither key nor verifier is printed. The registry file is
-            created if missing and replaced atomically; a running endpoint picks the
-            change up on its own.
+            in the registry. Neither key nor verifier is printed. The change is one
+            transaction (a SQLite registry is created if missing); running endpoints
+            pick it up within a second.
 
             Re-enrolling an existing id replaces its verifier; its streampoint is kept
             unless --streampoint is given.
 
             Example:
               openssl rand -hex 32 > cam-1.key      # the camera gets the same key
-              camagent-endpoint enroll --registry agents.json --id cam-1 \\
+              camagent-endpoint enroll --registry registry.sqlite --id cam-1 \\
                   --key-file cam-1.key --streampoint sp1
             Prints `enrolled cam-1`.
             """
     )
 
-    @Option(help: ArgumentHelp("Agent registry (JSON); created if missing.", valueName: "file"))
+    @Option(help: ArgumentHelp(RegistryLocation.help, valueName: "file|postgres-url"))
     var registry: String
 
     @Option(help: ArgumentHelp("Agent id: 1 to 64 characters of A-Z a-z 0-9 . _ -", valueName: "id"))
@@ -461,14 +500,10 @@ struct Enroll: ParsableCommand {
 
     func run() throws {
         let key = try readHexSecret(path: keyFile)
-        var (registryContents, _) = try Registry.load(path: registry)
         let verifier = Authentication.verifier(deviceKey: key, agentID: id)
-        let existing = registryContents[id]
-        registryContents.upsert(AgentRecord(id: id, verifier: Hex.encode(verifier),
-                                            streampoint: streampoint ?? existing?.streampoint,
-                                            revoked: existing?.revoked,
-                                            backupStreampoint: existing?.backupStreampoint))
-        try registryContents.save(path: registry)
+        try withRegistry(registry) { store in
+            _ = try store.enroll(agentID: id, verifierHex: Hex.encode(verifier), streampoint: streampoint)
+        }
         print("enrolled \(id)")
     }
 }

@@ -1,5 +1,6 @@
 import CamNIO
 import CamProtocol
+import EndpointCore
 import NIOCore
 
 /// Drives one agent link: feeds what LinkDecoder yields into the
@@ -36,19 +37,76 @@ final class EndpointLinkHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let inbound = unwrapInboundIn(data)
+        if heldInbound != nil {
+            heldInbound!.append(inbound)
+            return
+        }
+        handle(inbound, context: context)
+    }
+
+    private func handle(_ inbound: LinkInbound, context: ChannelHandlerContext) {
         let action: EndpointLinkStateMachine.Action
-        switch unwrapInboundIn(data) {
+        switch inbound {
         case .upgraded(let request):
             action = machine.upgradeReceived(path: request.path)
         case .message(let message):
             if let agentID = machine.agentID { state.seen(agentID: agentID, handler: self) }
             ServerLog.debug(component, "\(remote): received \(message.name) in state \(machine.stateName)")
+            if Self.readsRegistry(message) {
+                // The registry copy must be current first: a unit activated or
+                // revoked at another endpoint a moment ago logs in here now.
+                hold()
+                state.refreshRegistry().whenComplete { result in
+                    guard let context = self.context else { return }
+                    switch result {
+                    case .success:
+                        self.perform(self.machine.messageReceived(message, directory: LiveDirectory(state: self.state)), context: context)
+                    case .failure:
+                        self.refuseRetryably(context: context)
+                    }
+                    self.resume(context: context)
+                }
+                return
+            }
             action = machine.messageReceived(message, directory: LiveDirectory(state: state))
         case .raw:
             // Only a tunnel data link turns raw, and TUNNEL_BIND already closed this one.
             action = .none
         }
         perform(action, context: context)
+    }
+
+    private static func readsRegistry(_ message: Message) -> Bool {
+        switch message {
+        case .authBegin, .activateBegin: return true
+        default: return false
+        }
+    }
+
+    /// Messages that arrive while the registry answers wait here, in order.
+    private var heldInbound: [LinkInbound]?
+
+    private func hold() {
+        if heldInbound == nil { heldInbound = [] }
+    }
+
+    private func resume(context: ChannelHandlerContext) {
+        guard var queue = heldInbound else { return }
+        heldInbound = nil
+        while !queue.isEmpty && heldInbound == nil && self.context != nil {
+            handle(queue.removeFirst(), context: context)
+        }
+        if heldInbound != nil { heldInbound = queue + heldInbound! }
+    }
+
+    /// The registry cannot be reached: a retryable refusal, so the agent backs
+    /// off and tries again (here or at another endpoint).
+    private func refuseRetryably(context: ChannelHandlerContext) {
+        machine.closed()
+        perform(.closeWithError(code: .internalError, text: "registry unavailable; retry later",
+                                reason: "registry unavailable (\(state.registryProblem ?? "no answer")); login refused, retryable"),
+                context: context)
     }
 
     private func perform(_ action: EndpointLinkStateMachine.Action, context: ChannelHandlerContext) {
@@ -72,15 +130,25 @@ final class EndpointLinkHandler: ChannelInboundHandler {
             closeReason = "\(code.name): \(reason)"
             context.fail(code, text)
         case .authenticated(let agentID, let reply):
-            state.authenticationSucceeded(agentID: agentID, host: machine.remoteHost, remote: remote)
-            leavePending()
-            establishedAgent = agentID
-            ServerLog.info(component, "\(remote): agent \(agentID) authenticated")
-            context.send(reply)
-            if let keepaliveContext = try? context.pipeline.syncOperations.context(handler: keepalive) {
-                keepalive.markEstablished(context: keepaliveContext)
+            state.authenticationSucceeded(agentID: agentID, host: machine.remoteHost)
+            hold()
+            state.claimSession(agentID: agentID, host: machine.remoteHost, remote: remote).whenComplete { result in
+                guard let context = self.context else { return }
+                switch result {
+                case .success(let claim):
+                    if let revocation = claim.revoked {
+                        self.machine.closed()
+                        self.perform(.closeWithError(code: .revoked, text: revocation.errorText,
+                                                     reason: "agent \(agentID) is revoked: \(bounded(revocation.reason))"), context: context)
+                    } else {
+                        self.sessionEstablished(agentID: agentID, reply: reply, context: context)
+                    }
+                case .failure(let error):
+                    self.state.registryFailed(error)
+                    self.refuseRetryably(context: context)
+                }
+                self.resume(context: context)
             }
-            state.sessionAuthenticated(agentID: agentID, handler: self, remote: remote)
         case .agentInfo(let agentID, let software, let buildTarget, let serial, let mac, let model):
             state.agentInfo(agentID: agentID, software: software, buildTarget: buildTarget, serial: serial, mac: mac, model: model)
         case .agentStats(let agentID, let report):
@@ -94,8 +162,12 @@ final class EndpointLinkHandler: ChannelInboundHandler {
             state.attemptFailed(subject)
             perform(.closeWithError(code: .authenticationFailed, text: text, reason: reason), context: context)
         case .activationProved(let subject, let request):
-            let outcome = state.activate(request, subject: subject, remote: remote)
-            perform(machine.activationDecided(outcome), context: context)
+            hold()
+            state.activate(request, subject: subject, remote: remote).whenSuccess { outcome in
+                guard let context = self.context else { return }
+                self.perform(self.machine.activationDecided(outcome), context: context)
+                self.resume(context: context)
+            }
         case .activated(let agentID, let serial, let reactivated, let reply):
             closeReason = "sent ACTIVATED; the unit logs in again with its new identity"
             ServerLog.info(component, "\(remote): \(reactivated ? "re-activated" : "activated") unit \(serial) as agent \(agentID); new device key issued")
@@ -110,6 +182,17 @@ final class EndpointLinkHandler: ChannelInboundHandler {
             closeReason = "peer sent ERROR \(code.name)"
             context.close(promise: nil)
         }
+    }
+
+    private func sessionEstablished(agentID: String, reply: Message, context: ChannelHandlerContext) {
+        leavePending()
+        establishedAgent = agentID
+        ServerLog.info(component, "\(remote): agent \(agentID) authenticated")
+        context.send(reply)
+        if let keepaliveContext = try? context.pipeline.syncOperations.context(handler: keepalive) {
+            keepalive.markEstablished(context: keepaliveContext)
+        }
+        state.sessionAuthenticated(agentID: agentID, handler: self, remote: remote)
     }
 
     private var agentLabel: String {

@@ -1,4 +1,5 @@
 import CamProtocol
+import EndpointCore
 
 /// What the link state machine may look up; EndpointState in the server, a
 /// plain registry and limiter in tests. Lookups only: every change comes back

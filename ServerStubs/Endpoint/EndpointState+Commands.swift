@@ -1,5 +1,6 @@
 import CamNIO
 import CamProtocol
+import EndpointCore
 import Foundation
 import NIOCore
 
@@ -34,7 +35,6 @@ extension EndpointState {
         -> Result<EventLoopFuture<AgentAnswer>, CommandRefusal>
     {
         eventLoop.preconditionInEventLoop()
-        refreshRegistryIfChanged()
         guard registry[agentID] != nil else { return .failure(.unknownAgent) }
         guard let session = session(of: agentID) else { return .failure(.offline) }
         let promise = eventLoop.makePromise(of: AgentAnswer.self)

@@ -1,5 +1,6 @@
 import CamNIO
 import CamProtocol
+import EndpointCore
 import Foundation
 import NIOCore
 
@@ -86,7 +87,8 @@ struct ReceivedStats {
 /// so it needs no locks; every entry point checks that it runs on that loop.
 final class EndpointState: @unchecked Sendable {
     struct Settings {
-        var registryPath: String
+        /// This process in presence rows: other endpoints see its sessions under it.
+        var endpointID: String
         var streampoints: [StreampointInfo]
         var ticketKey: [UInt8]
         var ticketLifetime: UInt64
@@ -102,11 +104,18 @@ final class EndpointState: @unchecked Sendable {
 
     let eventLoop: EventLoop
     let settings: Settings
-    private(set) var registry: Registry
-    private var registryStamp: FileStamp?
-    /// Set while the file on disk is unreadable or malformed; the endpoint keeps its
-    /// last good copy and refuses to overwrite the file until it is fixed.
-    private(set) var registryProblem: String?
+    /// The shared registry (SQLite or PostgreSQL), reached off the event loop.
+    let registryWorker: RegistryWorker
+    /// The endpoint's copy of the registry: what logins and the admin API read.
+    /// Refreshed when the store's generation moves (RegistryCache.swift).
+    var registry = Registry()
+    /// The store generation `registry` was read at; nil until the first load.
+    var registryGeneration: Int64?
+    /// Set while the store cannot be reached: logins are refused (retryable),
+    /// agents online stay online.
+    var registryProblem: String?
+    var refreshInFlight: EventLoopFuture<Void>?
+    var refreshQueued: EventLoopPromise<Void>?
     private var sessions: [String: EndpointLinkHandler] = [:]
     private var status: [String: AgentStatus] = [:]
     /// Connections that have not authenticated yet (bounded by `maxPending`).
@@ -119,11 +128,10 @@ final class EndpointState: @unchecked Sendable {
     /// Units that confirmed a reset and may re-activate while still looking online.
     var resetAllowances = ResetAllowances()
 
-    init(eventLoop: EventLoop, settings: Settings, registry: Registry) {
+    init(eventLoop: EventLoop, settings: Settings, registryWorker: RegistryWorker) {
         self.eventLoop = eventLoop
         self.settings = settings
-        self.registry = registry
-        self.registryStamp = FileStamp.of(path: settings.registryPath)
+        self.registryWorker = registryWorker
     }
 
     var defaultStreampoint: StreampointInfo { settings.streampoints[0] }
@@ -138,34 +146,8 @@ final class EndpointState: @unchecked Sendable {
 
     // MARK: registry
 
-    /// Picks up changes made by another process (`camagent-endpoint enroll` while
-    /// the endpoint runs). Cheap: one stat(2) unless the file changed.
-    func refreshRegistryIfChanged() {
-        eventLoop.preconditionInEventLoop()
-        let path = settings.registryPath
-        let stamp = FileStamp.of(path: path)
-        guard stamp != registryStamp else { return }
-        registryStamp = stamp
-        guard stamp != nil else {
-            // Deleted: keep serving the agents we know; the next write recreates it.
-            ServerLog.warn(component, "registry \(path) disappeared; keeping \(registry.agents.count) agents in memory")
-            return
-        }
-        do {
-            let loaded = try Registry.load(path: path).registry
-            registry = loaded
-            registryProblem = nil
-            closeRevokedSessions()
-            ServerLog.info(component, "registry \(path) changed on disk; reloaded \(loaded.agents.count) agents")
-        } catch {
-            registryProblem = "\(error)"
-            ServerLog.error(component, "\(error); keeping the previous \(registry.agents.count) agents")
-        }
-    }
-
     func verifier(for agentID: String) -> [UInt8]? {
-        refreshRegistryIfChanged()
-        return registry.verifier(for: agentID)
+        registry.verifier(for: agentID)
     }
 
     enum AssignmentError: Error {
@@ -179,36 +161,30 @@ final class EndpointState: @unchecked Sendable {
     /// (a fresh STREAMPOINT_ASSIGN; the agent registers at the new streampoint
     /// before it leaves the old one). `backupID` nil: the one after the main
     /// streampoint in the --streampoint list.
-    func assign(agentID: String, streampointID: String, backupID: String? = nil) throws -> AgentView {
+    func assign(agentID: String, streampointID: String, backupID: String? = nil) -> EventLoopFuture<AgentView> {
         eventLoop.preconditionInEventLoop()
-        refreshRegistryIfChanged()
-        guard var record = registry[agentID] else { throw AssignmentError.unknownAgent }
-        guard streampoint(id: streampointID) != nil else { throw AssignmentError.unknownStreampoint(streampointID) }
+        guard streampoint(id: streampointID) != nil else {
+            return eventLoop.makeFailedFuture(AssignmentError.unknownStreampoint(streampointID))
+        }
         if let backupID {
-            guard streampoint(id: backupID) != nil else { throw AssignmentError.unknownStreampoint(backupID) }
-            guard backupID != streampointID else { throw AssignmentError.backupIsMain }
+            guard streampoint(id: backupID) != nil else { return eventLoop.makeFailedFuture(AssignmentError.unknownStreampoint(backupID)) }
+            guard backupID != streampointID else { return eventLoop.makeFailedFuture(AssignmentError.backupIsMain) }
         }
-        if let problem = registryProblem {
-            throw AssignmentError.registryUnwritable("\(problem); not overwriting it")
-        }
-        record.streampoint = streampointID
-        record.backupStreampoint = backupID
-        var updated = registry
-        updated.upsert(record)
-        do {
-            try updated.save(path: settings.registryPath)
-        } catch {
-            ServerLog.error(component, "\(error)")
+        return registryWorker.run(on: eventLoop) { store in
+            try store.assign(agentID: agentID, streampointID: streampointID, backupID: backupID)
+        }.flatMapErrorThrowing { error in
+            ServerLog.error(component, "agent \(agentID): assignment not saved: \(error)")
             throw AssignmentError.registryUnwritable("\(error)")
+        }.flatMapThrowing { change in
+            guard change.result != nil else { throw AssignmentError.unknownAgent }
+            self.registry.merge(change.records)
+            ServerLog.info(component, "agent \(agentID) assigned to streampoint \(streampointID)"
+                           + (backupID.map { " with backup \($0)" } ?? "") + " (saved to registry)")
+            if let session = self.sessions[agentID] {
+                session.push(self.assignment(for: agentID))
+            }
+            return self.view(of: agentID)!
         }
-        registry = updated
-        registryStamp = FileStamp.of(path: settings.registryPath)
-        ServerLog.info(component, "agent \(agentID) assigned to streampoint \(streampointID)"
-                       + (backupID.map { " with backup \($0)" } ?? "") + " (saved to registry)")
-        if let session = sessions[agentID] {
-            session.push(assignment(for: agentID))
-        }
-        return view(of: agentID)!
     }
 
     /// The streampoint an agent should use: its assignment if that streampoint is
@@ -298,6 +274,7 @@ final class EndpointState: @unchecked Sendable {
             sessions[agentID] = nil
             status[agentID]?.lastSeen = Date()
             abandonPendingCommands(of: agentID)
+            releasePresence(of: agentID)
         }
     }
 
@@ -340,16 +317,6 @@ final class EndpointState: @unchecked Sendable {
 
     var onlineAgentIDs: [String] { Array(sessions.keys) }
 
-    /// Saves `updated` (atomically) and adopts it; refuses while the file on disk
-    /// is malformed, so an operator's broken edit is not overwritten.
-    func commitRegistry(_ updated: Registry) throws {
-        eventLoop.preconditionInEventLoop()
-        if let problem = registryProblem { throw ValidationFailure("\(problem); not overwriting it") }
-        try updated.save(path: settings.registryPath)
-        registry = updated
-        registryStamp = FileStamp.of(path: settings.registryPath)
-    }
-
     /// Tells every online agent the endpoint is going away (they reconnect later).
     func shutdownSessions() {
         eventLoop.preconditionInEventLoop()
@@ -386,7 +353,3 @@ final class EndpointState: @unchecked Sendable {
     }()
 }
 
-/// Peer-supplied text for a log line: quoted, escaped and capped (LogText).
-func bounded(_ text: String) -> String {
-    "\"" + LogText.peer(text) + "\""
-}

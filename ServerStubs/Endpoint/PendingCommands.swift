@@ -1,4 +1,5 @@
 import CamProtocol
+import EndpointCore
 
 /// What an admin request waits for from an agent.
 enum AwaitedAnswer: Equatable {

@@ -1,3 +1,4 @@
+import EndpointCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

@@ -1,10 +1,11 @@
 import ArgumentParser
 import CamNIO
 import CamProtocol
+import EndpointCore
 import Foundation
 
-// Registry commands for factory units and revocation. Each loads the registry,
-// changes it and saves it atomically; a running endpoint picks the change up
+// Registry commands for factory units and revocation. Each is one transaction
+// on the registry store, safe while endpoints run; they pick the change up
 // within a second. None prints a secret or a verifier.
 
 struct AddUnit: ParsableCommand {
@@ -22,13 +23,13 @@ struct AddUnit: ParsableCommand {
 
             Example:
               openssl rand -hex 32 > XM0001.secret
-              camagent-endpoint add-unit --registry agents.json --serial XM0001 \\
+              camagent-endpoint add-unit --registry registry.sqlite --serial XM0001 \\
                   --activation-secret-file XM0001.secret --model IPC-3518
             Prints `added unit XM0001 (agent cam-XM0001)`.
             """
     )
 
-    @Option(help: ArgumentHelp("Agent registry (JSON); created if missing.", valueName: "file"))
+    @Option(help: ArgumentHelp(RegistryLocation.help, valueName: "file|postgres-url"))
     var registry: String
 
     @Option(help: ArgumentHelp("The unit's serial: \(Identifier.rule).", valueName: "serial"))
@@ -54,10 +55,10 @@ struct AddUnit: ParsableCommand {
     func run() throws {
         let secret = try readHexSecret(path: activationSecretFile)
         guard secret.count <= 64 else { throw ValidationFailure("activation secret file \(activationSecretFile) must hold at most 64 bytes as hex") }
-        var contents = try Registry.load(path: registry).registry
-        try contents.addUnit(serial: serial, activationSecret: secret, agentID: agentId, model: model, mac: mac)
-        try contents.save(path: registry)
-        print("added unit \(serial) (agent \(contents.units[serial]!.agentID))")
+        let change = try withRegistry(registry) { store in
+            try store.addUnits([UnitImport(agentID: agentId, serial: serial, activationSecret: secret, model: model, mac: mac)])
+        }
+        print("added unit \(serial) (agent \(change.result[0].agentID))")
     }
 }
 
@@ -81,7 +82,7 @@ struct ImportUnits: ParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("Agent registry (JSON); created if missing.", valueName: "file"))
+    @Option(help: ArgumentHelp(RegistryLocation.help, valueName: "file|postgres-url"))
     var registry: String
 
     @Option(help: ArgumentHelp("The provisioning CSV.", valueName: "file"))
@@ -91,12 +92,7 @@ struct ImportUnits: ParsableCommand {
         guard let data = FileManager.default.contents(atPath: csv) else { throw ValidationFailure("cannot read \(csv)") }
         guard let text = String(data: data, encoding: .utf8) else { throw ValidationFailure("\(csv) is not UTF-8 text") }
         let rows = try UnitCSV.parse(text, path: csv)
-        var contents = try Registry.load(path: registry).registry
-        for row in rows {
-            try contents.addUnit(serial: row.serial, activationSecret: row.activationSecret, agentID: row.agentID,
-                                 model: row.model, mac: row.mac)
-        }
-        try contents.save(path: registry)
+        try withRegistry(registry) { store in _ = try store.addUnits(rows) }
         print("imported \(rows.count) units")
     }
 }
@@ -107,18 +103,19 @@ struct Revoke: ParsableCommand {
         discussion: """
             The agent is told `agent revoked by operator: REASON` (ERROR revoked), but
             only after it proved its key, so the reason is not shown to impostors. A
-            running endpoint closes the agent's live session within a second. The
+            running endpoint (at whichever endpoint the agent is online) closes its live
+            session within a second, and every endpoint refuses its next login. The
             admin API does the same at once: POST /agents/ID/revoke {"reason":"…"}.
             Undo with `unrevoke`.
 
             Example:
-              camagent-endpoint revoke --registry agents.json --id cam-XM0001 \\
+              camagent-endpoint revoke --registry registry.sqlite --id cam-XM0001 \\
                   --reason "reported stolen"
             Prints `revoked cam-XM0001`.
             """
     )
 
-    @Option(help: ArgumentHelp("Agent registry (JSON).", valueName: "file"))
+    @Option(help: ArgumentHelp(RegistryLocation.help, valueName: "file|postgres-url"))
     var registry: String
 
     @Option(help: ArgumentHelp("Agent id (of an enrolled agent or of a unit).", valueName: "id"))
@@ -133,11 +130,8 @@ struct Revoke: ParsableCommand {
     }
 
     func run() throws {
-        var contents = try Registry.load(path: registry).registry
-        guard contents.revoke(agentID: id, reason: reason, at: isoTimestamp()) != .unknown else {
-            throw ValidationFailure("no agent or unit with id \(id) in \(registry)")
-        }
-        try contents.save(path: registry)
+        let change = try withRegistry(registry) { store in try store.revoke(agentID: id, reason: reason, at: isoTimestamp()) }
+        guard change.result != .unknown else { throw ValidationFailure("no agent or unit with id \(id) in \(registry)") }
         print("revoked \(id)")
     }
 }
@@ -145,10 +139,10 @@ struct Revoke: ParsableCommand {
 struct Unrevoke: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Lift a revocation.",
-        discussion: "Example: camagent-endpoint unrevoke --registry agents.json --id cam-XM0001"
+        discussion: "Example: camagent-endpoint unrevoke --registry registry.sqlite --id cam-XM0001"
     )
 
-    @Option(help: ArgumentHelp("Agent registry (JSON).", valueName: "file"))
+    @Option(help: ArgumentHelp(RegistryLocation.help, valueName: "file|postgres-url"))
     var registry: String
 
     @Option(help: ArgumentHelp("Agent id.", valueName: "id"))
@@ -159,11 +153,47 @@ struct Unrevoke: ParsableCommand {
     }
 
     func run() throws {
-        var contents = try Registry.load(path: registry).registry
-        guard contents.unrevoke(agentID: id) != .unknown else {
-            throw ValidationFailure("no agent or unit with id \(id) in \(registry)")
-        }
-        try contents.save(path: registry)
+        let change = try withRegistry(registry) { store in try store.unrevoke(agentID: id) }
+        guard change.result != .unknown else { throw ValidationFailure("no agent or unit with id \(id) in \(registry)") }
         print("unrevoked \(id)")
     }
+}
+
+struct ImportRegistry: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import-registry",
+        abstract: "Import an old JSON registry (agents.json) into a SQLite or PostgreSQL registry.",
+        discussion: """
+            Endpoints used to keep their registry in a JSON file rewritten whole; JSON
+            is now only an import format. Every agent and unit of the file is copied
+            in one transaction (all or none); rows with the same id or serial are
+            replaced. Verifiers are copied as they are, so agents and units keep
+            their keys.
+
+            Example:
+              camagent-endpoint import-registry --from agents.json \\
+                  --registry /var/lib/camagent/registry.sqlite
+            Prints `imported N agents and M units into REGISTRY`.
+            """
+    )
+
+    @Option(help: ArgumentHelp("The JSON registry to import.", valueName: "file"))
+    var from: String
+
+    @Option(help: ArgumentHelp(RegistryLocation.help, valueName: "file|postgres-url"))
+    var registry: String
+
+    func run() throws {
+        let imported = try Registry.importJSON(path: from)
+        try withRegistry(registry) { store in _ = try store.importRegistry(imported) }
+        print("imported \(imported.agents.count) agents and \(imported.units.count) units into \(try RegistryLocation(argument: registry).display)")
+    }
+}
+
+/// Opens the registry for one CLI command (migrating it if needed), runs
+/// `body`, and closes it.
+func withRegistry<T>(_ argument: String, _ body: (RegistryStore) throws -> T) throws -> T {
+    let store = try SQLRegistryStore.open(RegistryLocation(argument: argument))
+    defer { store.close() }
+    return try body(store)
 }

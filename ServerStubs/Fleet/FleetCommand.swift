@@ -14,7 +14,7 @@ struct FleetCommand: ParsableCommand {
 
             Two steps:
               1. camagent-fleet make-registry --count 10000 --key-seed fleet.seed \\
-                     --out agents.json
+                     --out fleet.sqlite
                  enrolls the agents (endpoint registry; keys derived from the seed).
               2. camagent-fleet run --endpoint https://localhost:7000 --ca-file ca.pem \\
                      --count 10000 --key-seed fleet.seed [--endpoint-restart]

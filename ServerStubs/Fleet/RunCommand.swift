@@ -55,8 +55,8 @@ struct RunCommand: ParsableCommand {
             how many agents one address can hold.
 
             Example (TLS, 10,000 agents, measuring an endpoint restart):
-              camagent-fleet make-registry --count 10000 --key-seed fleet.seed --out agents.json
-              camagent-endpoint serve --registry agents.json ... &
+              camagent-fleet make-registry --count 10000 --key-seed fleet.seed --out fleet.sqlite
+              camagent-endpoint serve --registry fleet.sqlite ... &
               camagent-fleet run --endpoint https://localhost:7000 --ca-file ca.pem \\
                   --count 10000 --key-seed fleet.seed --endpoint-restart \\
                   --streampoint-pid $(pgrep -n camagent-stream) --endpoint-pid $!

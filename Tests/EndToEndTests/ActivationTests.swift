@@ -36,7 +36,7 @@ struct FactoryAgent {
         let secretFile = cluster.path("\(serial).secret")
         try secret.write(toFile: secretFile, atomically: true, encoding: .utf8)
         let (status, out, err) = try run(Binaries.host("camagent-endpoint"), [
-            "add-unit", "--registry", cluster.path("registry.json"), "--serial", serial,
+            "add-unit", "--registry", cluster.registry, "--serial", serial,
             "--activation-secret-file", secretFile, "--model", "IPC-3518",
         ])
         guard status == 0 else { throw ClusterError("add-unit failed: \(err)") }
@@ -161,7 +161,7 @@ extension EndToEnd {
         let view = try cluster.unitView(unit.serial)
         #expect(view["state"] as? String == "active" && view["activations"] as? Int == 1 && view["online"] as? Bool == true)
         #expect(view["mac"] as? String == "00:12:34:56:78:9a")
-        let registryText = try String(contentsOfFile: cluster.path("registry.json"), encoding: .utf8)
+        let registryText = registryFileText(cluster.path("registry.sqlite"))
         #expect(!registryText.contains(unit.secret) && !registryText.contains(identity.key))
 
         // 2. Restart: the stored identity, no second activation.

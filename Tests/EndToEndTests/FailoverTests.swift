@@ -14,7 +14,10 @@ extension EndToEnd {
         let cluster = try Cluster()
         defer { cluster.stop(); cluster.removeDirectory() }
         let timers = ["--heartbeat", "1", "--peer-timeout", "3"]
-        try cluster.startServers(tls: true, endpointArguments: timers)
+        // The streampoint too: the agent applies the endpoint's 3 s peer timeout to
+        // its streampoint link, and on its 10 s default heartbeat the streampoint
+        // would look dead 3 s after registering (a new viewer port under the probe).
+        try cluster.startServers(tls: true, endpointArguments: timers, streampointArguments: timers)
         let backup = try startEndpoint(cluster, name: "endpoint-b", port: 0, extra: timers)
         let agent = try cluster.startAgent(config: cluster.agentConfig(extra: """
             endpoint = https://localhost:\(backup.port)
@@ -36,7 +39,7 @@ extension EndToEnd {
         // The main endpoint comes back on its address: the agent checks it every
         // 2 s and moves back once it answers.
         let restarted = try startEndpoint(cluster, name: "endpoint-again", port: mainPort, extra: timers,
-                                          registry: "registry.json")
+                                          registry: "registry.sqlite")
         let returnStarted = Date()
         try waitForLog(agent, "endpoint: main endpoint localhost:\(restarted.port) answers again", count: 1, timeout: 20)
         try waitForLog(agent, "endpoint: authenticated to localhost:\(mainPort)", count: 2, timeout: 20)
@@ -111,10 +114,10 @@ extension EndToEnd {
     /// a copy of the cluster's (two processes must not write one file).
     private func startEndpoint(_ cluster: Cluster, name: String, port: Int, extra: [String],
                                registry: String? = nil) throws -> StartedEndpoint {
-        let registryFile = registry ?? "registry-\(name).json"
+        let registryFile = registry ?? "registry-\(name).sqlite"
         if registry == nil {
             try? FileManager.default.removeItem(atPath: cluster.path(registryFile))
-            try FileManager.default.copyItem(atPath: cluster.path("registry.json"), toPath: cluster.path(registryFile))
+            try FileManager.default.copyItem(atPath: cluster.path("registry.sqlite"), toPath: cluster.path(registryFile))
         }
         let child = try cluster.spawn(name, Binaries.host("camagent-endpoint"), [
             "serve", "--listen", "\(Cluster.tlsListenHost):\(port)", "--admin", "127.0.0.1:0",

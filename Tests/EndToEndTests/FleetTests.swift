@@ -21,7 +21,7 @@ extension EndToEnd {
         try Cluster.randomHex(32).write(toFile: cluster.path("fleet.seed"), atomically: true, encoding: .utf8)
         // The fleet's registry first: startServers' `enroll` adds its own agent and keeps these.
         let (status, _, err) = try run(fleetBinary, ["make-registry", "--count", "\(Self.agents)",
-                                                     "--key-seed", cluster.path("fleet.seed"), "--out", cluster.path("registry.json")])
+                                                     "--key-seed", cluster.path("fleet.seed"), "--out", cluster.path("registry.sqlite")])
         try #require(status == 0, "make-registry failed: \(err)")
         // Every simulated agent connects from 127.0.0.1; real cameras come from many addresses.
         try cluster.startServers(tls: true, streampointArguments: ["--max-pending-per-address", "256"])

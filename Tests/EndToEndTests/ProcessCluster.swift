@@ -173,6 +173,10 @@ final class Cluster {
 
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
+    /// What `--registry` gets: a postgres:// URL when a test sets one, else the cluster's SQLite file.
+    var registryLocation: String?
+    var registry: String { registryLocation ?? path("registry.sqlite") }
+
     /// A file of the test PKI, e.g. `pkiPath("ca.pem")`; it exists once `makePKI()`
     /// or `startServers(tls: true)` has run. Certificates: server (localhost),
     /// expired, wrongname (wrong.example), other-server (signed by other-ca);
@@ -261,12 +265,12 @@ final class Cluster {
         }
 
         let (status, _, enrollErr) = try run(Binaries.host("camagent-endpoint"), [
-            "enroll", "--registry", path("registry.json"), "--id", agentID, "--key-file", path("device.key"),
+            "enroll", "--registry", registry, "--id", agentID, "--key-file", path("device.key"),
         ])
         guard status == 0 else { throw ClusterError("enroll failed: \(enrollErr)") }
         let streampointAddress = tls ? "tls://localhost:\(streampointPort)" : "\(streampointHost):\(streampointPort)"
         endpoint = try spawn("endpoint", Binaries.host("camagent-endpoint"), [
-            "serve", "--listen", "\(listenHost):\(fixedEndpointPort)", "--admin", "127.0.0.1:0", "--registry", path("registry.json"),
+            "serve", "--listen", "\(listenHost):\(fixedEndpointPort)", "--admin", "127.0.0.1:0", "--registry", registry,
             "--ticket-key-file", path("ticket.key"),
             "--streampoint", streampointOverride ?? "\(streampointID)=\(streampointAddress)",
         ] + secondStreampoint + endpointTLS + endpointArguments)
@@ -328,4 +332,11 @@ final class Cluster {
     }
 
     func removeDirectory() { try? FileManager.default.removeItem(at: directory) }
+}
+
+/// The bytes of a SQLite registry and its write-ahead log, as text: what a
+/// reader of the files could find (verifiers are stored as hex text).
+func registryFileText(_ path: String) -> String {
+    [path, path + "-wal"].compactMap { FileManager.default.contents(atPath: $0) }
+        .map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n")
 }

@@ -78,7 +78,7 @@ extension EndToEnd {
         #expect(agent.stderr.contains("retrying in"), "\(agent.stderr)")
         // Now an endpoint appears on that port.
         _ = try cluster.spawn("endpoint-late", Binaries.host("camagent-endpoint"), [
-            "serve", "--listen", "127.0.0.1:\(laterPort)", "--admin", "127.0.0.1:0", "--registry", cluster.path("registry.json"),
+            "serve", "--listen", "127.0.0.1:\(laterPort)", "--admin", "127.0.0.1:0", "--registry", cluster.path("registry.sqlite"),
             "--ticket-key-file", cluster.path("ticket.key"), "--streampoint", "sp1=127.0.0.1:\(cluster.streampointPort)",
         ])
         let url = try cluster.viewerURL(target: "rtsp", timeout: 30)

@@ -133,7 +133,8 @@ extension EndToEnd {
         #expect(try countFrames(url, seconds: 2) >= 25)
         let key = bytes(hex: cluster.deviceKey)
         let verifier = Hex.encode(Authentication.verifier(deviceKey: key, agentID: cluster.agentID))
-        let registry = (try? String(contentsOfFile: cluster.path("registry.json"), encoding: .utf8)) ?? ""
+        // The SQLite file's bytes (and its WAL): the verifier is stored as hex text.
+        let registry = registryFileText(cluster.path("registry.sqlite"))
         #expect(registry.contains(verifier), "the registry should hold the verifier")
         #expect(!registry.contains(cluster.deviceKey), "the registry must not hold the device key")
         let logs = cluster.allLogs.lowercased()

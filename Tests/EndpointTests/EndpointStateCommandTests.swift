@@ -1,4 +1,5 @@
 @testable import camagent_endpoint
+@testable import EndpointCore
 import CamNIO
 import CamProtocol
 import Foundation
@@ -22,14 +23,23 @@ import Testing
              agentEndpoints: [EndpointEntry] = [], commandTimeout: TimeAmount = .seconds(5), registry: Registry = Registry()) throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("endpoint-state-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let path = directory.appendingPathComponent("registry.json").path
-            try registry.save(path: path)
+            let store = try SQLRegistryStore.open(.sqlite(path: directory.appendingPathComponent("registry.sqlite").path))
+            _ = try store.importRegistry(registry)
+            self.store = store
             let settings = EndpointState.Settings(
-                registryPath: path, streampoints: try streampoints.map { try StreampointInfo(argument: $0) },
+                endpointID: "test-endpoint", streampoints: try streampoints.map { try StreampointInfo(argument: $0) },
                 ticketKey: [UInt8](repeating: 7, count: 32), ticketLifetime: 300, maxPending: 10,
                 link: .init(serverName: "t", heartbeatSeconds: 10, peerTimeoutSeconds: 30),
                 agentEndpoints: agentEndpoints, mainRecheckSeconds: 30, commandTimeout: commandTimeout)
-            state = EndpointState(eventLoop: group.next(), settings: settings, registry: registry)
+            state = EndpointState(eventLoop: group.next(), settings: settings, registryWorker: RegistryWorker(store: store))
+            try state.eventLoop.flatSubmit { [state] in state.refreshRegistry() }.wait()
+        }
+
+        let store: SQLRegistryStore
+
+        /// Runs `body` on the loop and waits (here, off the loop) for its future.
+        func onLoopFuture<T>(_ body: @escaping () -> EventLoopFuture<T>) throws -> T {
+            try state.eventLoop.flatSubmit(body).wait()
         }
 
         func onLoop<T>(_ body: @escaping () throws -> T) throws -> T {
@@ -47,6 +57,7 @@ import Testing
         /// Call from the test (never from the loop, where closures may drop the last reference).
         func shutdown() {
             try? group.syncShutdownGracefully()
+            state.registryWorker.shutdown()
             try? FileManager.default.removeItem(at: directory)
         }
     }
@@ -80,15 +91,15 @@ import Testing
             }
         }
         try check(main: "sp1", backup: "sp2")
-        _ = try fixture.onLoop { try fixture.state.assign(agentID: "cam-1", streampointID: "sp3") }
+        _ = try fixture.onLoopFuture { fixture.state.assign(agentID: "cam-1", streampointID: "sp3") }
         try check(main: "sp3", backup: "sp1")
-        _ = try fixture.onLoop { try fixture.state.assign(agentID: "cam-1", streampointID: "sp2", backupID: "sp1") }
+        _ = try fixture.onLoopFuture { fixture.state.assign(agentID: "cam-1", streampointID: "sp2", backupID: "sp1") }
         try check(main: "sp2", backup: "sp1")
         // The choice is saved with the assignment.
-        let saved = try Registry.load(path: fixture.state.settings.registryPath).registry
+        let saved = try fixture.store.snapshot().registry
         #expect(saved["cam-1"]?.streampoint == "sp2" && saved["cam-1"]?.backupStreampoint == "sp1")
-        #expect(throws: (any Error).self) { try fixture.onLoop { try fixture.state.assign(agentID: "cam-1", streampointID: "sp2", backupID: "sp2") } }
-        #expect(throws: (any Error).self) { try fixture.onLoop { try fixture.state.assign(agentID: "cam-1", streampointID: "sp2", backupID: "sp9") } }
+        #expect(throws: (any Error).self) { try fixture.onLoopFuture { fixture.state.assign(agentID: "cam-1", streampointID: "sp2", backupID: "sp2") } }
+        #expect(throws: (any Error).self) { try fixture.onLoopFuture { fixture.state.assign(agentID: "cam-1", streampointID: "sp2", backupID: "sp9") } }
 
         let single = try Fixture(streampoints: ["sp1=127.0.0.1:7101"], registry: Self.registry(agents: ["cam-1"]))
         defer { single.shutdown() }
@@ -161,12 +172,12 @@ import Testing
         let subject = AttemptSubject(kind: .serial, id: unit.serial, host: "192.0.2.5")
         let fixture = try Fixture(registry: registry)
         defer { fixture.shutdown() }
-        let first = try fixture.onLoop { fixture.state.activate(request, subject: subject, remote: "192.0.2.5:1") }
+        let first = try fixture.onLoopFuture { fixture.state.activate(request, subject: subject, remote: "192.0.2.5:1") }
         guard case .issued(let agentID, _, false) = first else { Issue.record("first activation: \(first)"); return }
         _ = try fixture.goOnline(agentID)
 
         // Online, no reset: a clone.
-        let clone = try fixture.onLoop { fixture.state.activate(request, subject: subject, remote: "192.0.2.9:1") }
+        let clone = try fixture.onLoopFuture { fixture.state.activate(request, subject: subject, remote: "192.0.2.9:1") }
         guard case .refused(.identityConflict, _, _) = clone else { Issue.record("clone not refused: \(clone)"); return }
 
         // The agent confirms a reset; its session still looks online (the handler
@@ -176,12 +187,12 @@ import Testing
         try fixture.onLoop { fixture.state.commandResultReceived(agentID: agentID, commandID: id, code: nil, message: "identity dropped") }
         guard case .done = try reset.wait() else { Issue.record("reset not confirmed"); return }
         #expect(try fixture.onLoop { fixture.state.isOnline(agentID) })
-        let again = try fixture.onLoop { fixture.state.activate(request, subject: subject, remote: "192.0.2.5:2") }
+        let again = try fixture.onLoopFuture { fixture.state.activate(request, subject: subject, remote: "192.0.2.5:2") }
         guard case .issued(agentID, _, true) = again else { Issue.record("re-activation after reset refused: \(again)"); return }
         #expect(try fixture.onLoop { fixture.state.registry.units[unit.serial]?.activations } == 2)
 
         // Only once.
-        let third = try fixture.onLoop { fixture.state.activate(request, subject: subject, remote: "192.0.2.9:1") }
+        let third = try fixture.onLoopFuture { fixture.state.activate(request, subject: subject, remote: "192.0.2.9:1") }
         guard case .refused(.identityConflict, _, _) = third else { Issue.record("second re-activation allowed: \(third)"); return }
 
         // A refused reset grants nothing.

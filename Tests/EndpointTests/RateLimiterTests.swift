@@ -1,4 +1,5 @@
 @testable import camagent_endpoint
+@testable import EndpointCore
 import CamProtocol
 import Testing
 

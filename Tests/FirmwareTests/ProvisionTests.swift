@@ -56,11 +56,13 @@ import Testing
         }
 
         // One command loads the CSV into the endpoint's registry.
-        let imported = try run(Repo.binary("camagent-endpoint"), ["import-units", "--registry", scratch.path("agents.json"),
+        let imported = try run(Repo.binary("camagent-endpoint"), ["import-units", "--registry", scratch.path("registry.sqlite"),
                                                                   "--csv", scratch.path("batch/units.csv")])
         #expect(imported.status == 0 && imported.stdout == "imported 3 units\n", "\(imported.all)")
-        let registry = try String(contentsOfFile: scratch.path("agents.json"), encoding: .utf8)
-        #expect(registry.contains("\"cam-XM0002\"") && registry.contains("\"00:12:34:56:78:9c\""))
+        // The SQLite file's bytes, and its write-ahead log if one is left.
+        let registry = [scratch.path("registry.sqlite"), scratch.path("registry.sqlite-wal")]
+            .compactMap { FileManager.default.contents(atPath: $0) }.map { String(decoding: $0, as: UTF8.self) }.joined()
+        #expect(registry.contains("cam-XM0002") && registry.contains("00:12:34:56:78:9c"))
         #expect(secrets.allSatisfy { !registry.contains($0) }, "the registry stores a secret")
 
         // A second run into the same directory refuses, so no secret is overwritten.

@@ -170,7 +170,7 @@ echo "$SERIAL,00:12:34:56:78:9a" >serials.txt
 say "VENDOR.md 2: Scripts/firmware provision"
 "$REPO/Scripts/firmware" provision --board $BOARD --serials serials.txt --endpoint https://$HOSTNAME_TLS:7443 --out batch-0001
 say "VENDOR.md 3: camagent-endpoint import-units"
-"$ENDPOINT_BIN" import-units --registry agents.json --csv batch-0001/units.csv
+"$ENDPOINT_BIN" import-units --registry registry.sqlite --csv batch-0001/units.csv
 say "VENDOR.md 4: Scripts/firmware patch"
 "$REPO/Scripts/firmware" patch --image vendor.img --board $BOARD --config batch-0001/units/$SERIAL.conf \
     --ca pki/ca.pem --out $SERIAL.img
@@ -213,7 +213,7 @@ ip netns exec "$NS" ip tuntap add dev tap0 mode tap
 ip netns exec "$NS" ip addr add $HOST_IP/24 dev tap0
 ip netns exec "$NS" ip link set tap0 up
 openssl rand -hex 32 >ticket.key
-ip netns exec "$NS" "$ENDPOINT_BIN" serve --listen $HOST_IP:7443 --admin 127.0.0.1:7001 --registry agents.json \
+ip netns exec "$NS" "$ENDPOINT_BIN" serve --listen $HOST_IP:7443 --admin 127.0.0.1:7001 --registry registry.sqlite \
     --ticket-key-file ticket.key --streampoint sp1=tls://$HOSTNAME_TLS:7100 \
     --tls-cert pki/endpoint.pem --tls-key pki/endpoint.key >endpoint.out 2>endpoint.err &
 ENDPOINT_PID=$!

@@ -2,28 +2,21 @@ import CamNIO
 import CamProtocol
 import Foundation
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// One enrolled agent. Only the verifier is stored, never the device key.
-struct AgentRecord: Codable, Equatable {
-    var id: String
+public struct AgentRecord: Codable, Equatable, Sendable {
+    public var id: String
     /// Hex of Authentication.verifier(deviceKey:agentID:).
-    var verifier: String
+    public var verifier: String
     /// Assigned streampoint id; nil means "the endpoint's default streampoint".
-    var streampoint: String?
+    public var streampoint: String?
     /// Set by `revoke`: the endpoint refuses this agent (after a correct proof) with the reason.
-    var revoked: Revocation?
+    public var revoked: Revocation?
     /// The backup streampoint the operator chose; nil means "the one after the
     /// main streampoint in the endpoint's --streampoint list".
-    var backupStreampoint: String?
+    public var backupStreampoint: String?
 
-    init(id: String, verifier: String, streampoint: String?, revoked: Revocation? = nil, backupStreampoint: String? = nil) {
+    public init(id: String, verifier: String, streampoint: String?, revoked: Revocation? = nil, backupStreampoint: String? = nil) {
         self.id = id
         self.verifier = verifier
         self.streampoint = streampoint
@@ -33,7 +26,7 @@ struct AgentRecord: Codable, Equatable {
 
     private enum CodingKeys: String, CodingKey { case id, verifier, streampoint, revoked, backupStreampoint }
 
-    init(from decoder: Decoder) throws {
+    public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         id = try c.decode(String.self, forKey: .id)
         verifier = try c.decode(String.self, forKey: .verifier)
@@ -42,7 +35,7 @@ struct AgentRecord: Codable, Equatable {
         backupStreampoint = try c.decodeIfPresent(String.self, forKey: .backupStreampoint)
     }
 
-    func encode(to encoder: Encoder) throws {
+    public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(id, forKey: .id)
         try c.encode(verifier, forKey: .verifier)
@@ -54,43 +47,51 @@ struct AgentRecord: Codable, Equatable {
     }
 }
 
-/// The endpoint's agent registry, a small JSON file:
+/// A copy of the registry in memory: the endpoint's cache of the store, and the
+/// slice of rows one store transaction works on. Until the SQL store, it was a
+/// JSON file; that format is still read by `import-registry`:
 /// `{"version":1,"agents":[{"id":"cam-1","verifier":"<hex>","streampoint":"sp1"}],
 ///   "units":[{"serial":"XM0001","agentID":"cam-XM0001","activationVerifier":"<hex>",…}]}`.
 /// `units` (factory units that may activate, Units.swift) is left out when empty,
 /// and files without it load as before.
-struct Registry: Equatable {
-    static let formatVersion = 1
+public struct Registry: Equatable, Sendable {
+    public static let formatVersion = 1
 
-    private(set) var agents: [String: AgentRecord] = [:]
+    public private(set) var agents: [String: AgentRecord] = [:]
     /// Factory units by serial.
-    private(set) var units: [String: UnitRecord] = [:]
+    public private(set) var units: [String: UnitRecord] = [:]
     /// agent id → serial of the unit that activates as that id.
     private(set) var serialByAgentID: [String: String] = [:]
 
-    init() {}
+    public init() {}
 
-    var sortedAgents: [AgentRecord] { agents.values.sorted { $0.id < $1.id } }
+    public var sortedAgents: [AgentRecord] { agents.values.sorted { $0.id < $1.id } }
 
-    subscript(id: String) -> AgentRecord? { agents[id] }
+    public subscript(id: String) -> AgentRecord? { agents[id] }
 
-    mutating func upsert(_ record: AgentRecord) { agents[record.id] = record }
+    public mutating func upsert(_ record: AgentRecord) { agents[record.id] = record }
 
-    var sortedUnits: [UnitRecord] { units.values.sorted { $0.serial < $1.serial } }
+    /// Takes over every row of `other` (the rows a store transaction returned).
+    public mutating func merge(_ other: Registry) {
+        for agent in other.agents.values { upsert(agent) }
+        for unit in other.units.values { upsertUnit(unit) }
+    }
+
+    public var sortedUnits: [UnitRecord] { units.values.sorted { $0.serial < $1.serial } }
 
     /// The unit that activates as `agentID`, if any.
-    func unit(agentID: String) -> UnitRecord? { serialByAgentID[agentID].flatMap { units[$0] } }
+    public func unit(agentID: String) -> UnitRecord? { serialByAgentID[agentID].flatMap { units[$0] } }
 
     /// Adds or replaces a unit. Callers keep agent ids unique across units
     /// (`addUnit` checks it; decoding rejects duplicates).
-    mutating func upsertUnit(_ unit: UnitRecord) {
+    public mutating func upsertUnit(_ unit: UnitRecord) {
         if let old = units[unit.serial], old.agentID != unit.agentID { serialByAgentID[old.agentID] = nil }
         units[unit.serial] = unit
         serialByAgentID[unit.agentID] = unit.serial
     }
 
     /// The verifier bytes of an agent, nil if the agent is unknown.
-    func verifier(for id: String) -> [UInt8]? {
+    public func verifier(for id: String) -> [UInt8]? {
         agents[id].flatMap { Hex.decode($0.verifier) }
     }
 
@@ -104,7 +105,7 @@ struct Registry: Equatable {
 
     /// Parses and validates the file contents. Errors describe the problem
     /// (never a verifier) and name the file.
-    static func decode(_ data: Data, path: String) throws -> Registry {
+    public static func decode(_ data: Data, path: String) throws -> Registry {
         let file: FileFormat
         do {
             file = try JSONDecoder().decode(FileFormat.self, from: data)
@@ -161,7 +162,7 @@ struct Registry: Equatable {
         return registry
     }
 
-    func encoded() throws -> Data {
+    public func encoded() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let file = FileFormat(version: Registry.formatVersion, agents: sortedAgents,
@@ -169,69 +170,18 @@ struct Registry: Equatable {
         return try encoder.encode(file) + Data("\n".utf8)
     }
 
-    /// Loads the registry; a missing file is an empty registry (`enroll` creates it).
-    static func load(path: String) throws -> (registry: Registry, existed: Bool) {
-        guard FileManager.default.fileExists(atPath: path) else { return (Registry(), false) }
+    /// Reads a registry file of the old JSON format (`import-registry`).
+    public static func importJSON(path: String) throws -> Registry {
+        guard FileManager.default.fileExists(atPath: path) else { throw ValidationFailure("cannot import \(path): no such file") }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ValidationFailure("cannot read registry \(path)")
         }
-        return (try decode(data, path: path), true)
-    }
-
-    /// Writes atomically: a temporary file in the same directory, fsync, rename over
-    /// the old file, then fsync of the directory. A crash leaves either the old or the
-    /// new file, never half of one. Mode 0600: a verifier lets its holder pass as the
-    /// endpoint to that agent, so the file is as private as a key.
-    func save(path: String) throws {
-        let data = try encoded()
-        let url = URL(fileURLWithPath: path)
-        let directory = url.deletingLastPathComponent().path
-        let temp = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw ValidationFailure("cannot write registry: cannot create \(temp): \(String(cString: strerror(errno)))")
-        }
-        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
-        do {
-            try handle.write(contentsOf: data)
-            try handle.synchronize()
-            try handle.close()
-        } catch {
-            _ = try? handle.close()
-            unlink(temp)
-            throw ValidationFailure("cannot write registry \(temp): \(error.localizedDescription)")
-        }
-        guard rename(temp, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temp)
-            throw ValidationFailure("cannot replace registry \(path): \(reason)")
-        }
-        let dirFD = open(directory.isEmpty ? "." : directory, O_RDONLY | O_CLOEXEC)
-        if dirFD >= 0 {
-            _ = fsync(dirFD)
-            close(dirFD)
-        }
-    }
-}
-
-/// Identifies one version of a file on disk, to notice when another process
-/// (`camagent-endpoint enroll`) has replaced it.
-struct FileStamp: Equatable {
-    var inode: UInt64
-    var size: UInt64
-    var modified: Double
-
-    static func of(path: String) -> FileStamp? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        let modified = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
-        return FileStamp(inode: UInt64(info.st_ino), size: UInt64(info.st_size), modified: modified)
+        return try decode(data, path: path)
     }
 }
 
 /// Readable text for a JSON decoding error: what is wrong and where.
-func describe(_ error: DecodingError) -> String {
+public func describe(_ error: DecodingError) -> String {
     func path(_ codingPath: [CodingKey]) -> String {
         var text = ""
         for key in codingPath {

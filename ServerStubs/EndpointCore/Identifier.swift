@@ -1,9 +1,9 @@
 /// Agent and streampoint ids: 1–64 characters of [A-Za-z0-9._-]. The rule keeps
 /// ids safe to print in logs, URLs and file names.
-enum Identifier {
-    static let maxLength = 64
+public enum Identifier {
+    public static let maxLength = 64
 
-    static func isValid(_ id: String) -> Bool {
+    public static func isValid(_ id: String) -> Bool {
         let utf8 = Array(id.utf8)
         guard !utf8.isEmpty, utf8.count <= maxLength else { return false }
         for byte in utf8 {
@@ -18,5 +18,5 @@ enum Identifier {
         return true
     }
 
-    static let rule = "1 to 64 characters of A-Z a-z 0-9 . _ -"
+    public static let rule = "1 to 64 characters of A-Z a-z 0-9 . _ -"
 }

@@ -3,16 +3,21 @@ import CamProtocol
 import Foundation
 
 /// An operator's revocation of an agent or unit.
-struct Revocation: Codable, Equatable {
-    var reason: String
+public struct Revocation: Codable, Equatable, Sendable {
+    public init(reason: String, at: String?) {
+        self.reason = reason
+        self.at = at
+    }
+
+    public var reason: String
     /// ISO 8601 UTC, or nil if not recorded (a hand-edited registry).
-    var at: String?
+    public var at: String?
 
     /// Reasons are shown to the unit in ERROR(revoked) and in logs: one line of
     /// printable text, bounded.
-    static let maxReasonCharacters = 200
+    public static let maxReasonCharacters = 200
 
-    static func validate(reason: String) -> String? {
+    public static func validate(reason: String) -> String? {
         if reason.trimmingCharacters(in: .whitespaces).isEmpty { return "the reason must not be empty" }
         if reason.count > maxReasonCharacters { return "the reason must be at most \(maxReasonCharacters) characters" }
         if reason.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
@@ -22,14 +27,14 @@ struct Revocation: Codable, Equatable {
     }
 
     /// The text of ERROR(revoked), as the agent logs it.
-    var errorText: String { "agent revoked by operator: \(String(reason.prefix(Revocation.maxReasonCharacters)))" }
+    public var errorText: String { "agent revoked by operator: \(String(reason.prefix(Revocation.maxReasonCharacters)))" }
 }
 
 /// A factory unit that may activate: it proves knowledge of its activation
 /// secret and receives `agentID` and a fresh device key. Only the verifier of
 /// the secret is stored (Activation.verifier(activationSecret:serial:)).
-struct UnitRecord: Codable, Equatable {
-    enum State: String, Codable {
+public struct UnitRecord: Codable, Equatable, Sendable {
+    public enum State: String, Codable, Sendable {
         /// Never activated.
         case new
         /// Activated at least once; may activate again while its agent is offline (factory reset).
@@ -38,24 +43,24 @@ struct UnitRecord: Codable, Equatable {
         case revoked
     }
 
-    var serial: String
+    public var serial: String
     /// Hex of Activation.verifier(activationSecret:serial:).
-    var activationVerifier: String
+    public var activationVerifier: String
     /// The agent id the unit gets: from the import, or "cam-<serial>".
-    var agentID: String
-    var model: String?
-    var mac: String?
-    var state: State
-    var activations: Int
+    public var agentID: String
+    public var model: String?
+    public var mac: String?
+    public var state: State
+    public var activations: Int
     /// ISO 8601 UTC of the last successful activation.
-    var lastActivation: String?
+    public var lastActivation: String?
     /// Set when the serial activated while its agent was online, or the agent
     /// authenticated from a second address while online: a cloned unit, probably.
-    var cloneSuspected: Bool
+    public var cloneSuspected: Bool
     /// The reason while `state` is `revoked`.
-    var revoked: Revocation?
+    public var revoked: Revocation?
 
-    init(serial: String, activationVerifier: String, agentID: String, model: String? = nil, mac: String? = nil) {
+    public init(serial: String, activationVerifier: String, agentID: String, model: String? = nil, mac: String? = nil) {
         self.serial = serial
         self.activationVerifier = activationVerifier
         self.agentID = agentID
@@ -72,7 +77,7 @@ struct UnitRecord: Codable, Equatable {
         case serial, activationVerifier, agentID, model, mac, state, activations, lastActivation, cloneSuspected, revoked
     }
 
-    init(from decoder: Decoder) throws {
+    public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         serial = try c.decode(String.self, forKey: .serial)
         activationVerifier = try c.decode(String.self, forKey: .activationVerifier)
@@ -86,7 +91,7 @@ struct UnitRecord: Codable, Equatable {
         revoked = try c.decodeIfPresent(Revocation.self, forKey: .revoked)
     }
 
-    func encode(to encoder: Encoder) throws {
+    public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(serial, forKey: .serial)
         try c.encode(activationVerifier, forKey: .activationVerifier)
@@ -101,30 +106,38 @@ struct UnitRecord: Codable, Equatable {
     }
 
     /// The default agent id of a serial, if it makes a valid id.
-    static func defaultAgentID(serial: String) -> String? {
+    public static func defaultAgentID(serial: String) -> String? {
         let id = "cam-" + serial
         return Identifier.isValid(id) ? id : nil
     }
 }
 
 /// What a unit reported in ACTIVATE_BEGIN. Peer text: stored only if it looks sane.
-struct ActivationRequest: Equatable {
-    var serial: String
-    var mac: String
-    var model: String
-    var firmware: String
+public struct ActivationRequest: Equatable, Sendable {
+    public var serial: String
+    public var mac: String
+    public var model: String
+    public var firmware: String
+
+    public init(serial: String, mac: String, model: String, firmware: String) {
+        self.serial = serial
+        self.mac = mac
+        self.model = model
+        self.firmware = firmware
+    }
 }
 
 /// A device key on its way to the unit. Its description never shows the bytes,
 /// so printing an action or outcome cannot leak it into a log.
-struct IssuedKey: Equatable, CustomStringConvertible, CustomDebugStringConvertible {
-    var bytes: [UInt8]
-    var description: String { "<\(bytes.count)-byte key>" }
-    var debugDescription: String { description }
+public struct IssuedKey: Equatable, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    public var bytes: [UInt8]
+    public init(bytes: [UInt8]) { self.bytes = bytes }
+    public var description: String { "<\(bytes.count)-byte key>" }
+    public var debugDescription: String { description }
 }
 
 /// The endpoint's decision on an activation whose proof checked out.
-enum ActivationOutcome: Equatable {
+public enum ActivationOutcome: Equatable, Sendable {
     case issued(agentID: String, key: IssuedKey, reactivated: Bool)
     /// `reason` is for the log; `text` goes to the unit.
     case refused(code: ErrorCode, text: String, reason: String)
@@ -132,19 +145,19 @@ enum ActivationOutcome: Equatable {
 
 extension Registry {
     /// Why `agentID` is revoked, if it is: its own record, or its unit's.
-    func revocation(ofAgent agentID: String) -> Revocation? {
+    public func revocation(ofAgent agentID: String) -> Revocation? {
         if let revoked = agents[agentID]?.revoked { return revoked }
         if let unit = unit(agentID: agentID) { return revocation(of: unit) }
         return nil
     }
 
     /// Why a unit is revoked: the unit itself, or the agent it activates as.
-    func revocation(of unit: UnitRecord) -> Revocation? {
+    public func revocation(of unit: UnitRecord) -> Revocation? {
         if unit.state == .revoked { return unit.revoked ?? Revocation(reason: "no reason recorded", at: nil) }
         return agents[unit.agentID]?.revoked
     }
 
-    func activationVerifier(serial: String) -> [UInt8]? {
+    public func activationVerifier(serial: String) -> [UInt8]? {
         units[serial].flatMap { Hex.decode($0.activationVerifier) }
     }
 
@@ -157,7 +170,7 @@ extension Registry {
     ///   flagged cloneSuspected, the online session is not touched;
     /// - otherwise the unit is active, its agent's verifier is replaced by that
     ///   of `newKey` (an older key stops working), activations += 1.
-    mutating func activate(_ request: ActivationRequest, newKey: [UInt8], isOnline: (String) -> Bool,
+    public mutating func activate(_ request: ActivationRequest, newKey: [UInt8], isOnline: (String) -> Bool,
                            at: String) -> ActivationOutcome {
         guard var unit = units[request.serial] else {
             // The registry changed between challenge and proof.
@@ -188,12 +201,12 @@ extension Registry {
     }
 
     /// Peer-reported text worth keeping: 1–64 printable ASCII characters.
-    static func sane(_ text: String) -> String? {
+    public static func sane(_ text: String) -> String? {
         guard !text.isEmpty, text.utf8.count <= 64, text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else { return nil }
         return text
     }
 
-    enum RevocationChange: Equatable {
+    public enum RevocationChange: Equatable, Sendable {
         case unknown
         case changed
         case unchanged
@@ -201,7 +214,7 @@ extension Registry {
 
     /// Revokes the agent id and the unit that activates as it. `.unknown` if
     /// neither exists.
-    mutating func revoke(agentID: String, reason: String, at: String) -> RevocationChange {
+    public mutating func revoke(agentID: String, reason: String, at: String) -> RevocationChange {
         let revocation = Revocation(reason: reason, at: at)
         var found = false
         let before = self
@@ -221,7 +234,7 @@ extension Registry {
     }
 
     /// Lifts a revocation; the unit goes back to active (or new if it never activated).
-    mutating func unrevoke(agentID: String) -> RevocationChange {
+    public mutating func unrevoke(agentID: String) -> RevocationChange {
         var found = false
         let before = self
         if var record = agents[agentID] {
@@ -241,7 +254,7 @@ extension Registry {
 
     /// Flags the unit of `agentID` as a suspected clone; false if it has no unit
     /// or is flagged already.
-    mutating func flagClone(agentID: String) -> Bool {
+    public mutating func flagClone(agentID: String) -> Bool {
         guard var unit = unit(agentID: agentID), !unit.cloneSuspected else { return false }
         unit.cloneSuspected = true
         upsertUnit(unit)
@@ -250,7 +263,7 @@ extension Registry {
 
     /// Adds a unit, or updates the secret, model and MAC of an existing serial.
     /// Only the verifier of the secret is kept.
-    mutating func addUnit(serial: String, activationSecret: [UInt8], agentID: String?, model: String?, mac: String?) throws {
+    public mutating func addUnit(serial: String, activationSecret: [UInt8], agentID: String?, model: String?, mac: String?) throws {
         guard Identifier.isValid(serial) else { throw ValidationFailure("serial \(bounded(serial)) must be \(Identifier.rule)") }
         guard (16...64).contains(activationSecret.count) else {
             throw ValidationFailure("unit \(serial): the activation secret must be 16 to 64 bytes (32 to 128 hex digits)")
@@ -277,77 +290,3 @@ extension Registry {
     }
 }
 
-/// One row of the factory CSV (`import-units`).
-struct UnitImport: Equatable {
-    var agentID: String?
-    var serial: String
-    var activationSecret: [UInt8]
-    var model: String?
-    var mac: String?
-}
-
-/// Reads the CSV the factory provisioning tool writes:
-/// header `agent_id,serial,activation_secret[,model][,mac]` (columns by name,
-/// plus the tool's informational columns, ignored), one unit per line, secrets as hex. No quoting: fields never contain commas.
-/// Blank lines and lines starting with `#` are skipped. Errors name the line
-/// and column, never a secret.
-enum UnitCSV {
-    static let required = ["agent_id", "serial", "activation_secret"]
-    static let optional = ["model", "mac"]
-    /// Columns the provisioning tool (camagent-firmware provision) writes for
-    /// the operator; accepted and not stored, so its CSV loads as it is.
-    static let informational = ["firmware", "stream_list_url", "rtsp_path", "snapshot_path"]
-
-    static func parse(_ text: String, path: String) throws -> [UnitImport] {
-        var header: [String]?
-        var rows: [UnitImport] = []
-        var serials = Set<String>()
-        // "\r\n" is one Character in Swift: split on both forms.
-        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
-        for (index, rawLine) in lines.enumerated() {
-            let lineNumber = index + 1
-            var line = String(rawLine)
-            if line.hasSuffix("\r") { line.removeLast() }
-            if line.trimmingCharacters(in: .whitespaces).isEmpty || line.hasPrefix("#") { continue }
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
-                .map { $0.trimmingCharacters(in: .whitespaces) }
-            func fail(_ problem: String) -> ValidationFailure { ValidationFailure("\(path) line \(lineNumber): \(problem)") }
-            guard let columns = header else {
-                let names = fields.map { $0.lowercased() }
-                for name in names where !(required + optional + informational).contains(name) {
-                    throw fail("unknown column \(bounded(name)); the header is agent_id,serial,activation_secret[,model][,mac]"
-                        + " (also accepted, not stored: \(informational.joined(separator: ",")))")
-                }
-                for name in required where !names.contains(name) {
-                    throw fail("the header lacks \(name); it is agent_id,serial,activation_secret[,model][,mac]")
-                }
-                guard Set(names).count == names.count else { throw fail("a column appears twice in the header") }
-                header = names
-                continue
-            }
-            guard fields.count == columns.count else {
-                throw fail("\(fields.count) fields, the header has \(columns.count)")
-            }
-            var values: [String: String] = [:]
-            for (name, value) in zip(columns, fields) { values[name] = value }
-            let serial = values["serial"]!
-            guard Identifier.isValid(serial) else { throw fail("serial must be \(Identifier.rule)") }
-            guard serials.insert(serial).inserted else { throw fail("serial \(serial) appears twice") }
-            guard let secret = Hex.decode(values["activation_secret"]!), (16...64).contains(secret.count) else {
-                throw fail("activation_secret of \(serial) must be 32 to 128 hex digits")
-            }
-            let agentID = values["agent_id"]!
-            if !agentID.isEmpty && !Identifier.isValid(agentID) {
-                throw fail("agent_id of \(serial) must be \(Identifier.rule)")
-            }
-            func optionalValue(_ name: String) -> String? {
-                guard let value = values[name], !value.isEmpty else { return nil }
-                return value
-            }
-            rows.append(UnitImport(agentID: agentID.isEmpty ? nil : agentID, serial: serial, activationSecret: secret,
-                                   model: optionalValue("model"), mac: optionalValue("mac")))
-        }
-        guard header != nil else { throw ValidationFailure("\(path): empty; expected the header agent_id,serial,activation_secret[,model][,mac]") }
-        return rows
-    }
-}

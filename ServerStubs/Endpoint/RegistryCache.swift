@@ -1,0 +1,131 @@
+import CamNIO
+import CamProtocol
+import EndpointCore
+import Foundation
+import NIOCore
+
+/// The endpoint's side of the shared registry: keeping its copy current,
+/// presence rows for its sessions, and what happens while the store is away.
+/// All on the endpoint's event loop; the store itself runs on RegistryWorker.
+extension EndpointState {
+    /// Brings the copy up to date: one cheap query for the generation, and a
+    /// full load only when another endpoint or a CLI command changed something.
+    /// Called before every login step that reads the registry, so a unit
+    /// activated or revoked elsewhere is known here at its next login.
+    /// Requests that arrive while a refresh runs share the next one, which
+    /// starts after it: none is answered by a read older than itself.
+    func refreshRegistry() -> EventLoopFuture<Void> {
+        eventLoop.preconditionInEventLoop()
+        guard refreshInFlight != nil else { return startRefresh() }
+        if let queued = refreshQueued { return queued.futureResult }
+        let queued = eventLoop.makePromise(of: Void.self)
+        refreshQueued = queued
+        return queued.futureResult
+    }
+
+    private func startRefresh() -> EventLoopFuture<Void> {
+        let cached = registryGeneration
+        let refresh = registryWorker.run(on: eventLoop) { store -> (registry: Registry, generation: Int64)? in
+            try store.prepare()
+            if let cached, try store.generation() == cached { return nil }
+            return try store.snapshot()
+        }.map { loaded -> Void in
+            if let loaded { self.adopt(loaded.registry, generation: loaded.generation) }
+            self.registryAnswered()
+        }
+        refreshInFlight = refresh
+        refresh.whenComplete { result in
+            if case .failure(let error) = result { self.registryFailed(error) }
+            self.refreshInFlight = nil
+            if let queued = self.refreshQueued {
+                self.refreshQueued = nil
+                self.startRefresh().cascade(to: queued)
+            }
+        }
+        return refresh
+    }
+
+    private func adopt(_ loaded: Registry, generation: Int64) {
+        let first = registryGeneration == nil
+        registry = loaded
+        registryGeneration = generation
+        if first {
+            ServerLog.info(component, "registry \(registryWorker.store.displayName): \(loaded.agents.count) agents, \(loaded.units.count) units")
+        } else {
+            ServerLog.debug(component, "registry changed (generation \(generation)); reloaded \(loaded.agents.count) agents")
+        }
+        closeRevokedSessions()
+    }
+
+    private func registryAnswered() {
+        if let problem = registryProblem {
+            registryProblem = nil
+            ServerLog.info(component, "registry \(registryWorker.store.displayName) answers again (was: \(problem)); logins resume")
+        }
+    }
+
+    /// Logged once per outage, not once per login.
+    func registryFailed(_ error: Error) {
+        let problem = "\(error)"
+        if registryProblem == nil {
+            ServerLog.error(component, "registry unavailable: \(problem); logins are refused (retry later) until it answers, agents online stay online")
+        }
+        registryProblem = problem
+    }
+
+    /// Every second: pick up changes made elsewhere (a revocation then closes
+    /// the live session here). Every PresenceRecord.renewSeconds: renew the
+    /// leases of this endpoint's sessions.
+    func startRegistryWatch() {
+        eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [weak self] _ in
+            _ = self?.refreshRegistry()
+        }
+        let renew = TimeAmount.seconds(PresenceRecord.renewSeconds)
+        eventLoop.scheduleRepeatedTask(initialDelay: renew, delay: renew) { [weak self] _ in
+            guard let self else { return }
+            let endpointID = settings.endpointID
+            registryWorker.run(on: eventLoop) { store in
+                try store.renewPresence(endpointID: endpointID, now: unixNow())
+            }.whenFailure { error in self.registryFailed(error) }
+        }
+    }
+
+    /// A login whose proof was right: the store checks the revocation (made at
+    /// any endpoint), looks for the same agent online from elsewhere, and
+    /// records this session's presence.
+    func claimSession(agentID: String, host: String, remote: String) -> EventLoopFuture<SessionClaim> {
+        eventLoop.preconditionInEventLoop()
+        let context = PresenceContext(endpointID: settings.endpointID, remoteHost: host, now: unixNow())
+        return registryWorker.run(on: eventLoop) { store in
+            try store.claimSession(agentID: agentID, presence: context)
+        }.map { change in
+            self.registry.merge(change.records)
+            if let clone = change.result.cloneOf {
+                let place = clone.endpointID == self.settings.endpointID ? "here" : "at endpoint \(clone.endpointID)"
+                ServerLog.warn(component, "agent \(agentID) authenticated from \(remote) while online \(place) from \(clone.remoteHost): two units with one identity? clone suspected")
+            }
+            return change.result
+        }
+    }
+
+    func releasePresence(of agentID: String) {
+        let endpointID = settings.endpointID
+        registryWorker.run(on: eventLoop) { store in
+            try store.releasePresence(agentID: agentID, endpointID: endpointID)
+        }.whenFailure { error in
+            // The lease runs out on its own.
+            ServerLog.debug(component, "agent \(agentID): presence not released: \(error)")
+        }
+    }
+
+    /// Graceful stop: this endpoint's agents are online nowhere until they log in elsewhere.
+    func releaseAllPresence() -> EventLoopFuture<Void> {
+        let endpointID = settings.endpointID
+        return registryWorker.run(on: eventLoop) { store in try store.releaseAllPresence(endpointID: endpointID) }
+    }
+}
+
+/// Unix seconds, for presence leases (wall clock: leases are compared across hosts).
+func unixNow() -> Int64 {
+    Int64(Date().timeIntervalSince1970)
+}

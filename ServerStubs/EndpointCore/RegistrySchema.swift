@@ -1,0 +1,76 @@
+import CamNIO
+
+/// The registry's tables, as numbered migrations run at start. A migration is
+/// never edited once released: a change is a new one appended here (operators
+/// and API tokens, for example, come as migration 2).
+enum RegistrySchema {
+    /// Statements that SQLite and PostgreSQL both accept as written.
+    static let migrations: [[String]] = [
+        // 1: agents, factory units, and who is online where.
+        [
+            """
+            CREATE TABLE agents (
+                id TEXT PRIMARY KEY,
+                verifier TEXT NOT NULL,
+                streampoint TEXT,
+                backup_streampoint TEXT,
+                revoked_reason TEXT,
+                revoked_at TEXT)
+            """,
+            """
+            CREATE TABLE units (
+                serial TEXT PRIMARY KEY,
+                agent_id TEXT NOT NULL UNIQUE,
+                activation_verifier TEXT NOT NULL,
+                model TEXT,
+                mac TEXT,
+                state TEXT NOT NULL,
+                activations BIGINT NOT NULL,
+                last_activation TEXT,
+                clone_suspected BIGINT NOT NULL,
+                revoked_reason TEXT,
+                revoked_at TEXT)
+            """,
+            // One row per agent online (or just activated) at some endpoint; a
+            // row whose lease has run out means nothing (its endpoint died).
+            """
+            CREATE TABLE presence (
+                agent_id TEXT PRIMARY KEY,
+                endpoint_id TEXT NOT NULL,
+                remote_host TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                lease_until BIGINT NOT NULL)
+            """,
+            "CREATE INDEX presence_endpoint ON presence (endpoint_id)",
+            "INSERT INTO registry_meta (name, value) VALUES ('generation', 0)",
+        ],
+    ]
+
+    static var latestVersion: Int { migrations.count }
+
+    /// Brings the database to `latestVersion` in one transaction; refuses a
+    /// database written by a newer camagent-endpoint.
+    static func migrate(_ database: SQLDatabase) throws -> (from: Int, to: Int) {
+        try database.transaction { session in
+            if database.dialect == .postgres {
+                // Two endpoints starting together: one migrates, the other waits and finds it done.
+                try session.execute("SELECT pg_advisory_xact_lock(7412093)", [])
+            }
+            try session.execute("CREATE TABLE IF NOT EXISTS registry_meta (name TEXT PRIMARY KEY, value BIGINT NOT NULL)", [])
+            try session.execute("INSERT INTO registry_meta (name, value) VALUES ('schema', 0) ON CONFLICT (name) DO NOTHING", [])
+            let current = Int(try session.rows("SELECT value FROM registry_meta WHERE name = 'schema'", [])
+                .first?.first?.integer ?? 0)
+            guard current <= latestVersion else {
+                throw ValidationFailure("""
+                    registry \(database.displayName) has schema version \(current), newer than this \
+                    camagent-endpoint knows (\(latestVersion)); use the camagent-endpoint that wrote it, or a newer one
+                    """)
+            }
+            for version in current..<latestVersion {
+                for statement in migrations[version] { try session.execute(statement, []) }
+            }
+            try session.execute("UPDATE registry_meta SET value = ? WHERE name = 'schema'", [.int(Int64(latestVersion))])
+            return (current, latestVersion)
+        }
+    }
+}

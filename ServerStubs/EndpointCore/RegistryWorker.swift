@@ -1,0 +1,26 @@
+import NIOCore
+import NIOPosix
+
+/// Runs registry operations off the event loop: on a small thread pool of its
+/// own, with results delivered as futures on the caller's loop. The database
+/// may be slow or away; the event loop never waits for it.
+public final class RegistryWorker: @unchecked Sendable {
+    public let store: RegistryStore
+    private let pool: NIOThreadPool
+
+    public init(store: RegistryStore, threads: Int = 2) {
+        self.store = store
+        pool = NIOThreadPool(numberOfThreads: threads)
+        pool.start()
+    }
+
+    public func run<T: Sendable>(on loop: EventLoop, _ body: @escaping @Sendable (RegistryStore) throws -> T) -> EventLoopFuture<T> {
+        let store = self.store
+        return pool.runIfActive(eventLoop: loop) { try body(store) }
+    }
+
+    public func shutdown() {
+        try? pool.syncShutdownGracefully()
+        store.close()
+    }
+}
