@@ -152,10 +152,13 @@ private func httpLines(_ head: [UInt8]) throws(ProtocolError) -> [String] {
 }
 
 private func splitHeader(_ line: String) throws(ProtocolError) -> (String, String) {
-    guard let colon = line.firstIndex(of: ":") else { throw .malformedUpgrade("header line without colon") }
-    let name = asciiLowercased(String(line[..<colon]))
-    guard !name.isEmpty, !name.contains(" ") else { throw .malformedUpgrade("bad header name") }
-    return (name, trimmed(String(line[line.index(after: colon)...])))
+    // Cut on the bytes: String.firstIndex(of:) and contains work on Characters (grapheme breaking, kilobytes on armv5).
+    let halves = splitText(line, at: 0x3A, maxSplits: 1)
+    guard halves.count == 2 else { throw .malformedUpgrade("header line without colon") }
+    let name = asciiLowercased(halves[0])
+    guard !name.isEmpty else { throw .malformedUpgrade("bad header name") }
+    for byte in name.utf8 where byte == 0x20 { throw .malformedUpgrade("bad header name") }
+    return (name, trimmed(halves[1]))
 }
 
 func asciiLowercased(_ text: String) -> String {
