@@ -108,10 +108,16 @@ public func parseUpgradeResponse(_ head: [UInt8]) throws(ProtocolError) {
     guard parts.count >= 2, parts[0] == "HTTP/1.1" || parts[0] == "HTTP/1.0" else {
         throw .malformedUpgrade("status line is not HTTP")
     }
-    // Digits only: Int() would also take "+01" or "-01".
+    // Digits only: Int() would also take "+01" or "-01" (and links a generic
+    // parser's specialisation). Wrapping arithmetic: a long digit run from the
+    // peer must not trap; the value counts only at exactly three digits.
     var digits = 0
-    for byte in parts[1].utf8 where byte >= 0x30 && byte <= 0x39 { digits += 1 }
-    guard digits == 3, parts[1].utf8.count == 3, let status = Int(parts[1]) else {
+    var status = 0
+    for byte in parts[1].utf8 where byte >= 0x30 && byte <= 0x39 {
+        digits += 1
+        status = status &* 10 &+ Int(byte &- 0x30)
+    }
+    guard digits == 3, parts[1].utf8.count == 3 else {
         throw .malformedUpgrade("status code is not three digits")
     }
     // HTTP status classes are 1xx to 5xx; "050" is not a status to report.
