@@ -33,6 +33,17 @@ public struct ServerAddress: Equatable, Sendable {
         for byte in host.utf8 where byte == 0x3A { hasColon = true }
         return hasColon ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
+
+    /// `host:port, host:port` for the log: a hand-written join (the generic
+    /// `joined(separator:)` specialisation costs about 1 KB on armv5).
+    public static func displayList(_ addresses: [ServerAddress]) -> String {
+        var text = ""
+        for index in 0..<addresses.count {
+            if index > 0 { text += ", " }
+            text += addresses[index].display
+        }
+        return text
+    }
 }
 
 public enum LogLevel: Int, Comparable, Sendable {

@@ -59,7 +59,7 @@ public struct AgentCore<Entropy: EntropySource> {
             actions.append(.log(.warn, "allow_plaintext = yes: plain-TCP servers are accepted and those links are NOT encrypted (lab use only)"))
         }
         if endpoint.endpointsWerePushed {
-            actions.append(.log(.info, "endpoint list from the state file: " + endpoint.endpoints.map { $0.display }.joined(separator: ", ")))
+            actions.append(.log(.info, "endpoint list from the state file: " + ServerAddress.displayList(endpoint.endpoints)))
         }
         if let uptimeMs, uptimeMs >= 0, uptimeMs < Tunables.coldBootUptimeMs, config.bootJitterMs > 0 {
             let delay = Backoff.spread(deviceSeed: config.deviceSeed, windowMs: config.bootJitterMs, entropy: &entropy)

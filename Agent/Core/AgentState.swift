@@ -75,9 +75,10 @@ public enum StateFile {
         for rawLine in splitText(text, at: 10, omittingEmpty: true) {
             let line = ConfigParser.stripComment(trimmed(rawLine, carriageReturnsToo: true))
             guard !line.isEmpty else { continue }
-            guard !complete, let equals = line.firstIndex(of: "=") else { return nil }
-            let name = trimmed(String(line[..<equals]), carriageReturnsToo: true)
-            let value = trimmed(String(line[line.index(after: equals)...]), carriageReturnsToo: true)
+            let halves = splitText(line, at: 0x3D, maxSplits: 1)
+            guard !complete, halves.count == 2 else { return nil }
+            let name = trimmed(halves[0], carriageReturnsToo: true)
+            let value = trimmed(halves[1], carriageReturnsToo: true)
             switch name {
             case "agent_id" where isValidAgentID(value): agentID = value
             case "device_key": key = Hex.decode(value)

@@ -43,12 +43,13 @@ public enum ConfigParser {
             lineNumber += 1
             let line = stripComment(trimmed(rawLine, carriageReturnsToo: true))
             if line.isEmpty { continue }
-            guard let equals = line.firstIndex(of: "=") else {
+            let halves = splitText(line, at: 0x3D, maxSplits: 1)
+            guard halves.count == 2 else {
                 // Only the leading key-like word: the rest may be a device key missing its "=".
                 throw ConfigError(line: lineNumber, key: leadingKeyName(line), problem: "expected 'key = value'")
             }
-            let key = trimmed(String(line[..<equals]), carriageReturnsToo: true)
-            let value = trimmed(String(line[line.index(after: equals)...]), carriageReturnsToo: true)
+            let key = trimmed(halves[0], carriageReturnsToo: true)
+            let value = trimmed(halves[1], carriageReturnsToo: true)
             // Named by its key-like start: an unknown "key" may hold a secret ("device_key: <hex> = ...").
             func fail(_ problem: String) -> ConfigError { ConfigError(line: lineNumber, key: leadingKeyName(key), problem: problem) }
             if value.isEmpty { throw fail("value is empty") }
@@ -116,7 +117,7 @@ public enum ConfigParser {
                 }
             case .rebootCommand:
                 guard rebootCommand == nil else { throw fail("given twice") }
-                guard value.hasPrefix("/") else { throw fail("must start with an absolute path (no shell is used)") }
+                guard value.utf8.first == 0x2F else { throw fail("must start with an absolute path (no shell is used)") }
                 guard value.utf8.count <= 256 else { throw fail("longer than 256 bytes") }
                 rebootCommand = value
             case .resolvConf, .hostsFile:
@@ -180,22 +181,19 @@ public enum ConfigParser {
         return config
     }
 
-    /// `https://host[:port][/]`, or `http://` for plain TCP.
+    /// `https://host[:port][/]`, or `http://` for plain TCP. On the UTF-8
+    /// bytes: String's hasPrefix, dropFirst and contains work on Characters and
+    /// link grapheme breaking (kilobytes on armv5).
     static func parseServerURL(_ value: String, fail: (String) -> ConfigError) throws(ConfigError) -> ServerAddress {
-        let tls: Bool
-        var rest: String
-        if value.hasPrefix("https://") {
-            tls = true
-            rest = String(value.dropFirst(8))
-        } else if value.hasPrefix("http://") {
-            tls = false
-            rest = String(value.dropFirst(7))
-        } else {
+        let bytes = Array(value.utf8)
+        let tls = bytesMatch(bytes[...], "https://", whole: false)
+        guard tls || bytesMatch(bytes[...], "http://", whole: false) else {
             throw fail("must start with https:// (or http:// for lab use)")
         }
-        if rest.hasSuffix("/") { rest = String(rest.dropLast()) }
-        guard !rest.contains("/") else { throw fail("must not have a path") }
-        guard let (host, port) = splitHostPort(rest, defaultPort: tls ? 443 : 80) else {
+        var rest = bytes[(tls ? 8 : 7)...]
+        if rest.last == 0x2F { rest = rest[rest.startIndex..<(rest.endIndex - 1)] }
+        for byte in rest where byte == 0x2F { throw fail("must not have a path") }
+        guard let (host, port) = splitHostPort(String(decoding: rest, as: UTF8.self), defaultPort: tls ? 443 : 80) else {
             throw fail("'\(value)' is not http(s)://host[:port]")
         }
         return ServerAddress(host: host, port: port, tls: tls)
@@ -216,15 +214,16 @@ public enum ConfigParser {
     }
 
     static func parseAbsolutePath(_ value: String, fail: (String) -> ConfigError) throws(ConfigError) -> String {
-        guard value.hasPrefix("/") else { throw fail("must be an absolute path") }
+        guard value.utf8.first == 0x2F else { throw fail("must be an absolute path") }
         return value
     }
 
     /// `name=host:port`.
     static func parseTarget(_ value: String, fail: (String) -> ConfigError) throws(ConfigError) -> TunnelTarget {
-        guard let equals = value.firstIndex(of: "=") else { throw fail("must be name=host:port") }
-        let name = trimmed(String(value[..<equals]), carriageReturnsToo: true)
-        let address = trimmed(String(value[value.index(after: equals)...]), carriageReturnsToo: true)
+        let halves = splitText(value, at: 0x3D, maxSplits: 1)
+        guard halves.count == 2 else { throw fail("must be name=host:port") }
+        let name = trimmed(halves[0], carriageReturnsToo: true)
+        let address = trimmed(halves[1], carriageReturnsToo: true)
         guard isValidAgentID(name), name.utf8.count <= 32 else { throw fail("target name must be 1-32 characters of A-Z a-z 0-9 . _ -") }
         guard let (host, port) = splitHostPort(address, defaultPort: nil) else {
             throw fail("'\(address)' is not host:port")
@@ -232,29 +231,31 @@ public enum ConfigParser {
         return TunnelTarget(name: name, host: host, port: port)
     }
 
+    /// On the UTF-8 bytes, like parseServerURL.
     static func splitHostPort(_ text: String, defaultPort: UInt16?) -> (String, UInt16)? {
-        var host = text
-        var portText: String?
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]") else { return nil }
-            host = String(text[text.index(after: text.startIndex)..<close])
-            let after = text[text.index(after: close)...]
-            if !after.isEmpty {
-                guard after.hasPrefix(":") else { return nil }
-                portText = String(after.dropFirst())
+        let bytes = Array(text.utf8)
+        var host = bytes[...]
+        var portText: ArraySlice<UInt8>?
+        if bytes.first == 0x5B {
+            guard let close = bytes.firstIndex(of: 0x5D) else { return nil }
+            host = bytes[1..<close]
+            if close + 1 < bytes.count {
+                guard bytes[close + 1] == 0x3A else { return nil }
+                portText = bytes[(close + 2)...]
             }
-        } else if let colon = text.lastIndex(of: ":") {
-            host = String(text[..<colon])
-            portText = String(text[text.index(after: colon)...])
+        } else if let colon = bytes.lastIndex(of: 0x3A) {
+            host = bytes[..<colon]
+            portText = bytes[(colon + 1)...]
         }
         // The same rule as host fields on the wire (PROTOCOL §3.2).
-        guard HostSyntax.isValid(host) else { return nil }
+        let hostText = String(decoding: host, as: UTF8.self)
+        guard HostSyntax.isValid(hostText) else { return nil }
         if let portText {
-            guard let port = parseInteger(portText), port >= 1, port <= 65535 else { return nil }
-            return (host, UInt16(port))
+            guard let port = parseInteger(String(decoding: portText, as: UTF8.self)), port >= 1, port <= 65535 else { return nil }
+            return (hostText, UInt16(port))
         }
         guard let defaultPort else { return nil }
-        return (host, defaultPort)
+        return (hostText, defaultPort)
     }
 
     /// The letters and underscores a line starts with (what a key name is made of), or "?".
@@ -265,15 +266,16 @@ public enum ConfigParser {
             guard byte == 0x5F || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) else { break }
             bytes.append(byte)
         }
-        let name = String(decoding: bytes, as: UTF8.self)
         // A secret glued to its key name ("device_keyabcdef...") must not come along.
-        for secretKey in ["device_key", "activation_secret"] where name.hasPrefix(secretKey) { return secretKey }
-        return name.isEmpty ? "?" : name
+        if bytesMatch(bytes[...], "device_key", whole: false) { return "device_key" }
+        if bytesMatch(bytes[...], "activation_secret", whole: false) { return "activation_secret" }
+        return bytes.isEmpty ? "?" : String(decoding: bytes, as: UTF8.self)
     }
 
     static func stripComment(_ line: String) -> String {
-        guard let hash = line.firstIndex(of: "#") else { return line }
-        return trimmed(String(line[..<hash]), carriageReturnsToo: true)
+        let halves = splitText(line, at: 0x23, maxSplits: 1)
+        guard halves.count == 2 else { return line }
+        return trimmed(halves[0], carriageReturnsToo: true)
     }
 }
 

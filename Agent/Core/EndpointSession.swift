@@ -322,7 +322,7 @@ struct EndpointSession: Sendable, ControlLinkOwner {
         probe.schedule(at: endpointIndex == 0 ? nil : now + (endpointIndex < endpoints.count ? mainRecheckMs : 0))
         if endpointIndex >= endpoints.count { endpointIndex = endpoints.count - 1 }
         guard changed else { return out }
-        out.append(.log(.info, "endpoint: endpoint list now " + endpoints.map { $0.display }.joined(separator: ", ")
+        out.append(.log(.info, "endpoint: endpoint list now " + ServerAddress.displayList(endpoints)
                         + " (main \(endpoints[0].display); checked every \(formatMillis(mainRecheckMs)) while on a backup)"))
         out.emit(.stateChanged)
         return out

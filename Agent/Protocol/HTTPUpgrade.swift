@@ -108,10 +108,16 @@ public func parseUpgradeResponse(_ head: [UInt8]) throws(ProtocolError) {
     guard parts.count >= 2, parts[0] == "HTTP/1.1" || parts[0] == "HTTP/1.0" else {
         throw .malformedUpgrade("status line is not HTTP")
     }
-    // Digits only: Int() would also take "+01" or "-01".
+    // Digits only: Int() would also take "+01" or "-01" (and links a generic
+    // parser's specialisation). Wrapping arithmetic: a long digit run from the
+    // peer must not trap; the value counts only at exactly three digits.
     var digits = 0
-    for byte in parts[1].utf8 where byte >= 0x30 && byte <= 0x39 { digits += 1 }
-    guard digits == 3, parts[1].utf8.count == 3, let status = Int(parts[1]) else {
+    var status = 0
+    for byte in parts[1].utf8 where byte >= 0x30 && byte <= 0x39 {
+        digits += 1
+        status = status &* 10 &+ Int(byte &- 0x30)
+    }
+    guard digits == 3, parts[1].utf8.count == 3 else {
         throw .malformedUpgrade("status code is not three digits")
     }
     // HTTP status classes are 1xx to 5xx; "050" is not a status to report.
@@ -152,10 +158,13 @@ private func httpLines(_ head: [UInt8]) throws(ProtocolError) -> [String] {
 }
 
 private func splitHeader(_ line: String) throws(ProtocolError) -> (String, String) {
-    guard let colon = line.firstIndex(of: ":") else { throw .malformedUpgrade("header line without colon") }
-    let name = asciiLowercased(String(line[..<colon]))
-    guard !name.isEmpty, !name.contains(" ") else { throw .malformedUpgrade("bad header name") }
-    return (name, trimmed(String(line[line.index(after: colon)...])))
+    // Cut on the bytes: String.firstIndex(of:) and contains work on Characters (grapheme breaking, kilobytes on armv5).
+    let halves = splitText(line, at: 0x3A, maxSplits: 1)
+    guard halves.count == 2 else { throw .malformedUpgrade("header line without colon") }
+    let name = asciiLowercased(halves[0])
+    guard !name.isEmpty else { throw .malformedUpgrade("bad header name") }
+    for byte in name.utf8 where byte == 0x20 { throw .malformedUpgrade("bad header name") }
+    return (name, trimmed(halves[1]))
 }
 
 func asciiLowercased(_ text: String) -> String {
