@@ -29,4 +29,25 @@ public enum Tunables {
     /// A system up for less than this has just booted (a power cut ends for a
     /// whole street at once): only then does the first dial wait `boot_jitter_ms`.
     public static let coldBootUptimeMs: Int64 = 60_000
+
+    // The runtime's (Agent/Runtime):
+
+    /// A control link whose peer does not read is broken; its send queue is dropped past this.
+    public static let controlSendQueueBytes = 64 * 1024
+    /// One read from a control link or a tunnel socket before the splice.
+    public static let readChunkBytes = 4096
+    /// How long one address may take to accept TCP while the others wait.
+    public static let candidateTimeoutMs: Int64 = 3000
+    /// Each direction of a splicing tunnel queues at most this: the per-tunnel
+    /// memory bound, and what lets a slow viewer stall only its own tunnel.
+    public static let spliceQueueBytes = 16 * 1024
+    /// Rounds of read-then-write per wakeup while reads keep filling the
+    /// queues: fewer poll(2) calls per byte on a busy tunnel, and still a
+    /// bound so that one tunnel cannot starve the others or the control links.
+    public static let spliceRoundsPerWakeup = 8
+    /// A whole DNS lookup's limit: leaves the core's 10 s connect deadline room
+    /// for TCP, TLS and the upgrade, or for the known address after a failure.
+    public static let dnsLookupLimitMs: Int64 = 6000
+    /// The largest DNS datagram read (the EDNS-era safe UDP size; plain DNS answers are at most 512).
+    public static let dnsDatagramBytes = 1232
 }

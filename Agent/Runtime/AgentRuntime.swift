@@ -34,18 +34,13 @@ struct LinkSocket {
 /// actions, reports I/O back as events, and sleeps until the next I/O or the
 /// core's next deadline: no busy waiting, no threads.
 public struct AgentRuntime {
-    /// A control link whose peer does not read is broken; drop it past this.
-    static let maxOutbound = 64 * 1024
-    static let readChunk = 4096
-    /// How long one address may take to accept TCP while others wait.
-    static let candidateTimeoutMs: Int64 = 3000
 
     private var core: AgentCore<SystemEntropy>
     private let logger: Logger
     private var sockets: [LinkID: LinkSocket] = [:]
     private var splices: [UInt32: Splice] = [:]
     private var pending: [AgentAction] = []
-    private var readBuffer = [UInt8](repeating: 0, count: AgentRuntime.readChunk)
+    private var readBuffer = [UInt8](repeating: 0, count: Tunables.readChunkBytes)
     private var resolver: Resolver
 
     public init(config: AgentConfig, state: AgentState) {
@@ -316,7 +311,7 @@ public struct AgentRuntime {
         case .send(let id, let bytes):
             guard var socket = sockets[id] else { return }
             socket.outbound += bytes
-            if socket.outbound.count > AgentRuntime.maxOutbound {
+            if socket.outbound.count > Tunables.controlSendQueueBytes {
                 drop(id)
                 pending += core.closed(id, reason: "peer is not reading (send buffer full)", now: cs_monotonic_ms())
                 return
@@ -430,7 +425,7 @@ public struct AgentRuntime {
         }
         for id in hanging {
             guard let socket = sockets[id] else { continue }
-            logger.log(.debug, "\(id.name): no answer within \(formatMillis(AgentRuntime.candidateTimeoutMs)); trying the next address")
+            logger.log(.debug, "\(id.name): no answer within \(formatMillis(Tunables.candidateTimeoutMs)); trying the next address")
             drop(id)
             startConnect(id, candidates: socket.untried, port: socket.port, tlsHost: socket.tlsHost,
                          thenResolve: socket.resolveAfter)
@@ -453,7 +448,7 @@ public struct AgentRuntime {
                 socket.port = port
                 socket.resolveAfter = thenResolve
                 if !remaining.isEmpty || thenResolve != nil {
-                    socket.candidateDeadline = cs_monotonic_ms() + AgentRuntime.candidateTimeoutMs
+                    socket.candidateDeadline = cs_monotonic_ms() + Tunables.candidateTimeoutMs
                 }
                 sockets[id] = socket
                 return

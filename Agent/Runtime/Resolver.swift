@@ -42,17 +42,13 @@ struct Resolver {
         var tcp = false
     }
 
-    /// The whole lookup's limit: leaves the core's 10 s connect deadline room
-    /// for TCP, TLS and the upgrade, or for the known address after a failure.
-    static let limitMs: Int64 = 6000
-    static let datagramBytes = 1232  // the EDNS-era safe UDP size; plain DNS answers are at most 512
 
     let resolvConfPath: String
     let hostsPath: String
     let logger: Logger
     /// A handful at most (one per link being dialled): an array, not a Dictionary, for code size.
     private(set) var running: [Running] = []
-    private var datagram = [UInt8](repeating: 0, count: Resolver.datagramBytes)
+    private var datagram = [UInt8](repeating: 0, count: Tunables.dnsDatagramBytes)
 
     init(resolvConfPath: String, hostsPath: String, logger: Logger) {
         self.resolvConfPath = resolvConfPath
@@ -79,7 +75,7 @@ struct Resolver {
             ids.append(UInt16(random[index]) << 8 | UInt16(random[index + 1]))
             index += 2
         }
-        var lookup = DNSLookup(name: Array(address.host.utf8), settings: settings, ids: ids, limitMs: Resolver.limitMs, now: now)
+        var lookup = DNSLookup(name: Array(address.host.utf8), settings: settings, ids: ids, limitMs: Tunables.dnsLookupLimitMs, now: now)
         let actions = lookup.start(now: now)
         running.append(Running(id: id, address: address, known: known, lookup: lookup, fds: [Int32](repeating: -1, count: ids.count)))
         return apply(id, actions, now: now)

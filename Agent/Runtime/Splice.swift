@@ -1,19 +1,19 @@
 import CCamShim
+import CamCore
 
 /// Moves one tunnel's bytes between the camera (target) and the streampoint
 /// (data link). Two fixed queues bound its memory; EOF on one side is passed
 /// on as a half-close once the queue behind it is drained, so protocols that
 /// close one direction first still see every byte.
 struct Splice {
-    static let queueCapacity = 16 * 1024
 
     let tunnelID: UInt32
     let target: Transport
     let data: Transport
     /// camera → streampoint
-    var upstream = ByteQueue(capacity: Splice.queueCapacity)
+    var upstream = ByteQueue(capacity: Tunables.spliceQueueBytes)
     /// streampoint → camera
-    var downstream = ByteQueue(capacity: Splice.queueCapacity)
+    var downstream = ByteQueue(capacity: Tunables.spliceQueueBytes)
     var targetEOF = false
     var dataEOF = false
     var dataShutDown = false
@@ -43,17 +43,12 @@ struct Splice {
         case finished(String)
     }
 
-    /// Rounds of read-then-write per wakeup while reads keep filling the
-    /// queues: fewer poll(2) calls per byte on a busy tunnel, and still a
-    /// bound so that one tunnel cannot starve the others or the control links.
-    static let roundsPerWakeup = 8
-
     mutating func handle(targetRevents: Int32, dataRevents: Int32) -> Outcome {
         let readable = Int32(CS_POLL_IN | CS_POLL_HUP | CS_POLL_ERR)
         var readTarget = targetRevents & readable != 0
         var readData = dataRevents & readable != 0
         var round = 0
-        while round < Splice.roundsPerWakeup && (readTarget || readData || round == 0) {
+        while round < Tunables.spliceRoundsPerWakeup && (readTarget || readData || round == 0) {
             round += 1
             var again = (target: false, data: false)
             if readTarget && !targetEOF && upstream.hasSpace {
