@@ -113,7 +113,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Firmware/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .executableTarget(
             name: "camagent-firmware",
-            dependencies: ["CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["CZlib", "CamCore", "CamProtocol", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Firmware/Tool", swiftSettings: stubSettings),
 
         .testTarget(name: "CamProtocolTests", dependencies: ["CamProtocol", "CamNIO", .product(name: "NIOEmbedded", package: "swift-nio")], path: "Tests/CamProtocolTests"),

@@ -80,7 +80,7 @@ public enum StateFile {
             let name = trimmed(halves[0], carriageReturnsToo: true)
             let value = trimmed(halves[1], carriageReturnsToo: true)
             switch name {
-            case "agent_id" where isValidAgentID(value): agentID = value
+            case "agent_id" where Identifier.isValid(value): agentID = value
             case "device_key": key = Hex.decode(value)
             case "endpoint":
                 guard state.endpoints.count < ProtocolConstants.maxEndpoints, let endpoint = parseEndpoint(value) else { return nil }

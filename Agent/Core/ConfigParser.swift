@@ -209,7 +209,7 @@ public enum ConfigParser {
     }
 
     static func parseIdentifier(_ value: String, fail: (String) -> ConfigError) throws(ConfigError) -> String {
-        guard isValidAgentID(value) else { throw fail("must be 1-64 characters of A-Z a-z 0-9 . _ -") }
+        guard Identifier.isValid(value) else { throw fail("must be 1-64 characters of A-Z a-z 0-9 . _ -") }
         return value
     }
 
@@ -224,7 +224,7 @@ public enum ConfigParser {
         guard halves.count == 2 else { throw fail("must be name=host:port") }
         let name = trimmed(halves[0], carriageReturnsToo: true)
         let address = trimmed(halves[1], carriageReturnsToo: true)
-        guard isValidAgentID(name), name.utf8.count <= 32 else { throw fail("target name must be 1-32 characters of A-Z a-z 0-9 . _ -") }
+        guard Identifier.isValid(name), name.utf8.count <= 32 else { throw fail("target name must be 1-32 characters of A-Z a-z 0-9 . _ -") }
         guard let (host, port) = splitHostPort(address, defaultPort: nil) else {
             throw fail("'\(address)' is not host:port")
         }
@@ -351,14 +351,6 @@ enum ConfigKey: UInt8 {
         default: nil
         }
     }
-}
-
-/// Agent ids and target names: 1-64 of [A-Za-z0-9._-].
-public func isValidAgentID(_ text: String) -> Bool {
-    let count = text.utf8.count
-    guard count >= 1, count <= 64 else { return false }
-    for byte in text.utf8 where !(isAlphanumeric(byte) || byte == 0x2E || byte == 0x5F || byte == 0x2D) { return false }
-    return true
 }
 
 func isAlphanumeric(_ byte: UInt8) -> Bool {

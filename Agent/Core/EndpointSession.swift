@@ -257,7 +257,7 @@ struct EndpointSession: Sendable, ControlLinkOwner {
             return Output([.send(.endpoint, Message.error(code: .authenticationFailed, message: "server proof does not verify").encoded())])
                 + fail("endpoint could not prove it knows our activation secret; refusing it", now: now, entropy: &entropy)
         }
-        guard isValidAgentID(agentID), wrappedKey.count == SHA256.digestSize else {
+        guard Identifier.isValid(agentID), wrappedKey.count == SHA256.digestSize else {
             return Output([.send(.endpoint, Message.error(code: .malformedFrame, message: "unusable ACTIVATED").encoded())])
                 + fail("endpoint sent an unusable identity", now: now, entropy: &entropy)
         }
@@ -285,7 +285,7 @@ struct EndpointSession: Sendable, ControlLinkOwner {
     }
 
     static func usable(_ offer: StreampointOffer) -> StreampointAssignment? {
-        guard isValidAgentID(offer.streampointID), !offer.host.isEmpty, offer.port != 0 else { return nil }
+        guard Identifier.isValid(offer.streampointID), !offer.host.isEmpty, offer.port != 0 else { return nil }
         return StreampointAssignment(streampointID: offer.streampointID,
                                      address: ServerAddress(host: offer.host, port: offer.port, tls: offer.tls), ticket: offer.ticket)
     }

@@ -1,3 +1,6 @@
+import CamCore
+import CamProtocol
+
 /// The agent's config file (docs/CONFIG.md), as the overlay's default config
 /// and as each provisioned unit's config.
 struct AgentConfig {
@@ -31,27 +34,32 @@ struct AgentConfig {
 
     var targetNames: [String] { targets.map { String($0.prefix { $0 != "=" }) } }
 
-    static func validate(endpoint: String) throws {
-        let pattern = #"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:[0-9]{1,5})?/?$"#
-        guard endpoint.range(of: pattern, options: .regularExpression) != nil else {
-            throw FirmwareError("--endpoint \(endpoint): expected https://host[:port] (http:// only with --allow-plaintext)")
-        }
-    }
+    /// The camera's two targets are NAME-rtsp and NAME-http, and target names stop at 32.
+    static let maxCameraName = 27
 
     static func parseCamera(_ text: String) throws -> (name: String, host: String) {
         let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
-        guard parts.count == 2, parts[0].range(of: "^[A-Za-z0-9._-]{1,27}$", options: .regularExpression) != nil,
-              parts[1].range(of: #"^[A-Za-z0-9._:-]{1,253}$"#, options: .regularExpression) != nil else {
-            throw FirmwareError("--camera \(text): expected NAME=HOST (NAME 1-27 characters of A-Z a-z 0-9 . _ -)")
+        guard parts.count == 2, Identifier.isValid(parts[0]), parts[0].utf8.count <= maxCameraName, !parts[1].isEmpty else {
+            throw FirmwareError("--camera \(text.prefix(80)): expected NAME=HOST (NAME 1-\(maxCameraName) characters of A-Z a-z 0-9 . _ -)")
         }
         return (parts[0], parts[1])
+    }
+
+    /// The agent's own parser judges every config this tool writes, so the
+    /// factory can never flash a file the agent refuses at boot (and the two
+    /// can never disagree about what a valid endpoint or target is).
+    static func checkWithAgentParser(_ text: String, what: String) throws {
+        do {
+            _ = try ConfigParser.parse(text)
+        } catch {
+            throw FirmwareError("\(what) would be refused by the agent: \(error.description)")
+        }
     }
 
     func validate() throws {
         guard !endpoints.isEmpty else { throw FirmwareError("give at least one --endpoint https://host[:port]") }
         guard endpoints.count <= 8 else { throw FirmwareError("at most 8 --endpoint") }
         for endpoint in endpoints {
-            try Self.validate(endpoint: endpoint)
             if endpoint.hasPrefix("http://") && !allowPlaintext {
                 throw FirmwareError("--endpoint \(endpoint) is plain http://: the agent refuses it unless --allow-plaintext (lab use only)")
             }
@@ -66,6 +74,11 @@ struct AgentConfig {
             guard cameras.count <= 8 else { throw FirmwareError("at most 8 --camera (16 targets)") }
             guard Set(cameras.map(\.name)).count == cameras.count else { throw FirmwareError("--camera names must be unique") }
         }
+        // The overlay's own config has no identity yet, so the agent would refuse
+        // it for that alone: judge it as the first provisioned unit will see it.
+        let sample = Unit(serial: "SAMPLE", mac: nil, model: board.model, firmware: board.firmware,
+                          activationSecret: String(repeating: "0", count: 64))
+        try Self.checkWithAgentParser(render(unit: sample), what: "the config for board \(board.name) (--endpoint, --camera)")
     }
 
     /// The config file: `unit` nil gives the overlay's default config, which

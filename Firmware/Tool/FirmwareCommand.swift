@@ -100,10 +100,7 @@ struct Build: ParsableCommand {
     func run() throws {
         let board = try BoardProfile.load(self.board)
         let config = try configOptions.agentConfig(board: board)
-        for endpoint in config.endpoints { try AgentConfig.validate(endpoint: endpoint) }
-        if config.endpoints.contains(where: { $0.hasPrefix("http://") }) && !config.allowPlaintext {
-            throw FirmwareError("plain http:// endpoints need --allow-plaintext (lab use only)")
-        }
+        try config.validate()
         guard packageVersion.range(of: "^[0-9][A-Za-z0-9.+~-]*$", options: .regularExpression) != nil else {
             throw ValidationError("--package-version must start with a digit: letters, digits, . + ~ -")
         }

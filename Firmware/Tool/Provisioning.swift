@@ -1,3 +1,4 @@
+import CamProtocol
 import Foundation
 
 /// `provision`: one config per unit, and the operator's CSV that
@@ -22,7 +23,7 @@ struct Provisioning {
             guard fields.count <= 2 else { throw fail("expected SERIAL or SERIAL,MAC") }
             let serial = fields[0]
             // The agent id is cam-SERIAL, at most 64 characters.
-            guard serial.range(of: "^[A-Za-z0-9._-]{1,60}$", options: .regularExpression) != nil else {
+            guard Identifier.isValid("cam-" + serial) else {
                 throw fail("serial '\(serial.prefix(80))' must be 1-60 characters of A-Z a-z 0-9 . _ -")
             }
             if let first = seen[serial] { throw fail("serial \(serial) appears twice (first on line \(first))") }
@@ -72,6 +73,7 @@ struct Provisioning {
             let secret = Self.newActivationSecret()
             let agentID = "cam-\(unit.serial)"
             let text = config.render(unit: .init(serial: unit.serial, mac: unit.mac, model: model, firmware: firmware, activationSecret: secret))
+            try AgentConfig.checkWithAgentParser(text, what: "unit \(unit.serial)'s config")
             try writeFile("\(unitsDirectory)/\(unit.serial).conf", Array(text.utf8), mode: 0o600, exclusive: true)
             let streams = streampointAdmin.map { "\($0)/agents/\(agentID)" } ?? ""
             csv += [agentID, unit.serial, secret, model, unit.mac ?? "", firmware ?? "", streams,

@@ -1,3 +1,4 @@
+import CamProtocol
 import EndpointCore
 #if canImport(Glibc)
 import Glibc

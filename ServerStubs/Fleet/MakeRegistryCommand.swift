@@ -45,7 +45,7 @@ struct MakeRegistryCommand: ParsableCommand {
     func validate() throws {
         try validateFleetSize(count)
         try validateIDPrefix(idPrefix)
-        if let streampoint, !isValidAgentID(streampoint) {
+        if let streampoint, !Identifier.isValid(streampoint) {
             throw ValidationError("--streampoint \(streampoint): must be 1 to 64 characters of A-Z a-z 0-9 . _ -")
         }
     }
@@ -78,7 +78,7 @@ func validateFleetSize(_ count: Int) throws {
 
 func validateIDPrefix(_ prefix: String) throws {
     // The prefix plus six digits must still be a valid agent id.
-    guard prefix.isEmpty || isValidAgentID(prefix), prefix.utf8.count <= 58 else {
+    guard prefix.isEmpty || Identifier.isValid(prefix), prefix.utf8.count <= 58 else {
         throw ValidationError("--id-prefix must be at most 58 characters of A-Z a-z 0-9 . _ -")
     }
 }

@@ -102,5 +102,11 @@ import Testing
         #expect(try failure("# nothing\n", endpoint).contains("lists no serials"))
         #expect(try failure("X1\n").contains("give at least one --endpoint"))
         #expect(try failure("X1\n", ["--endpoint", "http://e.example.net"]).contains("--allow-plaintext"))
+        // The agent's own ConfigParser judges what the tool writes: no regex of its own to drift from it.
+        let refused = try failure("X1\n", ["--endpoint", "https://e.example.net/path"])
+        #expect(refused.contains("would be refused by the agent") && refused.contains("endpoint: must not have a path"), "\(refused)")
+        #expect(try failure("X1\n", ["--endpoint", "https://e.example.net:99999"]).contains("would be refused by the agent"))
+        let badCamera = try failure("RT1\n", endpoint + ["--camera", "door=bad host"], board: "openwrt-mipsel")
+        #expect(badCamera.contains("would be refused by the agent") && badCamera.contains("target"), "\(badCamera)")
     }
 }

@@ -33,7 +33,7 @@ func checkLimits(_ config: AgentConfig) {
     require(config.backoffInitialMs >= 100 && config.backoffInitialMs <= config.backoffMaxMs, "backoff \(config.backoffInitialMs)..\(config.backoffMaxMs) accepted")
     require((config.identity == nil) != (config.factory == nil), "config must have exactly one of identity and factory identity")
     if let identity = config.identity {
-        require(isValidAgentID(identity.agentID), "invalid agent id accepted")
+        require(Identifier.isValid(identity.agentID), "invalid agent id accepted")
         require((16...64).contains(identity.deviceKey.count), "device key of \(identity.deviceKey.count) bytes accepted")
     }
     if let factory = config.factory {
@@ -112,7 +112,7 @@ public func fuzzConfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 
     if let state = StateFile.parse(text) {
         if let identity = state.identity {
-            require(isValidAgentID(identity.agentID) && (16...64).contains(identity.deviceKey.count), "state file with invalid identity accepted")
+            require(Identifier.isValid(identity.agentID) && (16...64).contains(identity.deviceKey.count), "state file with invalid identity accepted")
         }
         require(state.endpoints.count <= ProtocolConstants.maxEndpoints, "state file with too many endpoints accepted")
         for endpoint in state.endpoints + state.configEndpointAddresses {
