@@ -64,6 +64,13 @@ extension EndpointState {
         let afterReset = resetAllowances.consume(serial: request.serial, now: monotonicSeconds())
         let onlineHere = registry.units[request.serial].map { isOnline($0.agentID) } ?? false
         let presence = PresenceContext(endpointID: settings.endpointID, remoteHost: HostPort(remote)?.host ?? remote, now: unixNow())
+        // No login deadline here, unlike claimSession: an activation the store
+        // recorded after we gave up would leave the unit's new key unknown to
+        // it. A known outage still refuses at once.
+        if let problem = registryProblem {
+            return eventLoop.makeSucceededFuture(.refused(code: .internalError, text: "activation could not be recorded; retry later",
+                                                          reason: "unit \(request.serial): registry unavailable (\(problem))"))
+        }
         let newKey = randomBytes(32)
         let at = isoTimestamp()
         return registryWorker.run(on: eventLoop) { store in

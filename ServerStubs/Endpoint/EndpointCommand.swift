@@ -441,8 +441,10 @@ struct Serve: ParsableCommand {
         try agentChannel.closeFuture.wait()
         try? adminChannel.closeFuture.wait()
         signalSources.forEach { $0.cancel() }
-        try? group.syncShutdownGracefully()
+        // The registry's threads first: a query still waiting on a hung database
+        // completes its future on the event loop, which must still be running.
         registryWorker.shutdown()
+        try? group.syncShutdownGracefully()
     }
 
     static func defaultEndpointID(name: String) -> String {

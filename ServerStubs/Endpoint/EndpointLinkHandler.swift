@@ -57,7 +57,7 @@ final class EndpointLinkHandler: ChannelInboundHandler {
                 // The registry copy must be current first: a unit activated or
                 // revoked at another endpoint a moment ago logs in here now.
                 hold()
-                state.refreshRegistry().whenComplete { result in
+                state.refreshForLogin().whenComplete { result in
                     guard let context = self.context else { return }
                     switch result {
                     case .success:

@@ -23,6 +23,41 @@ extension EndpointState {
         return queued.futureResult
     }
 
+    /// How long a login waits for the registry: well inside the agent's 10 s
+    /// handshake deadline, so a hung database gives a retryable refusal (and
+    /// the agent backs off) rather than a handshake timeout.
+    static let loginRegistryWait: TimeAmount = .seconds(3)
+
+    /// The refresh a login needs. While the registry is known to be away the
+    /// login is refused at once: queuing it behind the watch's own probe (which
+    /// may wait 5 s for a hung server) would only hold the agent's socket.
+    func refreshForLogin() -> EventLoopFuture<Void> {
+        eventLoop.preconditionInEventLoop()
+        if let problem = registryProblem { return eventLoop.makeFailedFuture(RegistryUnavailable(problem)) }
+        return boundedForLogin(refreshRegistry(), while: "refreshing the registry")
+    }
+
+    /// `future`, or a RegistryUnavailable after loginRegistryWait. The work
+    /// itself goes on (a late presence row is harmless: its lease runs out).
+    func boundedForLogin<T>(_ future: EventLoopFuture<T>, while what: String) -> EventLoopFuture<T> {
+        let promise = eventLoop.makePromise(of: T.self)
+        var settled = false
+        let timer = eventLoop.scheduleTask(in: Self.loginRegistryWait) {
+            guard !settled else { return }
+            settled = true
+            let error = RegistryUnavailable("no answer within \(Self.loginRegistryWait.nanoseconds / 1_000_000_000) s while \(what) for a login")
+            self.registryFailed(error)
+            promise.fail(error)
+        }
+        future.hop(to: eventLoop).whenComplete { result in
+            guard !settled else { return }
+            settled = true
+            timer.cancel()
+            promise.completeWith(result)
+        }
+        return promise.futureResult
+    }
+
     private func startRefresh() -> EventLoopFuture<Void> {
         let cached = registryGeneration
         let refresh = registryWorker.run(on: eventLoop) { store -> (registry: Registry, generation: Int64)? in
@@ -95,10 +130,12 @@ extension EndpointState {
     /// records this session's presence.
     func claimSession(agentID: String, host: String, remote: String) -> EventLoopFuture<SessionClaim> {
         eventLoop.preconditionInEventLoop()
+        if let problem = registryProblem { return eventLoop.makeFailedFuture(RegistryUnavailable(problem)) }
         let context = PresenceContext(endpointID: settings.endpointID, remoteHost: host, now: unixNow())
-        return registryWorker.run(on: eventLoop) { store in
+        let claim = registryWorker.run(on: eventLoop) { store in
             try store.claimSession(agentID: agentID, presence: context)
-        }.map { change in
+        }
+        return boundedForLogin(claim, while: "claiming the session of \(agentID)").map { change in
             self.registry.merge(change.records)
             if let clone = change.result.cloneOf {
                 let place = clone.endpointID == self.settings.endpointID ? "here" : "at endpoint \(clone.endpointID)"

@@ -74,7 +74,10 @@ final class ChildProcess {
         let deadline = Date().addingTimeInterval(5)
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        // Bounded too: Foundation has been seen never to notice a child that
+        // crashed while its backtracer ran, and an unbounded wait hangs the suite.
+        let killDeadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < killDeadline { Thread.sleep(forTimeInterval: 0.02) }
     }
 }
 

@@ -194,9 +194,20 @@ extension EndToEnd {
         #expect(claim.result.revoked?.reason == "lost")
     }
 
-    /// The database goes away under a running endpoint: online agents stay, new
-    /// logins get a retryable refusal, and it recovers when the server returns.
-    @Test func aRegistryThatGoesAwayRefusesLoginsRetryablyAndKeepsSessions() throws {
+    enum Outage: String, CaseIterable, CustomTestStringConvertible {
+        /// The server is stopped: connections are refused at once.
+        case down
+        /// The server hangs (SIGSTOP): connections open but nothing answers,
+        /// so only the endpoint's own deadline (5 s) ends each wait.
+        case hung
+        var testDescription: String { rawValue }
+    }
+
+    /// The database fails under a running endpoint: online agents stay, new
+    /// logins get a retryable refusal, the endpoint's event loop keeps answering,
+    /// and it recovers when the server returns.
+    @Test(arguments: Outage.allCases)
+    func aRegistryThatFailsRefusesLoginsRetryablyAndKeepsSessions(outage: Outage) throws {
         let cluster = try Cluster()
         let postgres = try #require(try Self.prepare(cluster, .postgres, database: "outage"))
         defer { cluster.stop(); postgres.stop(); cluster.removeDirectory() }
@@ -204,8 +215,11 @@ extension EndToEnd {
         let agent = try cluster.startAgent(config: cluster.agentConfig())
         try agent.waitForStderr("endpoint: authenticated to ", timeout: 30)
         _ = try cluster.viewerURL(target: "rtsp")
-        try postgres.takeDown()
-        try cluster.endpoint.waitForStderr("registry unavailable", timeout: 20)
+        switch outage {
+        case .down: try postgres.takeDown()
+        case .hung: try postgres.freeze()
+        }
+        try cluster.endpoint.waitForStderr("registry unavailable", timeout: 30)
         // The online agent stays online and streams.
         do {
             #expect(try countFrames(try Self.latestViewerURL(cluster, agentID: cluster.agentID), seconds: 2) >= 25)
@@ -217,10 +231,21 @@ extension EndToEnd {
         let second = try cluster.startAgent(config: cluster.agentConfig(), name: "agent-2")
         try cluster.endpoint.waitForStderr("login refused, retryable", timeout: 30)
         try second.waitForStderr("endpoint refused us: internal-error", timeout: 30)
-        try postgres.bringBack()
+        // No registry wait ever blocks the event loop: the admin listener answers
+        // while logins are being refused (curl gives up after 10 s).
+        #expect(try admin(port: cluster.endpointAdminPort, "GET", "/health").0 == 200)
+        switch outage {
+        case .down: try postgres.bringBack()
+        case .hung: postgres.thaw()
+        }
         try cluster.endpoint.waitForStderr("answers again", timeout: 30)
         try second.waitForStderr("endpoint: authenticated to ", timeout: 30)
         #expect(cluster.endpoint.isRunning)
+        // Stopping while the database hangs must not crash (registry threads
+        // finishing after the event loop once did).
+        if outage == .hung { try postgres.freeze() }
+        cluster.endpoint.stop()
+        #expect(!cluster.endpoint.stderr.contains("Fatal error"), "\(cluster.endpoint.stderr)")
     }
 }
 }

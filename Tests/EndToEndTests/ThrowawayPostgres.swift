@@ -58,6 +58,39 @@ final class ThrowawayPostgres {
         try startServer()
     }
 
+    /// The server hangs: it still accepts TCP connections (the kernel does) but
+    /// answers nothing, as a database that is overloaded or behind a black hole.
+    /// SIGSTOP to the postmaster and every backend; `thaw` resumes them.
+    func freeze() throws {
+        let pids = try serverProcesses()
+        for pid in pids { kill(pid, SIGSTOP) }
+        frozen = pids
+    }
+
+    func thaw() {
+        for pid in frozen { kill(pid, SIGCONT) }
+        frozen = []
+    }
+
+    private var frozen: [pid_t] = []
+
+    /// The postmaster (from postmaster.pid) and its children (from /proc).
+    private func serverProcesses() throws -> [pid_t] {
+        let pidFile = (try? String(contentsOfFile: dataDirectory + "/postmaster.pid", encoding: .utf8)) ?? ""
+        guard let first = pidFile.split(separator: "\n").first, let postmaster = pid_t(first) else {
+            throw ClusterError("no postmaster.pid in \(dataDirectory)")
+        }
+        var pids = [postmaster]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            // Fields after the command name: state, then the parent's pid.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, pid_t(fields[1]) == postmaster { pids.append(pid) }
+        }
+        return pids
+    }
+
     private func startServer() throws {
         let data = dataDirectory
         // No fsync: a test's data need not survive a power cut, and it is faster.
@@ -70,6 +103,7 @@ final class ThrowawayPostgres {
     func stop() {
         guard running else { return }
         running = false
+        thaw()
         try? runChecked("\(binDirectory)/pg_ctl", ["-D", dataDirectory, "-m", "immediate", "-w", "stop"])
         try? FileManager.default.removeItem(at: directory)
     }
