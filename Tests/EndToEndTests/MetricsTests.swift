@@ -26,6 +26,10 @@ extension EndToEnd {
         let secondConfig = cluster.agentConfig(key: secondKey)
             .replacingOccurrences(of: "agent_id = \(cluster.agentID)\n", with: "agent_id = cam-e2e-2\n")
         try cluster.startAgent(config: secondConfig, name: "agent2")
+        // And one the registry does not know, refused at each try.
+        let ghostConfig = cluster.agentConfig(key: Cluster.randomHex(32))
+            .replacingOccurrences(of: "agent_id = \(cluster.agentID)\n", with: "agent_id = cam-ghost\n")
+        try cluster.startAgent(config: ghostConfig, name: "ghost")
 
         // A viewer fetch through a tunnel, so that the tunnel counters move.
         let base = try cluster.viewerURL(target: "http")
@@ -69,6 +73,10 @@ extension EndToEnd {
         let claims = try prometheus.waitForValue(#"camagent_endpoint_database_duration_seconds_count{operation="claim_session"}"#,
                                                  timeout: 30) { $0 >= 2 }
         #expect((claims ?? 0) >= 2, "each login's session claim went to the database")
+
+        let refused = try prometheus.waitForValue(#"camagent_endpoint_login_failures_total{reason="authentication_failed"}"#,
+                                                  timeout: 30) { $0 >= 1 }
+        #expect((refused ?? 0) >= 1, "the unknown agent's refused logins")
 
         // One agent leaves: the gauge follows.
         cluster.children.first { $0.name == "agent2" }?.stop()
