@@ -158,3 +158,13 @@ final class PrometheusServer {
         return last
     }
 }
+
+/// The sum of the samples of `series` in Prometheus text: a metric name (all
+/// its label sets), or a name with its labels exactly as rendered.
+func metricSum(_ series: String, in text: String) -> Double {
+    text.split(separator: "\n").reduce(0) { sum, line in
+        guard line.hasPrefix(series + " ") || (!series.contains("{") && line.hasPrefix(series + "{")),
+              let value = line.split(separator: " ").last.flatMap({ Double($0) }) else { return sum }
+        return sum + value
+    }
+}

@@ -217,9 +217,15 @@ extension EndToEnd {
         let second = try cluster.startAgent(config: cluster.agentConfig(), name: "agent-2")
         try cluster.endpoint.waitForStderr("login refused, retryable", timeout: 30)
         try second.waitForStderr("endpoint refused us: internal-error", timeout: 30)
+        // The outage shows in the metrics (docs/METRICS.md).
+        let during = try admin(port: cluster.endpointAdminPort, "GET", "/metrics").1
+        #expect(metricSum("camagent_endpoint_registry_up", in: during) == 0)
+        #expect(metricSum("camagent_endpoint_database_errors_total", in: during) >= 1)
+        #expect(metricSum(#"camagent_endpoint_login_failures_total{reason="registry_unavailable"}"#, in: during) >= 1)
         try postgres.bringBack()
         try cluster.endpoint.waitForStderr("answers again", timeout: 30)
         try second.waitForStderr("endpoint: authenticated to ", timeout: 30)
+        #expect(metricSum("camagent_endpoint_registry_up", in: try admin(port: cluster.endpointAdminPort, "GET", "/metrics").1) == 1)
         #expect(cluster.endpoint.isRunning)
     }
 }
