@@ -47,6 +47,7 @@ extension EndToEnd {
             }
             let (status, out, err) = try run(promtool, ["check", "metrics"], timeout: 30, stdin: text)
             #expect(status == 0, "promtool check metrics on the \(server)'s /metrics: \(out)\(err)")
+            print("metrics: the \(server)'s /metrics is \(text.utf8.count) bytes, \(text.split(separator: "\n").count) lines")
         }
         let (postCode, _) = try admin(port: cluster.endpointAdminPort, "POST", "/metrics")
         #expect(postCode == 405)
@@ -56,8 +57,10 @@ extension EndToEnd {
         ])
         defer { prometheus.stop() }
 
+        let scraping = Date()
         let online = try prometheus.waitForValue("camagent_endpoint_agents_online", timeout: 60) { $0 == 2 }
         #expect(online == 2, "agents online as Prometheus sees it\n\(prometheus.log)\n\(cluster.allLogs)")
+        print("metrics: Prometheus answered 2 agents online \(String(format: "%.1f", Date().timeIntervalSince(scraping))) s after it started")
         let up = try prometheus.waitForValue("sum(up)", timeout: 30) { $0 == 2 }
         #expect(up == 2, "both targets up\n\(prometheus.log)")
         let registered = try prometheus.waitForValue("camagent_streampoint_agents_registered", timeout: 30) { $0 == 2 }
