@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
     ],
     targets: [
         // Wire protocol shared by agent and stubs. Pure Swift, no imports.
@@ -49,12 +51,21 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             path: "ServerStubs/NIOSupport", swiftSettings: stubSettings),
+        // Every server metric named in one place, and its Prometheus exposition for /metrics.
+        .target(
+            name: "ServerMetrics",
+            dependencies: [
+                "CamProtocol",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            path: "ServerStubs/Metrics", swiftSettings: stubSettings),
         // The endpoint's logic that outlives a process: the registry store (SQLite
         // through GRDB, PostgreSQL through postgres-nio) and what it records.
         .target(
             name: "EndpointCore",
             dependencies: [
-                "CamProtocol", "CamNIO",
+                "CamProtocol", "CamNIO", "ServerMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -66,7 +77,7 @@ let package = Package(
         .executableTarget(
             name: "camagent-endpoint",
             dependencies: [
-                "CamNIO", "CamProtocol", "EndpointCore",
+                "CamNIO", "CamProtocol", "EndpointCore", "ServerMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -77,7 +88,7 @@ let package = Package(
         .executableTarget(
             name: "camagent-streampoint",
             dependencies: [
-                "CamNIO", "CamProtocol",
+                "CamNIO", "CamProtocol", "ServerMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -118,11 +129,11 @@ let package = Package(
 
         .testTarget(name: "CamProtocolTests", dependencies: ["CamProtocol", "CamNIO", .product(name: "NIOEmbedded", package: "swift-nio")], path: "Tests/CamProtocolTests"),
         .testTarget(name: "CamCoreTests", dependencies: ["CamCore"], path: "Tests/CamCoreTests", resources: [.copy("Fixtures")]),
-        .testTarget(name: "EndToEndTests", dependencies: ["CamProtocol", "EndpointCore"], path: "Tests/EndToEndTests", swiftSettings: stubSettings),
+        .testTarget(name: "EndToEndTests", dependencies: ["CamProtocol", "EndpointCore", "ServerMetrics"], path: "Tests/EndToEndTests", swiftSettings: stubSettings),
         .testTarget(
             name: "EndpointTests",
             dependencies: [
-                "camagent-endpoint", "EndpointCore", "CamProtocol", "CamNIO",
+                "camagent-endpoint", "EndpointCore", "CamProtocol", "CamNIO", "ServerMetrics",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/EndpointTests", swiftSettings: stubSettings),

@@ -55,8 +55,9 @@ fleet_bench() {
     fi
     echo "== fleet: $count simulated agents over $mode, brought up over ${FLEET_RAMP_SECONDS:-30} s, endpoint kill -9 and restart"
     head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$CLUSTER_WORK/fleet.seed"
+    local registry=${FLEET_REGISTRY:-$CLUSTER_WORK/fleet-registry.sqlite}
     "$bin/camagent-fleet" make-registry --count "$count" --key-seed "$CLUSTER_WORK/fleet.seed" \
-        --out "$CLUSTER_WORK/fleet-registry.sqlite" | sed 's/^/  /'
+        --out "$registry" | sed 's/^/  /'
 
     cluster_spawn fleet-streampoint "$bin/camagent-streampoint" --id fleet-sp --listen "$listen:0" --admin 127.0.0.1:0 \
         --ticket-key-file "$CLUSTER_WORK/ticket.key" --log-level warn "${tls_args[@]}" \
@@ -65,7 +66,7 @@ fleet_bench() {
     SP=$(cluster_wait_line fleet-streampoint "streampoint: agents listening on ")
     if [[ -n "${CLUSTER_PLAIN:-}" ]]; then sp_address=$SP; else sp_address="tls://localhost:${SP##*:}"; fi
 
-    ep_args=(serve --admin 127.0.0.1:0 --registry "$CLUSTER_WORK/fleet-registry.sqlite"
+    ep_args=(serve --admin 127.0.0.1:0 --registry "$registry"
              --ticket-key-file "$CLUSTER_WORK/ticket.key" --streampoint "fleet-sp=$sp_address" --log-level warn "${tls_args[@]}")
     cluster_spawn fleet-endpoint "$bin/camagent-endpoint" "${ep_args[@]}" --listen "$listen:0"
     ep_pid=$LAST_PID
@@ -81,6 +82,7 @@ fleet_bench() {
     if fleet_wait_line fleet "fleet: ready for the endpoint restart" 180; then
         kill -9 "$ep_pid"; wait "$ep_pid" 2>/dev/null || true
         cluster_spawn fleet-endpoint-restarted "$bin/camagent-endpoint" "${ep_args[@]}" --listen "$listen:${EP##*:}"
+        ep_pid=$LAST_PID
         cluster_wait_line fleet-endpoint-restarted "endpoint: agents listening on " >/dev/null
     fi
     local status=0
@@ -91,7 +93,8 @@ fleet_bench() {
     if ((status != 0)); then
         echo "  fleet stderr:"; tail -20 "$CLUSTER_WORK/fleet.err" | sed 's/^/    /'
     fi
-    kill "$sp_pid" 2>/dev/null || true
+    kill "$sp_pid" "$ep_pid" 2>/dev/null || true
+    wait "$sp_pid" "$ep_pid" 2>/dev/null || true
     return "$status"
 }
 
@@ -138,4 +141,65 @@ fleet_cold_start_bench() {
         kill "$ep_pid" "$sp_pid" 2>/dev/null || true
         wait "$ep_pid" "$sp_pid" 2>/dev/null || true
     done
+}
+
+# bench_postgres_start DIR: a throwaway PostgreSQL (Debian's postgresql package,
+# initdb + pg_ctl as the postgres user when run as root) on a free loopback
+# port; prints its postgres:// URL of a fresh database. bench_postgres_stop DIR.
+bench_postgres_start() {
+    local dir=$1 bin port as=()
+    ensure_debian_packages postgresql >/dev/null
+    bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+    mkdir -p "$dir"
+    if ((EUID == 0)); then chown postgres: "$dir"; as=(runuser -u postgres --); fi
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "${as[@]}" "$bin/initdb" -D "$dir/data" -U postgres -A trust --no-sync -E UTF8 >"$dir/initdb.log" 2>&1 || return 1
+    "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=50" start >/dev/null || return 1
+    "${as[@]}" "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres fleet || return 1
+    echo "postgres://postgres@127.0.0.1:$port/fleet"
+}
+
+bench_postgres_stop() {
+    local dir=$1 bin as=()
+    bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+    ((EUID == 0)) && as=(runuser -u postgres --)
+    "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    rm -rf "$dir"
+}
+
+# fleet_backends_bench BIN_DIR COUNT: the same fleet (all agents started at
+# once, no ramp, no boot jitter: the endpoint's login rate is the limit) against
+# an endpoint on SQLite and on PostgreSQL, in one run; then the figures side
+# by side: logins per second, time to authenticated (p50, p99), the endpoint's
+# RSS per agent, and the time until all are back after its kill -9.
+fleet_backends_bench() {
+    local bin=$1 count=$2 backend pg_dir summary=()
+    # Not under CLUSTER_WORK: the postgres user must reach it, and that is 0700 root.
+    pg_dir=$(mktemp -d /tmp/camagent-bench-pg.XXXXXX)
+    for backend in sqlite postgres; do
+        local registry="$CLUSTER_WORK/fleet-$backend.sqlite"
+        if [[ $backend == postgres ]] && ! registry=$(bench_postgres_start "$pg_dir"); then
+            echo "== registry backend: postgres: the throwaway PostgreSQL did not start:" >&2
+            tail -5 "$pg_dir"/*.log >&2 || true
+            bench_postgres_stop "$pg_dir"
+            return 1
+        fi
+        echo "== registry backend: $backend"
+        FLEET_REGISTRY=$registry FLEET_RAMP_SECONDS=0 fleet_bench "$bin" "$count" || echo "  ($backend run failed)"
+        [[ $backend == postgres ]] && bench_postgres_stop "$pg_dir"
+        local out="$CLUSTER_WORK/fleet.out" up p50 p99 rss back
+        up=$(sed -n 's/.*result bring-up agents=[0-9]* all_up_ms=\([0-9]*\).*/\1/p' "$out" | tail -1)
+        p50=$(sed -n 's/.*time to authenticated: p50 \([^,]*\), p99 \([^,]*\),.*/\1/p' "$out" | tail -1)
+        p99=$(sed -n 's/.*time to authenticated: p50 \([^,]*\), p99 \([^,]*\),.*/\2/p' "$out" | tail -1)
+        rss=$(sed -n 's/.*result rss server=endpoint .*bytes_per_agent=\([0-9]*\).*/\1/p' "$out" | tail -1)
+        back=$(sed -n 's/.*all back \([^ ]*\) after the first loss.*/\1/p' "$out" | tail -1)
+        local rate="?"
+        [[ -n $up && $up -gt 0 ]] && rate=$((count * 1000 / up))
+        summary+=("$(printf '  %-10s %10s %10s %10s %14s %14s' "$backend" "$rate" "${p50:-?}" "${p99:-?}" "${rss:-?}" "${back:-?}")")
+        mv "$out" "$CLUSTER_WORK/fleet-$backend.out"
+    done
+    echo "== registry backends, $count agents started at once (same run)"
+    printf '  %-10s %10s %10s %10s %14s %14s\n' backend "logins/s" "auth p50" "auth p99" "EP B/agent" "all back"
+    printf '%s\n' "${summary[@]}"
 }

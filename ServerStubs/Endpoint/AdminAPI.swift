@@ -4,6 +4,7 @@ import EndpointCore
 import Foundation
 import NIOCore
 import NIOHTTP1
+import ServerMetrics
 
 /// One agent as the admin API shows it. Absent values are JSON null, not missing keys.
 struct AgentView: Encodable, Equatable {
@@ -284,6 +285,11 @@ struct AdminAPI {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
 
         switch parts.count {
+        case 1 where parts[0] == "metrics":
+            // No token: bind the admin port to a private interface (README "Metrics").
+            guard request.method == .GET else { return methodNotAllowed(request, "GET") }
+            return .text(ServerMetrics.exposition(), contentType: ServerMetrics.contentType)
+
         case 1 where parts[0] == "health":
             guard request.method == .GET else { return methodNotAllowed(request, "GET") }
             return .json(HealthView())

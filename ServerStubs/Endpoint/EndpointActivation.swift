@@ -3,6 +3,7 @@ import CamProtocol
 import EndpointCore
 import Foundation
 import NIOCore
+import ServerMetrics
 
 /// Monotonic seconds for the failure limiter (never the wall clock: a clock
 /// step must not lift or stretch a block).
@@ -118,6 +119,7 @@ extension EndpointState {
             throw RevocationError.registryUnwritable("\(error)")
         }.flatMapThrowing { change in
             guard change.result != .unknown else { throw RevocationError.unknownAgent }
+            EndpointMetrics.revocation(.revoke)
             self.registry.merge(change.records)
             ServerLog.warn(component, "agent \(agentID) revoked by operator: \(bounded(reason))")
             guard let session = self.session(of: agentID) else { return false }
@@ -134,6 +136,7 @@ extension EndpointState {
             throw RevocationError.registryUnwritable("\(error)")
         }.flatMapThrowing { change in
             guard change.result != .unknown else { throw RevocationError.unknownAgent }
+            EndpointMetrics.revocation(.unrevoke)
             self.registry.merge(change.records)
             if change.result == .changed { ServerLog.info(component, "agent \(agentID): revocation lifted by operator") }
         }

@@ -6,6 +6,7 @@ import EndpointCore
 import Foundation
 import NIOCore
 import NIOPosix
+import ServerMetrics
 
 struct EndpointCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -162,6 +163,11 @@ struct Serve: ParsableCommand {
               POST /agents/ID/stats            asks for a fresh report; the answer carries
                                                it as "stats"
               GET  /streampoints               [{id, host, port, tls}]
+              GET  /metrics                    Prometheus text format (agents online,
+                                               logins and failures by reason,
+                                               activations, commands, handshake and
+                                               database latency...; docs/METRICS.md);
+                                               no token: bind --admin to a private address
               GET  /units                      factory units, sorted by serial: {serial,
                                                agentID, model, mac, state, activations,
                                                lastActivation, cloneSuspected, online,
@@ -330,6 +336,7 @@ struct Serve: ParsableCommand {
 
     func run() throws {
         ServerLog.minimum = logLevel.level
+        ServerMetrics.bootstrap(.endpoint)
         // One descriptor per agent link: a fleet needs more than the usual 1024.
         OpenFileLimit.raise(to: OpenFileLimit.serverWanted)
         let listenAddress = HostPort(listen)!

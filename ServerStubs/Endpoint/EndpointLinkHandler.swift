@@ -2,6 +2,7 @@ import CamNIO
 import CamProtocol
 import EndpointCore
 import NIOCore
+import ServerMetrics
 
 /// Drives one agent link: feeds what LinkDecoder yields into the
 /// EndpointLinkStateMachine and performs the actions it returns.
@@ -20,6 +21,8 @@ final class EndpointLinkHandler: ChannelInboundHandler {
     /// Why we closed the link, for the closing log line.
     private var closeReason: String?
     let remote: String
+    /// How this link's login or activation went, for the metrics.
+    private var outcome = LinkOutcome()
 
     init(state: EndpointState, keepalive: LinkKeepaliveHandler, remote: String) {
         self.state = state
@@ -52,6 +55,7 @@ final class EndpointLinkHandler: ChannelInboundHandler {
             action = machine.upgradeReceived(path: request.path)
         case .message(let message):
             if let agentID = machine.agentID { state.seen(agentID: agentID, handler: self) }
+            outcome.received(message)
             ServerLog.debug(component, "\(remote): received \(message.name) in state \(machine.stateName)")
             if Self.readsRegistry(message) {
                 // The registry copy must be current first: a unit activated or
@@ -117,6 +121,7 @@ final class EndpointLinkHandler: ChannelInboundHandler {
             write(HTTPUpgrade.switchingResponse(), context: context)
         case .rejectUpgrade(let status, let statusText, let reason):
             ServerLog.warn(component, "\(remote): rejected: \(reason)")
+            outcome.refused(.protocolError)
             closeReason = "HTTP \(status): \(reason)"
             var buffer = context.channel.allocator.buffer(capacity: 128)
             buffer.writeBytes(HTTPUpgrade.errorResponse(status: status, reason: statusText))
@@ -127,6 +132,7 @@ final class EndpointLinkHandler: ChannelInboundHandler {
             context.send(message)
         case .closeWithError(let code, let text, let reason):
             ServerLog.warn(component, "\(remote)\(agentLabel): rejected (\(code.name)): \(reason)")
+            if establishedAgent == nil { outcome.refused(EndpointMetrics.Refusal(code: code)) }
             closeReason = "\(code.name): \(reason)"
             context.fail(code, text)
         case .authenticated(let agentID, let reply):
@@ -170,6 +176,7 @@ final class EndpointLinkHandler: ChannelInboundHandler {
             }
         case .activated(let agentID, let serial, let reactivated, let reply):
             closeReason = "sent ACTIVATED; the unit logs in again with its new identity"
+            outcome.activated()
             ServerLog.info(component, "\(remote): \(reactivated ? "re-activated" : "activated") unit \(serial) as agent \(agentID); new device key issued")
             let bytes = reply.encoded()
             var buffer = context.channel.allocator.buffer(capacity: bytes.count)
@@ -187,6 +194,7 @@ final class EndpointLinkHandler: ChannelInboundHandler {
     private func sessionEstablished(agentID: String, reply: Message, context: ChannelHandlerContext) {
         leavePending()
         establishedAgent = agentID
+        outcome.loggedIn()
         ServerLog.info(component, "\(remote): agent \(agentID) authenticated")
         context.send(reply)
         if let keepaliveContext = try? context.pipeline.syncOperations.context(handler: keepalive) {
@@ -247,6 +255,7 @@ final class EndpointLinkHandler: ChannelInboundHandler {
             let what = linkError.protocolError
             ServerLog.warn(component, "\(remote)\(agentLabel): rejected (\(linkError.duringUpgrade ? "HTTP 400" : what.code.name)): \(what.description)")
             closeReason = linkError.duringUpgrade ? "HTTP 400: \(what.description)" : "\(what.code.name): \(what.description)"
+            if establishedAgent == nil { outcome.refused(.protocolError) }
             machine.closed()
             context.reject(linkError)
         } else {
@@ -272,6 +281,7 @@ final class EndpointLinkHandler: ChannelInboundHandler {
             // unread): still a check, not a failed or broken login.
             ServerLog.debug(component, "\(remote): answered a reachability check (HELLO only)")
         } else {
+            outcome.closedBeforeLogin()
             ServerLog.info(component, "\(remote): closed before authenticating (\(reason))")
         }
         machine.closed()

@@ -3,6 +3,7 @@ import CamProtocol
 import EndpointCore
 import Foundation
 import NIOCore
+import ServerMetrics
 
 /// What an admin request got from the agent.
 enum AgentAnswer {
@@ -14,6 +15,14 @@ enum AgentAnswer {
     case stats(StatsReport)
     /// Nothing within the time limit, or the session ended first.
     case noAnswer(String)
+
+    var metricResult: MetricCatalog.CommandResult {
+        switch self {
+        case .done, .stats: return .ok
+        case .refused: return .refused
+        case .noAnswer: return .noAnswer
+        }
+    }
 }
 
 /// Why an admin command was not sent.
@@ -36,9 +45,13 @@ extension EndpointState {
     {
         eventLoop.preconditionInEventLoop()
         guard registry[agentID] != nil else { return .failure(.unknownAgent) }
-        guard let session = session(of: agentID) else { return .failure(.offline) }
+        guard let session = session(of: agentID) else {
+            EndpointMetrics.command(kind: awaiting.name, result: .offline)
+            return .failure(.offline)
+        }
         let promise = eventLoop.makePromise(of: AgentAnswer.self)
         guard let commandID = pendingCommands.add(agentID: agentID, awaiting: awaiting, waiter: promise) else {
+            EndpointMetrics.command(kind: awaiting.name, result: .busy)
             promise.succeed(.noAnswer("not sent"))
             ServerLog.warn(component, "agent \(agentID): \(awaiting.name) not sent: \(pendingCommands.count) commands already wait for answers")
             return .failure(.busy)
@@ -59,6 +72,7 @@ extension EndpointState {
             ServerLog.warn(component, "agent \(agentID): no answer to \(entry.awaiting.name) within \(seconds) s")
             entry.waiter.succeed(.noAnswer("no answer from the agent within \(seconds) s"))
         }
+        promise.futureResult.whenSuccess { EndpointMetrics.command(kind: awaiting.name, result: $0.metricResult) }
         return .success(promise.futureResult)
     }
 

@@ -3,6 +3,7 @@ import CamProtocol
 import EndpointCore
 import Foundation
 import NIOCore
+import ServerMetrics
 
 let component = "endpoint"
 
@@ -260,6 +261,7 @@ final class EndpointState: @unchecked Sendable {
             old.replaced()
         }
         sessions[agentID] = handler
+        EndpointMetrics.agentsOnline(sessions.count)
         var entry = status[agentID] ?? AgentStatus()
         entry.lastSeen = Date()
         entry.remoteAddress = remote
@@ -272,6 +274,7 @@ final class EndpointState: @unchecked Sendable {
         eventLoop.preconditionInEventLoop()
         if sessions[agentID] === handler {
             sessions[agentID] = nil
+            EndpointMetrics.agentsOnline(sessions.count)
             status[agentID]?.lastSeen = Date()
             abandonPendingCommands(of: agentID)
             releasePresence(of: agentID)

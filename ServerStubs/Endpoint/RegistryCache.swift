@@ -3,6 +3,7 @@ import CamProtocol
 import EndpointCore
 import Foundation
 import NIOCore
+import ServerMetrics
 
 /// The endpoint's side of the shared registry: keeping its copy current,
 /// presence rows for its sessions, and what happens while the store is away.
@@ -93,6 +94,7 @@ extension EndpointState {
     }
 
     private func registryAnswered() {
+        EndpointMetrics.registryAnswers(true)
         if let problem = registryProblem {
             registryProblem = nil
             ServerLog.info(component, "registry \(registryWorker.store.displayName) answers again (was: \(problem)); logins resume")
@@ -101,6 +103,7 @@ extension EndpointState {
 
     /// Logged once per outage, not once per login.
     func registryFailed(_ error: Error) {
+        EndpointMetrics.registryAnswers(false)
         let problem = "\(error)"
         if registryProblem == nil {
             ServerLog.error(component, "registry unavailable: \(problem); logins are refused (retry later) until it answers, agents online stay online")

@@ -1,6 +1,7 @@
 import CamNIO
 import CamProtocol
 import NIOConcurrencyHelpers
+import ServerMetrics
 
 /// RegistryStore on SQL: the same statements on SQLite (SQLiteDatabase) and on
 /// PostgreSQL (PostgresDatabase). Each operation loads the few rows it needs
@@ -42,27 +43,41 @@ public final class SQLRegistryStore: RegistryStore, @unchecked Sendable {
         migrated.withLockedValue { $0 = true }
     }
 
-    private func transaction<Result>(_ body: (SQLSession) throws -> Result) throws -> Result {
-        try prepare()
-        return try database.transaction(body)
+    private func transaction<Result>(_ operation: MetricCatalog.DatabaseOperation,
+                                     _ body: (SQLSession) throws -> Result) throws -> Result {
+        try measured(operation) {
+            try prepare()
+            return try database.transaction(body)
+        }
+    }
+
+    private func read<Result>(_ operation: MetricCatalog.DatabaseOperation,
+                              _ body: (SQLSession) throws -> Result) throws -> Result {
+        try measured(operation) {
+            try prepare()
+            return try database.read(body)
+        }
+    }
+
+    /// A refusal by the registry's own rules (an import's conflict) is no database error.
+    private func measured<Result>(_ operation: MetricCatalog.DatabaseOperation, _ body: () throws -> Result) throws -> Result {
+        try DatabaseMetrics.measure(operation, isDatabaseError: { !($0 is ValidationFailure) }, body)
     }
 
     public static var schemaVersion: Int { RegistrySchema.latestVersion }
 
     public func snapshot() throws -> (registry: Registry, generation: Int64) {
-        try prepare()
-        return try database.read { try RegistryRows.loadAll($0) }
+        try read(.snapshot) { try RegistryRows.loadAll($0) }
     }
 
     public func generation() throws -> Int64 {
-        try prepare()
-        return try database.read { try RegistryRows.generation($0) }
+        try read(.generation) { try RegistryRows.generation($0) }
     }
 
     /// Loads a slice, lets `change` edit it, writes the difference: one transaction.
-    private func change<Result>(serials: Set<String> = [], agentIDs: Set<String> = [],
+    private func change<Result>(_ operation: MetricCatalog.DatabaseOperation, serials: Set<String> = [], agentIDs: Set<String> = [],
                                 _ change: (inout RegistrySlice) throws -> Result) throws -> RegistryChange<Result> {
-        try transaction { session in
+        try transaction(operation) { session in
             let before = try RegistryRows.loadSlice(session, dialect: database.dialect, serials: serials, agentIDs: agentIDs)
             var after = before
             let result = try change(&after)
@@ -72,7 +87,7 @@ public final class SQLRegistryStore: RegistryStore, @unchecked Sendable {
     }
 
     public func enroll(agentID: String, verifierHex: String, streampoint: String?) throws -> RegistryChange<AgentRecord> {
-        try change(agentIDs: [agentID]) { slice in
+        try change(.enroll, agentIDs: [agentID]) { slice in
             let existing = slice.registry[agentID]
             let record = AgentRecord(id: agentID, verifier: verifierHex, streampoint: streampoint ?? existing?.streampoint,
                                      revoked: existing?.revoked, backupStreampoint: existing?.backupStreampoint)
@@ -84,7 +99,7 @@ public final class SQLRegistryStore: RegistryStore, @unchecked Sendable {
     public func addUnits(_ units: [UnitImport]) throws -> RegistryChange<[UnitRecord]> {
         let serials = Set(units.map(\.serial))
         let agentIDs = Set(units.compactMap { $0.agentID ?? UnitRecord.defaultAgentID(serial: $0.serial) })
-        return try change(serials: serials, agentIDs: agentIDs) { slice in
+        return try change(.addUnits, serials: serials, agentIDs: agentIDs) { slice in
             for unit in units {
                 try slice.registry.addUnit(serial: unit.serial, activationSecret: unit.activationSecret,
                                            agentID: unit.agentID, model: unit.model, mac: unit.mac)
@@ -94,7 +109,7 @@ public final class SQLRegistryStore: RegistryStore, @unchecked Sendable {
     }
 
     public func importRegistry(_ imported: Registry) throws -> RegistryChange<Int> {
-        try change(serials: Set(imported.units.keys), agentIDs: Set(imported.agents.keys)) { slice in
+        try change(.importRegistry, serials: Set(imported.units.keys), agentIDs: Set(imported.agents.keys)) { slice in
             for agent in imported.sortedAgents { slice.registry.upsert(agent) }
             for unit in imported.sortedUnits {
                 if let other = slice.registry.unit(agentID: unit.agentID), other.serial != unit.serial {
@@ -107,15 +122,15 @@ public final class SQLRegistryStore: RegistryStore, @unchecked Sendable {
     }
 
     public func revoke(agentID: String, reason: String, at: String) throws -> RegistryChange<Registry.RevocationChange> {
-        try change(agentIDs: [agentID]) { $0.registry.revoke(agentID: agentID, reason: reason, at: at) }
+        try change(.revoke, agentIDs: [agentID]) { $0.registry.revoke(agentID: agentID, reason: reason, at: at) }
     }
 
     public func unrevoke(agentID: String) throws -> RegistryChange<Registry.RevocationChange> {
-        try change(agentIDs: [agentID]) { $0.registry.unrevoke(agentID: agentID) }
+        try change(.unrevoke, agentIDs: [agentID]) { $0.registry.unrevoke(agentID: agentID) }
     }
 
     public func assign(agentID: String, streampointID: String, backupID: String?) throws -> RegistryChange<AgentRecord?> {
-        try change(agentIDs: [agentID]) { slice in
+        try change(.assign, agentIDs: [agentID]) { slice in
             guard var record = slice.registry[agentID] else { return nil }
             record.streampoint = streampointID
             record.backupStreampoint = backupID
@@ -126,7 +141,7 @@ public final class SQLRegistryStore: RegistryStore, @unchecked Sendable {
 
     public func activate(_ request: ActivationRequest, newKey: [UInt8], at: String, presence: PresenceContext,
                          onlineHere: Bool, afterReset: Bool) throws -> RegistryChange<ActivationOutcome> {
-        try change(serials: [request.serial]) { slice in
+        try change(.activate, serials: [request.serial]) { slice in
             let outcome = slice.registry.activate(request, newKey: newKey, isOnline: { agentID in
                 guard !afterReset else { return false }
                 if onlineHere { return true }
@@ -143,7 +158,7 @@ public final class SQLRegistryStore: RegistryStore, @unchecked Sendable {
     }
 
     public func claimSession(agentID: String, presence: PresenceContext) throws -> RegistryChange<SessionClaim> {
-        try change(agentIDs: [agentID]) { slice in
+        try change(.claimSession, agentIDs: [agentID]) { slice in
             if let revocation = slice.registry.revocation(ofAgent: agentID) {
                 return SessionClaim(revoked: revocation, cloneOf: nil)
             }
@@ -162,7 +177,7 @@ public final class SQLRegistryStore: RegistryStore, @unchecked Sendable {
     }
 
     public func renewPresence(endpointID: String, now: Int64) throws {
-        try transaction { session in
+        try transaction(.renewPresence) { session in
             try session.execute("UPDATE presence SET lease_until = ? WHERE endpoint_id = ? AND kind = 'session'",
                                 [.int(now + PresenceRecord.sessionLeaseSeconds), .text(endpointID)])
             // Rows of endpoints that died long ago: nobody renews them any more.
@@ -171,20 +186,19 @@ public final class SQLRegistryStore: RegistryStore, @unchecked Sendable {
     }
 
     public func releasePresence(agentID: String, endpointID: String) throws {
-        try transaction { session in
+        try transaction(.releasePresence) { session in
             try session.execute("DELETE FROM presence WHERE agent_id = ? AND endpoint_id = ?", [.text(agentID), .text(endpointID)])
         }
     }
 
     public func releaseAllPresence(endpointID: String) throws {
-        try transaction { session in
+        try transaction(.releaseAllPresence) { session in
             try session.execute("DELETE FROM presence WHERE endpoint_id = ?", [.text(endpointID)])
         }
     }
 
     public func presence(agentID: String) throws -> PresenceRecord? {
-        try prepare()
-        return try database.read { session in
+        try read(.presence) { session in
             try session.rows("SELECT \(RegistryRows.presenceColumns) FROM presence WHERE agent_id = ?", [.text(agentID)])
                 .first.map(RegistryRows.presence)
         }

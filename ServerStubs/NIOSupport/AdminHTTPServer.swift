@@ -13,10 +13,17 @@ public struct AdminRequest {
 public struct AdminResponse {
     public var status: HTTPResponseStatus
     public var body: Data
+    public var contentType: String
 
-    public init(status: HTTPResponseStatus = .ok, body: Data) {
+    public init(status: HTTPResponseStatus = .ok, body: Data, contentType: String = "application/json") {
         self.status = status
         self.body = body
+        self.contentType = contentType
+    }
+
+    /// A body that is not JSON, e.g. the Prometheus text of `GET /metrics`.
+    public static func text(_ text: String, contentType: String) -> AdminResponse {
+        AdminResponse(body: Data(text.utf8), contentType: contentType)
     }
 
     public static func json<T: Encodable>(_ value: T, status: HTTPResponseStatus = .ok) -> AdminResponse {
@@ -115,7 +122,7 @@ private final class AdminHandler: ChannelInboundHandler {
 
     private func write(_ response: AdminResponse, keepAlive: Bool, context: ChannelHandlerContext) {
         var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Type", value: response.contentType)
         headers.add(name: "Content-Length", value: String(response.body.count))
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))), promise: nil)

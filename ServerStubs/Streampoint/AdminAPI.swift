@@ -1,6 +1,7 @@
 import CamNIO
 import Foundation
 import NIOHTTP1
+import ServerMetrics
 
 /// JSON admin API, routed on the event loop (the registry is only touched there).
 ///
@@ -8,6 +9,7 @@ import NIOHTTP1
 ///     GET /agents        [{id, remoteAddress, connectedSince, targets:[{name, host, port, viewerPort, url}]}]
 ///     GET /agents/<id>   one agent, 404 if unknown
 ///     GET /tunnels       [{id, agent, target, viewer, state, bytesToViewer, bytesFromViewer, openedAt}]
+///     GET /metrics       Prometheus text (docs/METRICS.md)
 enum StreampointAdminAPI {
     struct Health: Encodable {
         var status = "ok"
@@ -46,12 +48,13 @@ enum StreampointAdminAPI {
 
     static func route(_ request: AdminRequest, registry: StreampointRegistry) -> AdminResponse {
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-        let known = parts == ["health"] || parts == ["agents"] || parts == ["tunnels"]
+        let known = parts == ["health"] || parts == ["agents"] || parts == ["tunnels"] || parts == ["metrics"]
             || (parts.count == 2 && parts[0] == "agents")
         guard known else { return .error(.notFound, "no such route: \(request.path)") }
         guard request.method == .GET else {
             return .error(.methodNotAllowed, "\(request.method) is not supported on \(request.path); use GET")
         }
+        if parts == ["metrics"] { return .text(ServerMetrics.exposition(), contentType: ServerMetrics.contentType) }
         switch parts.count == 2 ? "agents/" : parts[0] {
         case "health":
             return .json(Health(streampoint: registry.config.streampointID,

@@ -2,6 +2,7 @@ import CamNIO
 import CamProtocol
 import Foundation
 import NIOCore
+import ServerMetrics
 
 /// Last handler of every agent link (pipeline: [NIOSSLServerHandler → TLSLinkObserver]
 /// → LinkKeepaliveHandler → ByteToMessageHandler(LinkDecoder) → this). Runs StreampointLinkStateMachine
@@ -18,6 +19,7 @@ final class AgentLinkHandler: ChannelDuplexHandler {
     private var remote = "?"
     private var session: (id: UInt64, agentID: String)?
     private var tunnel: Tunnel?
+    private let acceptedAt = NIODeadline.now()
 
     init(registry: StreampointRegistry, keepalive: LinkKeepaliveHandler) {
         self.registry = registry
@@ -93,6 +95,7 @@ final class AgentLinkHandler: ChannelDuplexHandler {
             } else {
                 ServerLog.warn("streampoint", "rejecting \(remote): \(error.protocolError.code.name): \(error.protocolError.description)")
             }
+            StreampointMetrics.linkRejected(code: error.protocolError.code)
             context.reject(error)
         } else {
             ServerLog.debug("streampoint", "agent link \(remote): \(error); closing")
@@ -108,6 +111,7 @@ final class AgentLinkHandler: ChannelDuplexHandler {
             writeRaw(HTTPUpgrade.switchingResponse(), context: context)
         case .rejectUpgrade(let status, let reason, let logReason):
             ServerLog.warn("streampoint", "rejecting \(remote): \(logReason) (HTTP \(status))")
+            StreampointMetrics.linkRejected(code: nil)
             var buffer = context.channel.allocator.buffer(capacity: 128)
             buffer.writeBytes(HTTPUpgrade.errorResponse(status: status, reason: reason))
             context.writeAndFlush(NIOAny(buffer)).whenComplete { _ in context.close(promise: nil) }
@@ -119,6 +123,7 @@ final class AgentLinkHandler: ChannelDuplexHandler {
             if let keepaliveContext = try? context.pipeline.syncOperations.context(handler: keepalive) {
                 keepalive.markEstablished(context: keepaliveContext)
             }
+            StreampointMetrics.handshakeFinished(.control, nanoseconds: (NIODeadline.now() - acceptedAt).nanoseconds)
             let session = registry.register(agentID: agentID, targets: targets, control: context.channel,
                                              remoteAddress: remote)
             self.session = (session.sessionID, agentID)
@@ -126,6 +131,7 @@ final class AgentLinkHandler: ChannelDuplexHandler {
             switch registry.bind(tunnelID: tunnelID, bindToken: token) {
             case .success(let tunnel):
                 machine.bindResolved(accepted: true)
+                StreampointMetrics.handshakeFinished(.data, nanoseconds: (NIODeadline.now() - acceptedAt).nanoseconds)
                 keepalive.stop()
                 self.tunnel = tunnel
                 context.send(.helloAck(version: ProtocolConstants.version, server: machine.serverName))
@@ -133,6 +139,7 @@ final class AgentLinkHandler: ChannelDuplexHandler {
             case .failure(let failure):
                 machine.bindResolved(accepted: false)
                 ServerLog.warn("streampoint", "rejecting data link \(remote): invalid-bind: \(failure.description)")
+                StreampointMetrics.linkRejected(code: .invalidBind)
                 context.fail(.invalidBind, "tunnel bind refused: \(failure.description)")
             }
         case .tunnelOpenFailed(let tunnelID, let code, let message):
@@ -141,6 +148,7 @@ final class AgentLinkHandler: ChannelDuplexHandler {
             break
         case .fail(let code, let text):
             ServerLog.warn("streampoint", "rejecting \(remote): \(code.name): \(text)")
+            StreampointMetrics.linkRejected(code: code)
             context.fail(code, text)
         case .peerError(let code, let text):
             ServerLog.warn("streampoint", "\(remote) sent ERROR \(code.name): \(text); closing")

@@ -3,6 +3,7 @@ import CamProtocol
 import Foundation
 import NIOCore
 import NIOPosix
+import ServerMetrics
 
 struct StreampointConfig {
     var streampointID: String
@@ -90,6 +91,8 @@ final class StreampointRegistry {
                                    control: control, targets: targets)
         nextSessionID += 1
         sessions[agentID] = session
+        StreampointMetrics.registered()
+        StreampointMetrics.agentsRegistered(sessions.count)
 
         // One target after the other, so that with --viewer-port-base the ports follow the target order.
         var binds: [EventLoopFuture<Void>] = []
@@ -137,6 +140,7 @@ final class StreampointRegistry {
         guard session.isActive else { return }
         session.isActive = false
         if sessions[session.agentID] === session { sessions[session.agentID] = nil }
+        StreampointMetrics.agentsRegistered(sessions.count)
         var listeners = 0
         for listener in session.targets {
             if let channel = listener.channel {
@@ -147,7 +151,7 @@ final class StreampointRegistry {
         }
         let pending = tunnels.values.filter { $0.sessionID == session.sessionID && $0.state == .pending }
         for tunnel in pending {
-            tunnel.abortPending(reason: "agent \(session.agentID) left (\(reason))")
+            tunnel.abortPending(reason: "agent \(session.agentID) left (\(reason))", failure: .agentLeft)
         }
         ServerLog.info("streampoint", "agent \(session.agentID) from \(session.remoteAddress) deregistered: \(reason); closed \(listeners) viewer listener(s) and \(pending.count) pending tunnel(s)")
     }
@@ -213,14 +217,17 @@ final class StreampointRegistry {
         eventLoop.assertInEventLoop()
         guard let session = sessions[agentID], session.sessionID == sessionID, session.isActive else {
             ServerLog.info("streampoint", "refusing viewer \(viewerAddress) for agent \(agentID) target \(target.name): the agent is not connected")
+            StreampointMetrics.tunnelFailed(.agentOffline)
             return nil
         }
         guard session.isAnnounced else {
             ServerLog.info("streampoint", "refusing viewer \(viewerAddress) for agent \(agentID) target \(target.name): the agent is still registering")
+            StreampointMetrics.tunnelFailed(.agentRegistering)
             return nil
         }
         guard tunnels.count < config.maxTunnels else {
             ServerLog.warn("streampoint", "refusing viewer \(viewerAddress) for agent \(agentID) target \(target.name): \(tunnels.count) tunnels reached --max-tunnels \(config.maxTunnels)")
+            StreampointMetrics.tunnelFailed(.maxTunnels)
             return nil
         }
         var id = nextTunnelID
@@ -237,7 +244,7 @@ final class StreampointRegistry {
         tunnels[id] = tunnel
         let timeout = config.bindTimeout
         tunnel.pendingTimeout = eventLoop.scheduleTask(in: timeout) {
-            tunnel.abortPending(reason: "the agent did not bind within \(timeout.nanoseconds / 1_000_000_000) s")
+            tunnel.abortPending(reason: "the agent did not bind within \(timeout.nanoseconds / 1_000_000_000) s", failure: .bindTimeout)
         }
         session.send(.tunnelOpen(tunnelID: id, host: target.host, port: target.port, bindToken: token))
         ServerLog.info("streampoint", "\(tunnel.label) requested: TUNNEL_OPEN to \(target.host):\(target.port)")
@@ -250,7 +257,7 @@ final class StreampointRegistry {
             ServerLog.debug("streampoint", "TUNNEL_OPEN_FAILED for unknown or already settled tunnel \(tunnelID) (\(code.name): \(message))")
             return
         }
-        tunnel.abortPending(reason: "the agent could not open it: \(code.name): \(message)")
+        tunnel.abortPending(reason: "the agent could not open it: \(code.name): \(message)", failure: .openFailed)
     }
 
     /// TUNNEL_BIND on a data link. On acceptance the tunnel is returned, still pending:

@@ -2,6 +2,7 @@ import CamNIO
 import CamProtocol
 import Foundation
 import NIOCore
+import ServerMetrics
 
 /// One viewer connection and, once the agent binds, the data link it is spliced to.
 ///
@@ -65,8 +66,9 @@ final class Tunnel {
     // MARK: pending phase
 
     /// The agent refused or never bound: close the viewer and forget the tunnel.
-    func abortPending(reason: String, level: ServerLog.Level = .warn) {
+    func abortPending(reason: String, failure: StreampointMetrics.TunnelFailure, level: ServerLog.Level = .warn) {
         guard state == .pending else { return }
+        StreampointMetrics.tunnelFailed(failure)
         ServerLog.log(level, "streampoint", "\(label) closed before bind: \(reason)")
         finish()
     }
@@ -75,6 +77,7 @@ final class Tunnel {
     func attach(agent context: ChannelHandlerContext) {
         precondition(state == .pending)
         state = .open
+        StreampointMetrics.tunnelOpened()
         pendingTimeout?.cancel()
         pendingTimeout = nil
         agent = context
@@ -82,6 +85,7 @@ final class Tunnel {
         if let buffer = earlyBytes, buffer.readableBytes > 0 {
             early = buffer.readableBytes
             bytesFromViewer += UInt64(early)
+            StreampointMetrics.bytesFromViewer(early)
             context.write(NIOAny(buffer), promise: nil)
         }
         earlyBytes = nil
@@ -109,9 +113,11 @@ final class Tunnel {
             }
         case (.open, .viewer):
             bytesFromViewer += UInt64(buffer.readableBytes)
+            StreampointMetrics.bytesFromViewer(buffer.readableBytes)
             agent?.write(NIOAny(buffer), promise: nil)
         case (.open, .agent):
             bytesToViewer += UInt64(buffer.readableBytes)
+            StreampointMetrics.bytesToViewer(buffer.readableBytes)
             viewer?.write(NIOAny(buffer), promise: nil)
         default:
             break  // closed, or bytes racing a close: dropped
@@ -171,7 +177,7 @@ final class Tunnel {
         switch state {
         case .pending:
             if side == .viewer {
-                abortPending(reason: "the viewer disconnected", level: .info)
+                abortPending(reason: "the viewer disconnected", failure: .viewerLeft, level: .info)
             }
         case .open:
             perform(splice.channelInactive(side))
@@ -227,6 +233,7 @@ final class Tunnel {
         pendingTimeout = nil
         earlyBytes = nil
         if wasOpen {
+            StreampointMetrics.tunnelClosed()
             let seconds = Double((NIODeadline.now() - openedAtTime).nanoseconds) / 1e9
             ServerLog.info("streampoint", "\(label) closed: \(bytesToViewer) bytes to viewer, \(bytesFromViewer) bytes from viewer, \(String(format: "%.1f", seconds)) s")
         }

@@ -1,6 +1,7 @@
 import CamNIO
 import CamProtocol
 import NIOCore
+import ServerMetrics
 
 /// The only handler of a viewer connection (ffprobe, curl, a browser…) accepted
 /// on a target listener. Asks the registry for a tunnel, then forwards every
@@ -24,6 +25,7 @@ final class ViewerHandler: ChannelDuplexHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        StreampointMetrics.viewerConnected()
         let viewer = describeRemote(context.channel.remoteAddress)
         tunnel = registry.openTunnel(sessionID: sessionID, agentID: agentID, target: target,
                                      viewer: context, viewerAddress: viewer)
@@ -57,6 +59,7 @@ final class ViewerHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        StreampointMetrics.viewerDisconnected()
         tunnel?.channelInactive(.viewer)
         tunnel = nil
         context.fireChannelInactive()

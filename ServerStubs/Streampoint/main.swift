@@ -4,6 +4,7 @@ import CamProtocol
 import Foundation
 import NIOCore
 import NIOPosix
+import ServerMetrics
 
 struct StreampointCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -53,6 +54,10 @@ struct StreampointCommand: ParsableCommand {
             Logs go to stderr. Tickets and tunnel bind tokens are never logged.
 
             Admin API (JSON): GET /health, /agents, /agents/<id>, /tunnels.
+            GET /metrics answers in the Prometheus text format: agents registered,
+            registrations, tunnels open, total and failed by reason, bytes to and
+            from viewers, viewers, handshake durations (docs/METRICS.md). Neither
+            it nor the JSON API asks for a token: bind --admin to a private address.
 
             Example:
               camagent-streampoint --id sp1 --ticket-key-file /etc/camagent/ticket.key \\
@@ -138,6 +143,7 @@ struct StreampointCommand: ParsableCommand {
 
     func run() throws {
         ServerLog.minimum = Self.level(logLevel) ?? .info
+        ServerMetrics.bootstrap(.streampoint)
         // A descriptor per agent link and per viewer port: a fleet needs more than the usual 1024.
         OpenFileLimit.raise(to: OpenFileLimit.serverWanted)
         let key: [UInt8]

@@ -234,12 +234,18 @@ extension EndToEnd {
         // No registry wait ever blocks the event loop: the admin listener answers
         // while logins are being refused (curl gives up after 10 s).
         #expect(try admin(port: cluster.endpointAdminPort, "GET", "/health").0 == 200)
+        // The outage shows in the metrics (docs/METRICS.md).
+        let during = try admin(port: cluster.endpointAdminPort, "GET", "/metrics").1
+        #expect(metricSum("camagent_endpoint_registry_up", in: during) == 0)
+        #expect(metricSum("camagent_endpoint_database_errors_total", in: during) >= 1)
+        #expect(metricSum(#"camagent_endpoint_login_failures_total{reason="registry_unavailable"}"#, in: during) >= 1)
         switch outage {
         case .down: try postgres.bringBack()
         case .hung: postgres.thaw()
         }
         try cluster.endpoint.waitForStderr("answers again", timeout: 30)
         try second.waitForStderr("endpoint: authenticated to ", timeout: 30)
+        #expect(metricSum("camagent_endpoint_registry_up", in: try admin(port: cluster.endpointAdminPort, "GET", "/metrics").1) == 1)
         #expect(cluster.endpoint.isRunning)
         // Stopping while the database hangs must not crash (registry threads
         // finishing after the event loop once did).
