@@ -193,7 +193,7 @@ fleet_backends_bench() {
         p50=$(sed -n 's/.*time to authenticated: p50 \([^,]*\), p99 \([^,]*\),.*/\1/p' "$out" | tail -1)
         p99=$(sed -n 's/.*time to authenticated: p50 \([^,]*\), p99 \([^,]*\),.*/\2/p' "$out" | tail -1)
         rss=$(sed -n 's/.*result rss server=endpoint .*bytes_per_agent=\([0-9]*\).*/\1/p' "$out" | tail -1)
-        back=$(sed -n 's/.*all back \([^ ]*\) after the first loss.*/\1/p' "$out" | tail -1)
+        back=$(sed -n 's/.*all back \(.*\) after the first loss.*/\1/p' "$out" | tail -1)
         local rate="?"
         [[ -n $up && $up -gt 0 ]] && rate=$((count * 1000 / up))
         summary+=("$(printf '  %-10s %10s %10s %10s %14s %14s' "$backend" "$rate" "${p50:-?}" "${p99:-?}" "${rss:-?}" "${back:-?}")")
