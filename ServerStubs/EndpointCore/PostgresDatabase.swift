@@ -7,9 +7,13 @@ import NIOPosix
 import PostgresNIO
 
 /// The shared registry: a PostgreSQL server several endpoints use at once,
-/// through postgres-nio. One connection per process, one transaction at a time
-/// on it; rows a transaction changes are locked (SELECT … FOR UPDATE), so two
-/// endpoints deciding about the same serial take turns.
+/// through postgres-nio. A few connections per process (`connections`), one
+/// transaction at a time on each; rows a transaction changes are locked
+/// (SELECT … FOR UPDATE), so two transactions deciding about the same serial
+/// take turns. Several connections matter because each login commits (its
+/// presence row), and a commit waits for the server's fsync: one connection
+/// serialises those waits, several let the server commit them as a group
+/// (measured with Scripts/bench --fleet --backends).
 ///
 /// Blocking by design: it runs on the registry threads (RegistryWorker), which
 /// wait for postgres-nio's futures with a bound. The endpoint's event loop
@@ -19,15 +23,26 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
     /// turns into RegistryUnavailable, never an endless wait.
     public static let timeout: TimeAmount = .seconds(5)
 
+    /// Connections per process; RegistryWorker runs as many threads.
+    public static let defaultConnections = 4
+
     public let dialect = SQLDialect.postgres
     public let displayName: String
+    public let connections: Int
     private let configuration: PostgresConnection.Configuration
-    private let lock = NIOLock()
-    private var connection: PostgresConnection?
-    private var nextConnectionID = 1
+    /// One per connection; a transaction takes a free slot for its duration.
+    fileprivate final class Slot {
+        var connection: PostgresConnection?
+    }
+    private let freeSlots: NIOLockedValueBox<(slots: [Slot], closed: Bool)>
+    private let slotAvailable: DispatchSemaphore
+    private let nextConnectionID = NIOLockedValueBox(1)
     private let logger = Logger(label: "camagent.registry", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    public init(location: RegistryLocation.Postgres) {
+    public init(location: RegistryLocation.Postgres, connections: Int = PostgresDatabase.defaultConnections) {
+        self.connections = max(1, connections)
+        freeSlots = NIOLockedValueBox(((0..<max(1, connections)).map { _ in Slot() }, false))
+        slotAvailable = DispatchSemaphore(value: max(1, connections))
         var configuration: PostgresConnection.Configuration
         if let socket = location.unixSocketPath {
             configuration = .init(unixSocketPath: socket, username: location.user, password: location.password,
@@ -42,20 +57,36 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
     }
 
     public func transaction<Result>(_ body: (SQLSession) throws -> Result) throws -> Result {
-        try lock.withLock {
-            let session = PostgresSession(connection: try connected(), database: self)
-            try session.execute("BEGIN", [])
-            do {
-                let result = try body(session)
-                try session.execute("COMMIT", [])
-                return result
-            } catch {
-                if !(error is RegistryUnavailable) {
-                    do { try session.execute("ROLLBACK", []) } catch { dropConnection() }
-                }
-                throw error
+        let slot = takeSlot()
+        defer { giveBack(slot) }
+        let session = PostgresSession(connection: try connected(slot), database: self, slot: slot)
+        try session.execute("BEGIN", [])
+        do {
+            let result = try body(session)
+            try session.execute("COMMIT", [])
+            return result
+        } catch {
+            if !(error is RegistryUnavailable) {
+                do { try session.execute("ROLLBACK", []) } catch { drop(slot) }
             }
+            throw error
         }
+    }
+
+    /// Waits for a free connection. Never long: the registry threads are as
+    /// many as the slots, and each statement is bounded by `timeout`.
+    private func takeSlot() -> Slot {
+        slotAvailable.wait()
+        return freeSlots.withLockedValue { $0.slots.removeLast() }
+    }
+
+    private func giveBack(_ slot: Slot) {
+        let closed = freeSlots.withLockedValue { state -> Bool in
+            state.slots.append(slot)
+            return state.closed
+        }
+        if closed { drop(slot) }
+        slotAvailable.signal()
     }
 
     /// READ COMMITTED reads take no locks anyway: the same as a transaction.
@@ -63,21 +94,28 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
         try transaction(body)
     }
 
+    /// Closes the idle connections now and the busy ones when their transaction ends.
     public func close() {
-        lock.withLock { dropConnection() }
+        let idle = freeSlots.withLockedValue { state -> [Slot] in
+            state.closed = true
+            return state.slots
+        }
+        idle.forEach(drop)
     }
 
-    /// The open connection, or a new one (bounded by `timeout`). Called with the lock held.
-    private func connected() throws -> PostgresConnection {
-        if let connection, !connection.isClosed { return connection }
-        connection = nil
-        let id = nextConnectionID
-        nextConnectionID += 1
+    /// The slot's open connection, or a new one (bounded by `timeout`).
+    private func connected(_ slot: Slot) throws -> PostgresConnection {
+        if let connection = slot.connection, !connection.isClosed { return connection }
+        slot.connection = nil
+        let id = nextConnectionID.withLockedValue { next -> Int in
+            defer { next += 1 }
+            return next
+        }
         let future = PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.next(),
                                                 configuration: configuration, id: id, logger: logger)
         do {
             let opened = try Self.wait(for: future, what: "connecting to \(displayName)")
-            connection = opened
+            slot.connection = opened
             return opened
         } catch let error as RegistryUnavailable {
             // Timed out: a connection that still arrives is closed, not leaked.
@@ -88,10 +126,10 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
         }
     }
 
-    fileprivate func dropConnection() {
+    fileprivate func drop(_ slot: Slot) {
         // The close completes later; the connection must live until then.
-        if let connection { connection.close().whenComplete { _ in _ = connection } }
-        connection = nil
+        if let connection = slot.connection { connection.close().whenComplete { _ in _ = connection } }
+        slot.connection = nil
     }
 
     fileprivate var queryLogger: Logger { logger }
@@ -139,6 +177,7 @@ public final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
 private struct PostgresSession: SQLSession {
     let connection: PostgresConnection
     let database: PostgresDatabase
+    let slot: PostgresDatabase.Slot
 
     func rows(_ sql: String, _ arguments: [SQLValue]) throws -> [[SQLValue]] {
         let result = try run(sql, arguments)
@@ -170,11 +209,11 @@ private struct PostgresSession: SQLSession {
         do {
             return try PostgresDatabase.wait(for: connection.query(query, logger: database.queryLogger), what: "querying \(database.displayName)")
         } catch let error as RegistryUnavailable {
-            database.dropConnection()
+            database.drop(slot)
             throw error
         } catch {
             if PostgresDatabase.isUnavailability(error) {
-                database.dropConnection()
+                database.drop(slot)
                 throw RegistryUnavailable("registry \(database.displayName): \(PostgresDatabase.describe(error))")
             }
             throw ValidationFailure("registry \(database.displayName): \(PostgresDatabase.describe(error))")

@@ -39,6 +39,8 @@ public struct SessionClaim: Sendable, Equatable {
 /// which runs it on threads of its own and never on an event loop.
 public protocol RegistryStore: AnyObject, Sendable {
     var displayName: String { get }
+    /// How many operations it can run at once (RegistryWorker's threads).
+    var parallelism: Int { get }
 
     /// Migrates the database to this binary's schema (once per process).
     /// ValidationFailure: the database is newer than this binary.

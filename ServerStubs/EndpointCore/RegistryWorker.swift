@@ -8,9 +8,10 @@ public final class RegistryWorker: @unchecked Sendable {
     public let store: RegistryStore
     private let pool: NIOThreadPool
 
-    public init(store: RegistryStore, threads: Int = 2) {
+    /// `threads` nil: as many as the store can use at once (its connections).
+    public init(store: RegistryStore, threads: Int? = nil) {
         self.store = store
-        pool = NIOThreadPool(numberOfThreads: threads)
+        pool = NIOThreadPool(numberOfThreads: threads ?? store.parallelism)
         pool.start()
     }
 

@@ -13,6 +13,9 @@ public final class SQLRegistryStore: RegistryStore, @unchecked Sendable {
 
     public var displayName: String { database.displayName }
 
+    /// SQLite has one writer at a time anyway: two threads let a read run beside it.
+    public var parallelism: Int { (database as? PostgresDatabase)?.connections ?? 2 }
+
     /// Opens the database and migrates it to this binary's schema.
     public static func open(_ location: RegistryLocation) throws -> SQLRegistryStore {
         let store = try SQLRegistryStore(location)
