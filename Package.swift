@@ -74,14 +74,23 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "ServerStubs/Endpoint", swiftSettings: stubSettings),
-        .executableTarget(
-            name: "camagent-streampoint",
+        // The streampoint's logic: link and splice state machines, the registry of
+        // sessions and tunnels, and the NIO handlers.
+        .target(
+            name: "StreampointCore",
             dependencies: [
                 "CamNIO", "CamProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "ServerStubs/StreampointCore", swiftSettings: stubSettings),
+        .executableTarget(
+            name: "camagent-streampoint",
+            dependencies: [
+                "CamNIO", "CamProtocol", "StreampointCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "ServerStubs/Streampoint", swiftSettings: stubSettings),

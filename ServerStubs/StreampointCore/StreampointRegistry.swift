@@ -4,71 +4,19 @@ import Foundation
 import NIOCore
 import NIOPosix
 
-struct StreampointConfig {
-    var streampointID: String
-    var ticketKey: [UInt8]
-    var viewerBind: String
-    var publicHost: String
-    var viewerPortBase: Int
-    var heartbeat: TimeAmount
-    var peerTimeout: TimeAmount
-    var maxTunnels: Int
-    var bindTimeout: TimeAmount = .seconds(10)
-    /// Consecutive ports found busy (by other processes) before a target is given up.
-    var maxPortAttempts = 1024
-}
-
-/// One announced target and the listener viewers use to reach it.
-final class TargetListener {
-    let target: TunnelTarget
-    var channel: Channel?
-    var viewerPort: Int?
-    var url: String?
-
-    init(target: TunnelTarget) { self.target = target }
-}
-
-/// A registered agent: one control link and its viewer listeners.
-final class AgentSession {
-    let sessionID: UInt64
-    let agentID: String
-    let remoteAddress: String
-    let connectedSince = Date()
-    let control: Channel
-    let targets: [TargetListener]
-    fileprivate(set) var isActive = true
-    /// STREAM_REGISTERED has been sent: viewers may now be tunnelled (never TUNNEL_OPEN before it).
-    fileprivate(set) var isAnnounced = false
-
-    init(sessionID: UInt64, agentID: String, remoteAddress: String, control: Channel, targets: [TunnelTarget]) {
-        self.sessionID = sessionID
-        self.agentID = agentID
-        self.remoteAddress = remoteAddress
-        self.control = control
-        self.targets = targets.map(TargetListener.init)
-    }
-
-    func send(_ message: Message) {
-        let bytes = message.encoded()
-        var buffer = control.allocator.buffer(capacity: bytes.count)
-        buffer.writeBytes(bytes)
-        control.writeAndFlush(buffer, promise: nil)
-    }
-}
-
 /// All streampoint state. Only touched on the single event loop, so no locks.
-final class StreampointRegistry {
+public final class StreampointRegistry {
     let config: StreampointConfig
     let eventLoop: EventLoop
     private(set) var sessions: [String: AgentSession] = [:]
     private(set) var tunnels: [UInt32: Tunnel] = [:]
     private var ports: ViewerPortAllocator
     private var nextSessionID: UInt64 = 1
-    private var nextTunnelID: UInt32 = 1
+    private var tunnelIDs = TunnelIDAllocator()
     private var random = SystemRandomNumberGenerator()
     let startedAt = Date()
 
-    init(config: StreampointConfig, eventLoop: EventLoop) {
+    public init(config: StreampointConfig, eventLoop: EventLoop) {
         self.config = config
         self.eventLoop = eventLoop
         self.ports = ViewerPortAllocator(base: config.viewerPortBase)
@@ -211,21 +159,19 @@ final class StreampointRegistry {
     func openTunnel(sessionID: UInt64, agentID: String, target: TunnelTarget,
                     viewer: ChannelHandlerContext, viewerAddress: String) -> Tunnel? {
         eventLoop.assertInEventLoop()
-        guard let session = sessions[agentID], session.sessionID == sessionID, session.isActive else {
-            ServerLog.info("streampoint", "refusing viewer \(viewerAddress) for agent \(agentID) target \(target.name): the agent is not connected")
+        let session = sessions[agentID]
+        let admission = ViewerAdmission.decide(
+            listenerSessionID: sessionID,
+            current: session.map { .init(sessionID: $0.sessionID, isActive: $0.isActive, isAnnounced: $0.isAnnounced) },
+            tunnelsInUse: tunnels.count, maxTunnels: config.maxTunnels)
+        guard case .admit = admission, let session else {
+            if case .refuse(let reason, let isWarning) = admission {
+                ServerLog.log(isWarning ? .warn : .info, "streampoint",
+                              "refusing viewer \(viewerAddress) for agent \(agentID) target \(target.name): \(reason)")
+            }
             return nil
         }
-        guard session.isAnnounced else {
-            ServerLog.info("streampoint", "refusing viewer \(viewerAddress) for agent \(agentID) target \(target.name): the agent is still registering")
-            return nil
-        }
-        guard tunnels.count < config.maxTunnels else {
-            ServerLog.warn("streampoint", "refusing viewer \(viewerAddress) for agent \(agentID) target \(target.name): \(tunnels.count) tunnels reached --max-tunnels \(config.maxTunnels)")
-            return nil
-        }
-        var id = nextTunnelID
-        while id == 0 || tunnels[id] != nil { id &+= 1 }
-        nextTunnelID = id &+ 1
+        let id = tunnelIDs.allocate { tunnels[$0] != nil }
         var token = [UInt8](repeating: 0, count: ProtocolConstants.bindTokenSize)
         for i in token.indices { token[i] = UInt8.random(in: .min ... .max, using: &random) }
 

@@ -8,7 +8,7 @@ import NIOHTTP1
 ///     GET /agents        [{id, remoteAddress, connectedSince, targets:[{name, host, port, viewerPort, url}]}]
 ///     GET /agents/<id>   one agent, 404 if unknown
 ///     GET /tunnels       [{id, agent, target, viewer, state, bytesToViewer, bytesFromViewer, openedAt}]
-enum StreampointAdminAPI {
+public enum StreampointAdminAPI {
     struct Health: Encodable {
         var status = "ok"
         var streampoint: String
@@ -44,7 +44,7 @@ enum StreampointAdminAPI {
         var openedAt: Date
     }
 
-    static func route(_ request: AdminRequest, registry: StreampointRegistry) -> AdminResponse {
+    public static func route(_ request: AdminRequest, registry: StreampointRegistry) -> AdminResponse {
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         let known = parts == ["health"] || parts == ["agents"] || parts == ["tunnels"]
             || (parts.count == 2 && parts[0] == "agents")
