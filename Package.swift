@@ -135,6 +135,14 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/EndpointTests", swiftSettings: stubSettings),
+        .testTarget(
+            name: "StreampointTests",
+            dependencies: [
+                "StreampointCore", "CamProtocol", "CamNIO",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/StreampointTests", swiftSettings: stubSettings),
         .testTarget(name: "FirmwareTests", dependencies: ["camagent-firmware"], path: "Tests/FirmwareTests", exclude: ["boot"], swiftSettings: stubSettings),
     ]
 )
