@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
     ],
     targets: [
         // Wire protocol shared by agent and stubs. Pure Swift, no imports.
@@ -75,7 +77,7 @@ let package = Package(
             ],
             path: "ServerStubs/Endpoint", swiftSettings: stubSettings),
         // The streampoint's logic: link and splice state machines, the registry of
-        // sessions and tunnels, and the NIO handlers.
+        // sessions and tunnels, the NIO handlers, and the channel to the endpoint.
         .target(
             name: "StreampointCore",
             dependencies: [
@@ -83,6 +85,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ],
             path: "ServerStubs/StreampointCore", swiftSettings: stubSettings),
         .executableTarget(
@@ -141,6 +145,9 @@ let package = Package(
                 "StreampointCore", "CamProtocol", "CamNIO",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/StreampointTests", swiftSettings: stubSettings),
         .testTarget(name: "FirmwareTests", dependencies: ["camagent-firmware"], path: "Tests/FirmwareTests", exclude: ["boot"], swiftSettings: stubSettings),

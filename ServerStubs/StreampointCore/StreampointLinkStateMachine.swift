@@ -55,6 +55,9 @@ struct StreampointLinkStateMachine {
 
     var serverName: String { "camagent-streampoint \(streampointID)" }
 
+    /// The streampoint learns that an agent is revoked, not why: the reason stays with the endpoint.
+    static let revokedText = "agent revoked by operator"
+
     var isBound: Bool {
         if case .bound = state { return true }
         return false
@@ -76,8 +79,9 @@ struct StreampointLinkStateMachine {
         return .acceptUpgrade
     }
 
-    /// `now` is Unix seconds, used for the ticket's expiry.
-    mutating func received(_ message: Message, now: UInt64) -> Action {
+    /// `now` is Unix seconds, used for the ticket's expiry. `revokedAgents` is the
+    /// endpoint's revoked set (the streampoint channel): their REGISTER is refused.
+    mutating func received(_ message: Message, now: UInt64, revokedAgents: Set<String> = []) -> Action {
         if case .error(let code, let text) = message {
             state = .closed
             return .peerError(code, text)
@@ -116,6 +120,10 @@ struct StreampointLinkStateMachine {
                 }
                 if let problem = Self.checkTargets(targets) {
                     return close(.malformedFrame, problem)
+                }
+                // After the ticket check: only the ticket's holder learns that its agent is revoked.
+                if revokedAgents.contains(ticket.agentID) {
+                    return close(.revoked, Self.revokedText)
                 }
                 state = .registered(agentID: ticket.agentID)
                 return .register(agentID: ticket.agentID, targets: targets)

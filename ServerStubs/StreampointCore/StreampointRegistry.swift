@@ -14,6 +14,10 @@ public final class StreampointRegistry {
     private var nextSessionID: UInt64 = 1
     private var tunnelIDs = TunnelIDAllocator()
     private var random = SystemRandomNumberGenerator()
+    /// The endpoint's revoked set, from the streampoint channel; kept while the channel is down.
+    private(set) var revokedAgents: Set<String> = []
+    private var bytesToViewersOfClosedTunnels: UInt64 = 0
+    private var bytesFromViewersOfClosedTunnels: UInt64 = 0
     let startedAt = Date()
 
     public init(config: StreampointConfig, eventLoop: EventLoop) {
@@ -100,6 +104,47 @@ public final class StreampointRegistry {
         ServerLog.info("streampoint", "agent \(session.agentID) from \(session.remoteAddress) deregistered: \(reason); closed \(listeners) viewer listener(s) and \(pending.count) pending tunnel(s)")
     }
 
+    // MARK: revocation and load (the streampoint channel)
+
+    /// Replaces the revoked set. Every agent in it loses its control link (after
+    /// ERROR revoked), its viewer ports, and every tunnel with its viewer, at once.
+    public func applyRevoked(_ revoked: Set<String>) {
+        eventLoop.assertInEventLoop()
+        revokedAgents = revoked
+        let plan = RevocationPlan.make(revoked: revoked, registeredAgents: sessions.keys,
+                                       tunnels: tunnels.values.map { (id: $0.id, agentID: $0.agentID) })
+        guard !plan.isEmpty else { return }
+        var closedTunnels: [String: Int] = [:]
+        for id in plan.tunnelsToClose {
+            guard let tunnel = tunnels[id] else { continue }
+            closedTunnels[tunnel.agentID, default: 0] += 1
+            tunnel.terminate(reason: "agent \(tunnel.agentID) is revoked")
+        }
+        for agentID in plan.sessionsToEnd {
+            guard let session = sessions[agentID] else { continue }
+            session.send(.error(code: .revoked, message: StreampointLinkStateMachine.revokedText))
+            end(session, reason: "revoked at the endpoint")
+            session.control.close(promise: nil)
+        }
+        for agentID in Set(plan.sessionsToEnd).union(closedTunnels.keys).sorted() {
+            ServerLog.info("streampoint", "agent \(agentID) revoked at the endpoint: "
+                + (plan.sessionsToEnd.contains(agentID) ? "closed its control link and viewer ports" : "it had no session")
+                + ", closed \(closedTunnels[agentID] ?? 0) tunnel(s) with their viewers")
+        }
+    }
+
+    /// The figures the streampoint channel reports: viewers are the viewer connections, one per tunnel.
+    public func load() -> StreampointLoad {
+        var toViewers = bytesToViewersOfClosedTunnels
+        var fromViewers = bytesFromViewersOfClosedTunnels
+        for tunnel in tunnels.values {
+            toViewers &+= tunnel.bytesToViewer
+            fromViewers &+= tunnel.bytesFromViewer
+        }
+        return StreampointLoad(agents: sessions.count, tunnels: tunnels.count, viewers: tunnels.count,
+                               bytesToViewers: toViewers, bytesFromViewers: fromViewers)
+    }
+
     // MARK: viewer listeners
 
     private func bindListener(session: AgentSession, listener: TargetListener, from: Int?, attempt: Int,
@@ -179,6 +224,8 @@ public final class StreampointRegistry {
                             viewer: viewer, viewerAddress: viewerAddress)
         tunnel.onFinished = { [self] finished in
             if tunnels[finished.id] === finished { tunnels[finished.id] = nil }
+            bytesToViewersOfClosedTunnels &+= finished.bytesToViewer
+            bytesFromViewersOfClosedTunnels &+= finished.bytesFromViewer
         }
         tunnels[id] = tunnel
         let timeout = config.bindTimeout

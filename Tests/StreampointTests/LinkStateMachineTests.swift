@@ -49,6 +49,19 @@ final class LinkStateMachineTests: XCTestCase {
         XCTAssertNil(StreampointLinkStateMachine.checkTargets([rtspTarget, TunnelTarget(name: "http", host: "h", port: 80)]))
     }
 
+    func testARevokedAgentIsRefusedButOnlyAfterItsTicketVerifies() {
+        var revoked = machineAwaitingRegister()
+        XCTAssertEqual(revoked.received(.streamRegister(ticket: ticket(for: "cam-1"), targets: []), now: testNow, revokedAgents: ["cam-1"]),
+                       .fail(.revoked, "agent revoked by operator"))
+        var forged = machineAwaitingRegister()
+        XCTAssertEqual(forged.received(.streamRegister(ticket: ticket(for: "cam-1", key: [UInt8](repeating: 1, count: 32)), targets: []),
+                                       now: testNow, revokedAgents: ["cam-1"]),
+                       .fail(.invalidTicket, "ticket signature does not verify"), "a forger learns nothing about revocations")
+        var other = machineAwaitingRegister()
+        XCTAssertEqual(other.received(.streamRegister(ticket: ticket(for: "cam-2"), targets: []), now: testNow, revokedAgents: ["cam-1"]),
+                       .register(agentID: "cam-2", targets: []))
+    }
+
     func testUpgradeToAnotherPathIsA404() {
         var machine = StreampointLinkStateMachine(streampointID: "sp1", ticketKey: testKey)
         XCTAssertEqual(machine.upgraded(upgradeRequest(path: "/other")),

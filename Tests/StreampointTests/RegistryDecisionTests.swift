@@ -26,4 +26,12 @@ final class RegistryDecisionTests: XCTestCase {
         XCTAssertEqual(wrapping.allocate { _ in false }, UInt32.max)
         XCTAssertEqual(wrapping.allocate { _ in false }, 1, "0 is never an id")
     }
+
+    func testRevocationClosesTheSessionsAndEveryTunnelOfRevokedAgentsOnly() {
+        let plan = RevocationPlan.make(
+            revoked: ["cam-1", "cam-3", "cam-9"], registeredAgents: ["cam-2", "cam-3", "cam-1"],
+            tunnels: [(id: 7, agentID: "cam-1"), (id: 2, agentID: "cam-2"), (id: 5, agentID: "cam-9"), (id: 3, agentID: "cam-1")])
+        XCTAssertEqual(plan, RevocationPlan(sessionsToEnd: ["cam-1", "cam-3"], tunnelsToClose: [3, 5, 7]))
+        XCTAssertTrue(RevocationPlan.make(revoked: [], registeredAgents: ["cam-1"], tunnels: [(id: 1, agentID: "cam-1")]).isEmpty)
+    }
 }
