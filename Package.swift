@@ -131,7 +131,16 @@ let package = Package(
 
         .testTarget(name: "CamProtocolTests", dependencies: ["CamProtocol", "CamNIO", .product(name: "NIOEmbedded", package: "swift-nio")], path: "Tests/CamProtocolTests"),
         .testTarget(name: "CamCoreTests", dependencies: ["CamCore"], path: "Tests/CamCoreTests", resources: [.copy("Fixtures")]),
-        .testTarget(name: "EndToEndTests", dependencies: ["CamProtocol", "EndpointCore"], path: "Tests/EndToEndTests", swiftSettings: stubSettings),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "CamProtocol", "EndpointCore",
+                // FakeChannelEndpoint: the endpoint's side of the streampoint channel, in process.
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/EndToEndTests", swiftSettings: stubSettings),
         .testTarget(
             name: "EndpointTests",
             dependencies: [

@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension EndToEnd {
+    /// DESIGN §9 / issue 14 item 5 at the streampoint: real agent, streampoint and
+    /// endpoint processes and a real viewer; the revoked set comes down the
+    /// streampoint channel from FakeChannelEndpoint.
+    @Suite struct StreampointRevocationTests {
+        /// Polls every 50 ms for at most `seconds`.
+        private func eventually(_ seconds: Double, _ condition: () async -> Bool) async -> Bool {
+            for _ in 0..<Int(seconds * 20) {
+                if await condition() { return true }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            return await condition()
+        }
+
+        private func occurrences(of text: String, in log: String) -> Int {
+            log.components(separatedBy: text).count - 1
+        }
+
+        @Test func aRevokedAgentLosesItsSessionAndViewerWithinFiveSecondsAndCannotRegisterAgain() async throws {
+            let fake = FakeChannelEndpoint(token: "cat_e2e-streampoint-token")
+            let (server, channelPort) = try await fake.start()
+            defer { server.cancel() }
+            let cluster = try Cluster()
+            defer {
+                cluster.stop()
+                cluster.removeDirectory()
+            }
+            try "cat_e2e-streampoint-token\n".write(toFile: cluster.path("sp.token"), atomically: true, encoding: .utf8)
+            try cluster.startServers(streampointArguments: [
+                "--endpoint-api", "http://127.0.0.1:\(channelPort)", "--endpoint-token-file", cluster.path("sp.token"),
+            ])
+            let channelUp = await eventually(10) { await fake.hellos >= 1 }
+            #expect(channelUp, "\(cluster.allLogs)")
+
+            try cluster.startAgent()
+            let url = try cluster.viewerURL(target: "rtsp")
+            let viewerPort = try #require(Int(url.split(separator: ":").last?.filter(\.isNumber) ?? ""))
+            let viewer = try RawClient(port: viewerPort)
+            viewer.send("OPTIONS rtsp://127.0.0.1:\(viewerPort)/ RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+            let reply = viewer.read(atLeast: 12)
+            #expect(reply.starts(with: Array("RTSP/1.0 200".utf8)), "\(String(decoding: reply, as: UTF8.self))\n\(cluster.allLogs)")
+
+            let revokedAt = Date()
+            await fake.setRevoked([cluster.agentID])
+            let (_, viewerClosed) = viewer.readUntilClosed()
+            let viewerSeconds = Date().timeIntervalSince(revokedAt)
+            #expect(viewerClosed, "the viewer connection stayed open\n\(cluster.allLogs)")
+            #expect(viewerSeconds < 5)
+
+            let sessionClosed = await eventually(5) {
+                cluster.streampoint.stderr.contains("agent \(cluster.agentID) revoked at the endpoint: closed its control link")
+            }
+            let sessionSeconds = Date().timeIntervalSince(revokedAt)
+            #expect(sessionClosed, "\(cluster.streampoint.stderr)")
+            #expect((try? connectLoopback(port: viewerPort)).map { close($0) } == nil, "the viewer port must be closed")
+
+            // The agent redials with its backoff (200 ms to 2 s here): its STREAM_REGISTER is refused, not admitted.
+            let refused = await eventually(10) {
+                cluster.streampoint.stderr.contains("revoked: agent revoked by operator")
+                    && occurrences(of: "streampoint refused us: revoked", in: cluster.agent?.stderr ?? "") >= 2
+            }
+            #expect(refused, "\(cluster.allLogs)")
+            #expect(occurrences(of: "streampoint: agent \(cluster.agentID) target rtsp at ", in: cluster.streampoint.stdout) == 1)
+            print(String(format: "revocation at the streampoint: viewer closed %.0f ms and control session closed within %.0f ms after the revoked set was sent; re-REGISTER refused",
+                         viewerSeconds * 1000, sessionSeconds * 1000))
+
+            // Lifting the revocation lets the agent back in on its next try.
+            await fake.setRevoked([])
+            let back = await eventually(15) {
+                occurrences(of: "streampoint: agent \(cluster.agentID) target rtsp at ", in: cluster.streampoint.stdout) >= 2
+            }
+            #expect(back, "\(cluster.allLogs)")
+        }
+    }
+}
