@@ -22,6 +22,21 @@ extension EndToEnd {
             log.components(separatedBy: text).count - 1
         }
 
+        @Test func aBadTokenFileStopsTheStreampointAtStartNamingTheFileNotTheToken() throws {
+            let cluster = try Cluster()
+            defer { cluster.removeDirectory() }
+            try cluster.ticketKey.write(toFile: cluster.path("ticket.key"), atomically: true, encoding: .utf8)
+            try "cat_half-of-a-secret other-half\n".write(toFile: cluster.path("bad.token"), atomically: true, encoding: .utf8)
+            let (status, out, err) = try run(Binaries.host("camagent-streampoint"), [
+                "--ticket-key-file", cluster.path("ticket.key"), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+                "--endpoint-api", "http://127.0.0.1:9", "--endpoint-token-file", cluster.path("bad.token"),
+            ], timeout: 30)
+            #expect(status == 64)
+            #expect(err.contains("--endpoint-token-file \(cluster.path("bad.token")) must hold one token"), "\(err)")
+            #expect(!err.contains("secret") && !out.contains("secret"), "the token must never be echoed")
+            #expect(!out.contains("listening"), "nothing may start with a bad token file")
+        }
+
         @Test func aRevokedAgentLosesItsSessionAndViewerWithinFiveSecondsAndCannotRegisterAgain() async throws {
             let fake = FakeChannelEndpoint(token: "cat_e2e-streampoint-token")
             let (server, channelPort) = try await fake.start()
