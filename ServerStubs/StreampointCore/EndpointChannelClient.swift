@@ -92,7 +92,7 @@ public actor EndpointChannelClient {
         do {
             guard let close = try await client.run() else { return "connection closed" }
             let reason = close.reason.map { ": " + LogText.peer($0) } ?? ""
-            return "closed by the endpoint (\(close.closeCode))\(reason)"
+            return "WebSocket closed (\(close.closeCode))\(reason)"
         } catch {
             // Peer-influenced (e.g. an HTTP status line), so escaped like any peer text.
             return LogText.peer("\(error)")

@@ -12,14 +12,17 @@ import XCTest
 private actor FakeEndpoint {
     let token: String
     let revoked: [String]
+    /// Sent instead of the revoked set in the first session, to see how the client takes a bad frame.
+    let firstSessionFrame: String?
     private(set) var upgradeRequests = 0
     private(set) var sessions = 0
     private(set) var hellos: [String] = []
     private(set) var loads: [String] = []
 
-    init(token: String, revoked: [String]) {
+    init(token: String, revoked: [String], firstSessionFrame: String? = nil) {
         self.token = token
         self.revoked = revoked
+        self.firstSessionFrame = firstSessionFrame
     }
 
     func upgradeRequested() { upgradeRequests += 1 }
@@ -35,6 +38,7 @@ private actor FakeEndpoint {
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let revokedFrame = #"{"type":"revoked","agents":["# + revoked.map { "\"\($0)\"" }.joined(separator: ",") + "]}"
         let expected = "Bearer \(token)"
+        let badFrame = firstSessionFrame
         let app = Application(
             router: Router(),
             server: .http1WebSocketUpgrade { request, _, _ in
@@ -48,7 +52,10 @@ private actor FakeEndpoint {
                     for try await message in inbound.messages(maxSize: 1 << 16) {
                         guard case .text(let text) = message else { continue }
                         await self.received(text)
-                        if !sentRevoked {
+                        if !sentRevoked, session == 1, let badFrame {
+                            try await outbound.write(.text(badFrame))
+                            sentRevoked = true
+                        } else if !sentRevoked {
                             try await outbound.write(.text(revokedFrame))
                             try await outbound.write(.text(#"{"type":"from-the-future","x":1}"#))
                             sentRevoked = true
@@ -146,6 +153,28 @@ final class EndpointChannelClientTests: XCTestCase {
         let loads = await fake.loads
         XCTAssertEqual(loads.first,
                        #"{"agents":0,"bytesFromViewers":0,"bytesToViewers":0,"tunnels":0,"type":"load","viewers":0}"#)
+    }
+
+    func testMalformedAndOversizedFramesCloseTheChannelAndTheClientRedials() async throws {
+        let oversized = #"{"type":"revoked","agents":["# + String(repeating: "\"cam-x\",", count: 10_000) + #""cam-1"]}"#
+        for bad in ["not json at all", oversized] {
+            let fake = FakeEndpoint(token: "cat_t", revoked: ["cam-2"], firstSessionFrame: bad)
+            let (server, port) = try await startFake(fake)
+            defer { server.cancel() }
+            let applied = Applied()
+            let channel = client(port: port, token: "cat_t", applied: applied)
+            let run = Task { await channel.run() }
+            defer { run.cancel() }
+
+            let redialled = await eventually(10) {
+                let sessions = await fake.sessions
+                let sets = await applied.sets
+                return sessions >= 2 && !sets.isEmpty
+            }
+            let sets = await applied.sets
+            XCTAssertTrue(redialled, "frame of \(bad.utf8.count) bytes")
+            XCTAssertEqual(sets, [["cam-2"]], "nothing from the bad frame is applied")
+        }
     }
 
     func testAWrongTokenIsRefusedAndRetriedWithoutATightLoop() async throws {
