@@ -52,7 +52,17 @@ extension EndToEnd {
             ])
             let channelUp = await eventually(10) { await fake.hellos >= 1 }
             #expect(channelUp, "\(cluster.allLogs)")
+            try await revocationScenario(cluster, via: "the fake endpoint's channel",
+                                         revoke: { await fake.setRevoked([cluster.agentID]) },
+                                         lift: { await fake.setRevoked([]) })
+        }
 
+        /// With a viewer streaming, `revoke` makes the agent revoked wherever the
+        /// streampoint's channel leads; the streampoint must close the viewer,
+        /// the session and the viewer port within 5 s and refuse the agent's
+        /// re-REGISTER; after `lift` the agent registers again.
+        private func revocationScenario(_ cluster: Cluster, via: String, revoke: () async throws -> Void,
+                                        lift: () async throws -> Void) async throws {
             try cluster.startAgent()
             let url = try cluster.viewerURL(target: "rtsp")
             let viewerPort = try #require(Int(url.split(separator: ":").last?.filter(\.isNumber) ?? ""))
@@ -62,7 +72,7 @@ extension EndToEnd {
             #expect(reply.starts(with: Array("RTSP/1.0 200".utf8)), "\(String(decoding: reply, as: UTF8.self))\n\(cluster.allLogs)")
 
             let revokedAt = Date()
-            await fake.setRevoked([cluster.agentID])
+            try await revoke()
             let (_, viewerClosed) = viewer.readUntilClosed()
             let viewerSeconds = Date().timeIntervalSince(revokedAt)
             #expect(viewerClosed, "the viewer connection stayed open\n\(cluster.allLogs)")
@@ -73,6 +83,7 @@ extension EndToEnd {
             }
             let sessionSeconds = Date().timeIntervalSince(revokedAt)
             #expect(sessionClosed, "\(cluster.streampoint.stderr)")
+            #expect(sessionSeconds < 5)
             #expect((try? connectLoopback(port: viewerPort)).map { close($0) } == nil, "the viewer port must be closed")
 
             // The agent redials with its backoff (200 ms to 2 s here): its STREAM_REGISTER is refused, not admitted.
@@ -82,12 +93,13 @@ extension EndToEnd {
             }
             #expect(refused, "\(cluster.allLogs)")
             #expect(occurrences(of: "streampoint: agent \(cluster.agentID) target rtsp at ", in: cluster.streampoint.stdout) == 1)
-            print(String(format: "revocation at the streampoint: viewer closed %.0f ms and control session closed within %.0f ms after the revoked set was sent; re-REGISTER refused",
+            print("revocation at the streampoint (via \(via)): "
+                + String(format: "viewer closed %.0f ms and control session closed within %.0f ms after the revocation; re-REGISTER refused",
                          viewerSeconds * 1000, sessionSeconds * 1000))
 
-            // Lifting the revocation lets the agent back in on its next try.
-            await fake.setRevoked([])
-            let back = await eventually(15) {
+            // Lifting the revocation lets the agent back in.
+            try await lift()
+            let back = await eventually(30) {
                 occurrences(of: "streampoint: agent \(cluster.agentID) target rtsp at ", in: cluster.streampoint.stdout) >= 2
             }
             #expect(back, "\(cluster.allLogs)")
