@@ -57,6 +57,44 @@ extension EndToEnd {
                                          lift: { await fake.setRevoked([]) })
         }
 
+        /// DESIGN §9 / issue 14 item 5 with every piece real: the operator revokes
+        /// the agent at the endpoint's API, and the streampoint learns it over its
+        /// channel to that endpoint.
+        @Test func anAgentRevokedAtTheEndpointsAPILosesItsStreampointSessionAndViewerWithinFiveSeconds() async throws {
+            let cluster = try Cluster()
+            defer {
+                cluster.stop()
+                cluster.removeDirectory()
+            }
+            try cluster.startServers()
+            let apiPort = cluster.endpointAdminPort
+            try cluster.addToken(name: "sp1-channel", role: "streampoint")
+                .write(toFile: cluster.path("sp.token"), atomically: true, encoding: .utf8)
+            // The endpoint needs the streampoint's port and the streampoint the endpoint's API:
+            // restart the streampoint on its port, now with the channel.
+            cluster.streampoint.stop()
+            cluster.streampoint = try cluster.spawn("streampoint-channel", Binaries.host("camagent-streampoint"), [
+                "--id", "sp1", "--listen", "127.0.0.1:\(cluster.streampointPort)", "--admin", "127.0.0.1:0",
+                "--ticket-key-file", cluster.path("ticket.key"),
+                "--endpoint-api", "http://127.0.0.1:\(apiPort)", "--endpoint-token-file", cluster.path("sp.token"),
+            ])
+            _ = try cluster.streampoint.waitForLine(startingWith: "streampoint: agents listening on ")
+            let channelUp = await eventually(10) { cluster.streampoint.stderr.contains("revoked set from the endpoint: 0 agent(s)") }
+            #expect(channelUp, "\(cluster.allLogs)")
+
+            let admin = ["Authorization: Bearer \(cluster.adminToken)"]
+            try await revocationScenario(cluster, via: "the endpoint's API and the streampoint channel", revoke: {
+                let answer = try apiRequest(port: apiPort, "POST", "/api/agents/\(cluster.agentID)/revoke", headers: admin,
+                                            body: #"{"reason":"stolen camera"}"#)
+                #expect(answer.code == 200, "\(answer)")
+            }, lift: {
+                let answer = try apiRequest(port: apiPort, "POST", "/api/agents/\(cluster.agentID)/unrevoke", headers: admin, body: "{}")
+                #expect(answer.code == 200, "\(answer)")
+            })
+            let listed = try apiRequest(port: apiPort, "GET", "/api/streampoints", headers: admin)
+            #expect(listed.code == 200 && listed.body.contains("\"sp1\"") && listed.body.contains("\"agents\""), "\(listed)")
+        }
+
         /// With a viewer streaming, `revoke` makes the agent revoked wherever the
         /// streampoint's channel leads; the streampoint must close the viewer,
         /// the session and the viewer port within 5 s and refuse the agent's
