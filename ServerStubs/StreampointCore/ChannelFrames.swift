@@ -17,7 +17,7 @@ public struct StreampointLoad: Equatable, Sendable {
     }
 }
 
-/// The JSON text frames of the streampoint channel (docs/PROTOCOL.md §7.4): one object per frame, told apart by "type".
+/// The JSON text frames of the streampoint channel (docs/PROTOCOL.md §15.2): one object per frame, told apart by "type".
 public enum ChannelFrames {
     public static let version = 1
     /// Frames over this are refused by the WebSocket layer (close 1009).

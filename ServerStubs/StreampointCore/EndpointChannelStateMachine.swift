@@ -1,6 +1,6 @@
 import Foundation
 
-/// The streampoint's side of the streampoint channel (docs/PROTOCOL.md §7.4), without I/O:
+/// The streampoint's side of the streampoint channel (docs/PROTOCOL.md §7.4, §15), without I/O:
 /// which endpoint to dial, how long to back off, when load is due, and what an
 /// endpoint's frame means. Time (`now`, monotonic seconds) and jitter come in;
 /// actions go out to EndpointChannelClient, which does the WebSocket I/O.
