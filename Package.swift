@@ -26,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", exact: "2.8.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
     ],
     targets: [
         // Wire protocol shared by agent and stubs. Pure Swift, no imports.
@@ -49,6 +52,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "ServerStubs/NIOSupport", swiftSettings: stubSettings),
         // Every server metric named in one place, and its Prometheus exposition for /metrics.
@@ -72,6 +76,9 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "ServerStubs/EndpointCore", swiftSettings: stubSettings),
         .executableTarget(
@@ -83,16 +90,28 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             path: "ServerStubs/Endpoint", swiftSettings: stubSettings),
-        .executableTarget(
-            name: "camagent-streampoint",
+        // The streampoint's logic: link and splice state machines, the registry of
+        // sessions and tunnels, the NIO handlers, and the channel to the endpoint.
+        .target(
+            name: "StreampointCore",
             dependencies: [
                 "CamNIO", "CamProtocol", "ServerMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            ],
+            path: "ServerStubs/StreampointCore", swiftSettings: stubSettings),
+        .executableTarget(
+            name: "camagent-streampoint",
+            dependencies: [
+                "CamNIO", "CamProtocol", "StreampointCore", "ServerMetrics",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "ServerStubs/Streampoint", swiftSettings: stubSettings),
@@ -129,7 +148,17 @@ let package = Package(
 
         .testTarget(name: "CamProtocolTests", dependencies: ["CamProtocol", "CamNIO", .product(name: "NIOEmbedded", package: "swift-nio")], path: "Tests/CamProtocolTests"),
         .testTarget(name: "CamCoreTests", dependencies: ["CamCore"], path: "Tests/CamCoreTests", resources: [.copy("Fixtures")]),
-        .testTarget(name: "EndToEndTests", dependencies: ["CamProtocol", "EndpointCore", "ServerMetrics"], path: "Tests/EndToEndTests", swiftSettings: stubSettings),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "CamProtocol", "EndpointCore", "ServerMetrics",
+                // FakeChannelEndpoint: the endpoint's side of the streampoint channel, in process.
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/EndToEndTests", swiftSettings: stubSettings),
         .testTarget(
             name: "EndpointTests",
             dependencies: [
@@ -137,6 +166,17 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/EndpointTests", swiftSettings: stubSettings),
+        .testTarget(
+            name: "StreampointTests",
+            dependencies: [
+                "StreampointCore", "CamProtocol", "CamNIO",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/StreampointTests", swiftSettings: stubSettings),
         .testTarget(name: "FirmwareTests", dependencies: ["camagent-firmware"], path: "Tests/FirmwareTests", exclude: ["boot"], swiftSettings: stubSettings),
     ]
 )

@@ -121,6 +121,7 @@ extension EndpointState {
             guard change.result != .unknown else { throw RevocationError.unknownAgent }
             EndpointMetrics.revocation(.revoke)
             self.registry.merge(change.records)
+            self.publishRevokedSet()
             ServerLog.warn(component, "agent \(agentID) revoked by operator: \(bounded(reason))")
             guard let session = self.session(of: agentID) else { return false }
             session.closeWithError(.revoked, Revocation(reason: reason, at: nil).errorText)
@@ -138,6 +139,7 @@ extension EndpointState {
             guard change.result != .unknown else { throw RevocationError.unknownAgent }
             EndpointMetrics.revocation(.unrevoke)
             self.registry.merge(change.records)
+            self.publishRevokedSet()
             if change.result == .changed { ServerLog.info(component, "agent \(agentID): revocation lifted by operator") }
         }
     }

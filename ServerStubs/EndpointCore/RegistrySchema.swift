@@ -44,6 +44,19 @@ enum RegistrySchema {
             "CREATE INDEX presence_endpoint ON presence (endpoint_id)",
             "INSERT INTO registry_meta (name, value) VALUES ('generation', 0)",
         ],
+        // 2: bearer tokens for /api/ (admins' scripts, streampoints' channel).
+        // Only the SHA-256 of a token is kept: the registry never holds one a
+        // reader could replay.
+        [
+            """
+            CREATE TABLE api_tokens (
+                name TEXT PRIMARY KEY,
+                role TEXT NOT NULL,
+                hash TEXT NOT NULL UNIQUE,
+                created_at TEXT NOT NULL,
+                last_used_at TEXT)
+            """,
+        ],
     ]
 
     static var latestVersion: Int { migrations.count }

@@ -92,6 +92,10 @@ public enum MetricCatalog {
         case releasePresence = "release_presence"
         case releaseAllPresence = "release_all_presence"
         case presence
+        case apiTokenAdd = "api_token_add"
+        case apiTokenList = "api_token_list"
+        case apiTokenRevoke = "api_token_revoke"
+        case apiTokenUsed = "api_token_used"
     }
 
     /// Why a viewer got no tunnel.

@@ -5,6 +5,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import ServerMetrics
+import StreampointCore
 
 struct StreampointCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -59,6 +60,19 @@ struct StreampointCommand: ParsableCommand {
             from viewers, viewers, handshake durations (docs/METRICS.md). Neither
             it nor the JSON API asks for a token: bind --admin to a private address.
 
+            Streampoint channel (--endpoint-api and --endpoint-token-file): one
+            WebSocket to the endpoint's API, GET /api/streampoint-channel with the
+            token made by `camagent-endpoint token add --role streampoint`. Up go
+            hello and this streampoint's load every 5 s; down comes the set of
+            revoked agents. An agent in that set loses its control link (ERROR
+            revoked), every tunnel and viewer connection and its viewer ports at
+            once, and its STREAM_REGISTER is refused with ERROR revoked until the
+            endpoint lifts the revocation. Endpoints are tried in the order given;
+            a lost channel is redialled with backoff (1 s to 30 s, with jitter),
+            the next endpoint on each failure, and the last revoked set stays in
+            force meanwhile. Without --endpoint-api there is no channel: a revoked
+            agent keeps its session until it drops.
+
             Example:
               camagent-streampoint --id sp1 --ticket-key-file /etc/camagent/ticket.key \\
                   --tls-cert /etc/camagent/sp1.pem --tls-key /etc/camagent/sp1.key \\
@@ -111,6 +125,13 @@ struct StreampointCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Most of those from one IP address, so that one address cannot take every slot and lock other cameras out (cameras behind one NAT share an address: refused ones retry with backoff).", valueName: "n"))
     var maxPendingPerAddress: Int = 32
 
+    @Option(name: .customLong("endpoint-api"),
+            help: ArgumentHelp("The endpoint's API for the streampoint channel, http://HOST:PORT; repeat for backups, main first.", valueName: "url"))
+    var endpointAPI: [String] = []
+
+    @Option(help: ArgumentHelp("File with the bearer token for the streampoint channel (role streampoint).", valueName: "file"))
+    var endpointTokenFile: String?
+
     @Option(help: ArgumentHelp("debug, info, warn or error.", valueName: "level"))
     var logLevel: String = "info"
 
@@ -126,8 +147,12 @@ struct StreampointCommand: ParsableCommand {
         guard Self.level(logLevel) != nil else { throw ValidationError("--log-level must be debug, info, warn or error") }
         do {
             try AgentLinkTLS.checkOptions(certificateFile: tlsCert, keyFile: tlsKey)
+            for url in endpointAPI { _ = try EndpointChannelOptions.channelURL(endpointAPI: url) }
         } catch {
             throw ValidationError("\(error)")
+        }
+        guard endpointAPI.isEmpty == (endpointTokenFile == nil) else {
+            throw ValidationError("--endpoint-api and --endpoint-token-file go together")
         }
     }
 
@@ -148,9 +173,11 @@ struct StreampointCommand: ParsableCommand {
         OpenFileLimit.raise(to: OpenFileLimit.serverWanted)
         let key: [UInt8]
         let tls: AgentLinkTLS?
+        let channelToken: String?
         do {
             key = try readHexSecret(path: ticketKeyFile)
             tls = try AgentLinkTLS.load(certificateFile: tlsCert, keyFile: tlsKey)
+            channelToken = try endpointTokenFile.map(EndpointChannelOptions.readToken(path:))
         } catch let failure as ValidationFailure {
             throw ValidationError(failure.description)
         }
@@ -195,6 +222,8 @@ struct StreampointCommand: ParsableCommand {
             + (viewerPortBase == 0 ? " (ephemeral ports)" : " from port \(viewerPortBase)")
             + ", URLs name \(config.publicHost), at most \(maxTunnels) tunnels")
 
+        let channelTask = startEndpointChannel(token: channelToken, registry: registry)
+
         // SIGINT/SIGTERM: close the listeners and exit cleanly.
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
@@ -210,35 +239,22 @@ struct StreampointCommand: ParsableCommand {
         }
         try? agents.closeFuture.wait()
         try? adminChannel.close().wait()
+        channelTask?.cancel()
         signals.forEach { $0.cancel() }
     }
-}
 
-/// The agent-facing listener: every accepted link runs [NIOSSLServerHandler →
-/// TLSLinkObserver, with --tls-cert] → LinkKeepaliveHandler → ByteToMessageHandler(LinkDecoder)
-/// → AgentLinkHandler.
-func bindAgentListener(group: EventLoopGroup, address: HostPort, config: StreampointConfig,
-                       registry: StreampointRegistry, tls: AgentLinkTLS?, pendingBudget: PendingLinkBudget) throws -> Channel {
-    try ServerBootstrap(group: group)
-        .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-        .serverChannelOption(ChannelOptions.backlog, value: 1024)
-        .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-        .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-        .childChannelInitializer { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try tls?.addHandlers(to: channel, component: "streampoint")
-                let keepalive = LinkKeepaliveHandler(component: "streampoint",
-                                                     heartbeatInterval: config.heartbeat,
-                                                     peerTimeout: config.peerTimeout,
-                                                     pendingBudget: pendingBudget)
-                try channel.pipeline.syncOperations.addHandlers([
-                    keepalive,
-                    ByteToMessageHandler(LinkDecoder()),
-                    AgentLinkHandler(registry: registry, keepalive: keepalive),
-                ])
-            }
+    private func startEndpointChannel(token: String?, registry: StreampointRegistry) -> Task<Void, Never>? {
+        guard let token else {
+            ServerLog.info("streampoint", "no --endpoint-api: no streampoint channel, so revocations reach this streampoint only when sessions drop")
+            return nil
         }
-        .bind(host: address.host, port: address.port).wait()
+        // validate() checked every URL.
+        let urls = endpointAPI.compactMap { try? EndpointChannelOptions.channelURL(endpointAPI: $0) }
+        let client = EndpointChannelClient(
+            configuration: .init(endpoints: urls, streampointID: id), token: token, registry: registry)
+        ServerLog.info("streampoint", "streampoint channel to \(endpointAPI.joined(separator: ", "))")
+        return Task { await client.run() }
+    }
 }
 
 StreampointCommand.main()

@@ -73,6 +73,13 @@ final class Tunnel {
         finish()
     }
 
+    /// Closes the tunnel in any state, both sides at once: its agent was revoked.
+    func terminate(reason: String) {
+        guard state != .closed else { return }
+        ServerLog.info("streampoint", "\(label) closing: \(reason)")
+        finish()
+    }
+
     /// The agent's data link passed TUNNEL_BIND and has been sent HELLO_ACK.
     func attach(agent context: ChannelHandlerContext) {
         precondition(state == .pending)

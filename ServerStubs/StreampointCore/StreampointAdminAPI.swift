@@ -10,7 +10,7 @@ import ServerMetrics
 ///     GET /agents/<id>   one agent, 404 if unknown
 ///     GET /tunnels       [{id, agent, target, viewer, state, bytesToViewer, bytesFromViewer, openedAt}]
 ///     GET /metrics       Prometheus text (docs/METRICS.md)
-enum StreampointAdminAPI {
+public enum StreampointAdminAPI {
     struct Health: Encodable {
         var status = "ok"
         var streampoint: String
@@ -46,7 +46,7 @@ enum StreampointAdminAPI {
         var openedAt: Date
     }
 
-    static func route(_ request: AdminRequest, registry: StreampointRegistry) -> AdminResponse {
+    public static func route(_ request: AdminRequest, registry: StreampointRegistry) -> AdminResponse {
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         let known = parts == ["health"] || parts == ["agents"] || parts == ["tunnels"] || parts == ["metrics"]
             || (parts.count == 2 && parts[0] == "agents")

@@ -43,7 +43,8 @@ final class AgentLinkHandler: ChannelDuplexHandler {
         case .upgraded(let request):
             perform(machine.upgraded(request), context: context)
         case .message(let message):
-            perform(machine.received(message, now: UInt64(max(0, Date().timeIntervalSince1970))), context: context)
+            perform(machine.received(message, now: UInt64(max(0, Date().timeIntervalSince1970)),
+                                     revokedAgents: registry.revokedAgents), context: context)
         case .raw(let buffer):
             // Only a bound data link yields raw bytes; after a refused bind they are dropped.
             tunnel?.read(from: .agent, buffer)

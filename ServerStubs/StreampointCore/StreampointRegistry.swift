@@ -5,71 +5,23 @@ import NIOCore
 import NIOPosix
 import ServerMetrics
 
-struct StreampointConfig {
-    var streampointID: String
-    var ticketKey: [UInt8]
-    var viewerBind: String
-    var publicHost: String
-    var viewerPortBase: Int
-    var heartbeat: TimeAmount
-    var peerTimeout: TimeAmount
-    var maxTunnels: Int
-    var bindTimeout: TimeAmount = .seconds(10)
-    /// Consecutive ports found busy (by other processes) before a target is given up.
-    var maxPortAttempts = 1024
-}
-
-/// One announced target and the listener viewers use to reach it.
-final class TargetListener {
-    let target: TunnelTarget
-    var channel: Channel?
-    var viewerPort: Int?
-    var url: String?
-
-    init(target: TunnelTarget) { self.target = target }
-}
-
-/// A registered agent: one control link and its viewer listeners.
-final class AgentSession {
-    let sessionID: UInt64
-    let agentID: String
-    let remoteAddress: String
-    let connectedSince = Date()
-    let control: Channel
-    let targets: [TargetListener]
-    fileprivate(set) var isActive = true
-    /// STREAM_REGISTERED has been sent: viewers may now be tunnelled (never TUNNEL_OPEN before it).
-    fileprivate(set) var isAnnounced = false
-
-    init(sessionID: UInt64, agentID: String, remoteAddress: String, control: Channel, targets: [TunnelTarget]) {
-        self.sessionID = sessionID
-        self.agentID = agentID
-        self.remoteAddress = remoteAddress
-        self.control = control
-        self.targets = targets.map(TargetListener.init)
-    }
-
-    func send(_ message: Message) {
-        let bytes = message.encoded()
-        var buffer = control.allocator.buffer(capacity: bytes.count)
-        buffer.writeBytes(bytes)
-        control.writeAndFlush(buffer, promise: nil)
-    }
-}
-
 /// All streampoint state. Only touched on the single event loop, so no locks.
-final class StreampointRegistry {
+public final class StreampointRegistry {
     let config: StreampointConfig
     let eventLoop: EventLoop
     private(set) var sessions: [String: AgentSession] = [:]
     private(set) var tunnels: [UInt32: Tunnel] = [:]
     private var ports: ViewerPortAllocator
     private var nextSessionID: UInt64 = 1
-    private var nextTunnelID: UInt32 = 1
+    private var tunnelIDs = TunnelIDAllocator()
     private var random = SystemRandomNumberGenerator()
+    /// The endpoint's revoked set, from the streampoint channel; kept while the channel is down.
+    private(set) var revokedAgents: Set<String> = []
+    private var bytesToViewersOfClosedTunnels: UInt64 = 0
+    private var bytesFromViewersOfClosedTunnels: UInt64 = 0
     let startedAt = Date()
 
-    init(config: StreampointConfig, eventLoop: EventLoop) {
+    public init(config: StreampointConfig, eventLoop: EventLoop) {
         self.config = config
         self.eventLoop = eventLoop
         self.ports = ViewerPortAllocator(base: config.viewerPortBase)
@@ -156,6 +108,47 @@ final class StreampointRegistry {
         ServerLog.info("streampoint", "agent \(session.agentID) from \(session.remoteAddress) deregistered: \(reason); closed \(listeners) viewer listener(s) and \(pending.count) pending tunnel(s)")
     }
 
+    // MARK: revocation and load (the streampoint channel)
+
+    /// Replaces the revoked set. Every agent in it loses its control link (after
+    /// ERROR revoked), its viewer ports, and every tunnel with its viewer, at once.
+    public func applyRevoked(_ revoked: Set<String>) {
+        eventLoop.assertInEventLoop()
+        revokedAgents = revoked
+        let plan = RevocationPlan.make(revoked: revoked, registeredAgents: sessions.keys,
+                                       tunnels: tunnels.values.map { (id: $0.id, agentID: $0.agentID) })
+        guard !plan.isEmpty else { return }
+        var closedTunnels: [String: Int] = [:]
+        for id in plan.tunnelsToClose {
+            guard let tunnel = tunnels[id] else { continue }
+            closedTunnels[tunnel.agentID, default: 0] += 1
+            tunnel.terminate(reason: "agent \(tunnel.agentID) is revoked")
+        }
+        for agentID in plan.sessionsToEnd {
+            guard let session = sessions[agentID] else { continue }
+            session.send(.error(code: .revoked, message: StreampointLinkStateMachine.revokedText))
+            end(session, reason: "revoked at the endpoint")
+            session.control.close(promise: nil)
+        }
+        for agentID in Set(plan.sessionsToEnd).union(closedTunnels.keys).sorted() {
+            ServerLog.info("streampoint", "agent \(agentID) revoked at the endpoint: "
+                + (plan.sessionsToEnd.contains(agentID) ? "closed its control link and viewer ports" : "it had no session")
+                + ", closed \(closedTunnels[agentID] ?? 0) tunnel(s) with their viewers")
+        }
+    }
+
+    /// The figures the streampoint channel reports: viewers are the viewer connections, one per tunnel.
+    public func load() -> StreampointLoad {
+        var toViewers = bytesToViewersOfClosedTunnels
+        var fromViewers = bytesFromViewersOfClosedTunnels
+        for tunnel in tunnels.values {
+            toViewers &+= tunnel.bytesToViewer
+            fromViewers &+= tunnel.bytesFromViewer
+        }
+        return StreampointLoad(agents: sessions.count, tunnels: tunnels.count, viewers: tunnels.count,
+                               bytesToViewers: toViewers, bytesFromViewers: fromViewers)
+    }
+
     // MARK: viewer listeners
 
     private func bindListener(session: AgentSession, listener: TargetListener, from: Int?, attempt: Int,
@@ -215,24 +208,20 @@ final class StreampointRegistry {
     func openTunnel(sessionID: UInt64, agentID: String, target: TunnelTarget,
                     viewer: ChannelHandlerContext, viewerAddress: String) -> Tunnel? {
         eventLoop.assertInEventLoop()
-        guard let session = sessions[agentID], session.sessionID == sessionID, session.isActive else {
-            ServerLog.info("streampoint", "refusing viewer \(viewerAddress) for agent \(agentID) target \(target.name): the agent is not connected")
-            StreampointMetrics.tunnelFailed(.agentOffline)
+        let session = sessions[agentID]
+        let admission = ViewerAdmission.decide(
+            listenerSessionID: sessionID,
+            current: session.map { .init(sessionID: $0.sessionID, isActive: $0.isActive, isAnnounced: $0.isAnnounced) },
+            tunnelsInUse: tunnels.count, maxTunnels: config.maxTunnels)
+        guard case .admit = admission, let session else {
+            if case .refuse(let reason, let isWarning, let failure) = admission {
+                ServerLog.log(isWarning ? .warn : .info, "streampoint",
+                              "refusing viewer \(viewerAddress) for agent \(agentID) target \(target.name): \(reason)")
+                StreampointMetrics.tunnelFailed(failure)
+            }
             return nil
         }
-        guard session.isAnnounced else {
-            ServerLog.info("streampoint", "refusing viewer \(viewerAddress) for agent \(agentID) target \(target.name): the agent is still registering")
-            StreampointMetrics.tunnelFailed(.agentRegistering)
-            return nil
-        }
-        guard tunnels.count < config.maxTunnels else {
-            ServerLog.warn("streampoint", "refusing viewer \(viewerAddress) for agent \(agentID) target \(target.name): \(tunnels.count) tunnels reached --max-tunnels \(config.maxTunnels)")
-            StreampointMetrics.tunnelFailed(.maxTunnels)
-            return nil
-        }
-        var id = nextTunnelID
-        while id == 0 || tunnels[id] != nil { id &+= 1 }
-        nextTunnelID = id &+ 1
+        let id = tunnelIDs.allocate { tunnels[$0] != nil }
         var token = [UInt8](repeating: 0, count: ProtocolConstants.bindTokenSize)
         for i in token.indices { token[i] = UInt8.random(in: .min ... .max, using: &random) }
 
@@ -240,6 +229,8 @@ final class StreampointRegistry {
                             viewer: viewer, viewerAddress: viewerAddress)
         tunnel.onFinished = { [self] finished in
             if tunnels[finished.id] === finished { tunnels[finished.id] = nil }
+            bytesToViewersOfClosedTunnels &+= finished.bytesToViewer
+            bytesFromViewersOfClosedTunnels &+= finished.bytesFromViewer
         }
         tunnels[id] = tunnel
         let timeout = config.bindTimeout

@@ -1,10 +1,7 @@
 import CamProtocol
 
 // Pure protocol logic of the streampoint: no NIO, no clocks, no sockets.
-// The NIO glue (AgentLinkHandler, ViewerHandler, Tunnel) feeds events in and
-// carries out the returned actions.
-
-// MARK: - Agent links
+// The NIO glue (AgentLinkHandler) feeds events in and carries out the returned actions.
 
 /// What every agent link (control or data) may do, step by step:
 ///
@@ -58,6 +55,9 @@ struct StreampointLinkStateMachine {
 
     var serverName: String { "camagent-streampoint \(streampointID)" }
 
+    /// The streampoint learns that an agent is revoked, not why: the reason stays with the endpoint.
+    static let revokedText = "agent revoked by operator"
+
     var isBound: Bool {
         if case .bound = state { return true }
         return false
@@ -79,8 +79,9 @@ struct StreampointLinkStateMachine {
         return .acceptUpgrade
     }
 
-    /// `now` is Unix seconds, used for the ticket's expiry.
-    mutating func received(_ message: Message, now: UInt64) -> Action {
+    /// `now` is Unix seconds, used for the ticket's expiry. `revokedAgents` is the
+    /// endpoint's revoked set (the streampoint channel): their REGISTER is refused.
+    mutating func received(_ message: Message, now: UInt64, revokedAgents: Set<String> = []) -> Action {
         if case .error(let code, let text) = message {
             state = .closed
             return .peerError(code, text)
@@ -119,6 +120,10 @@ struct StreampointLinkStateMachine {
                 }
                 if let problem = Self.checkTargets(targets) {
                     return close(.malformedFrame, problem)
+                }
+                // After the ticket check: only the ticket's holder learns that its agent is revoked.
+                if revokedAgents.contains(ticket.agentID) {
+                    return close(.revoked, Self.revokedText)
                 }
                 state = .registered(agentID: ticket.agentID)
                 return .register(agentID: ticket.agentID, targets: targets)
@@ -173,147 +178,5 @@ struct StreampointLinkStateMachine {
             if !seen.insert(target.name).inserted { return "STREAM_REGISTER names target \(target.name) twice" }
         }
         return nil
-    }
-}
-
-// MARK: - Tunnel bind
-
-/// What the registry knows about the tunnel a TUNNEL_BIND names.
-struct BindCandidate {
-    var isPending: Bool
-    /// The control link of the agent that was asked to open the tunnel is still up.
-    var ownerLinkLive: Bool
-    var bindToken: [UInt8]
-}
-
-enum BindDecision: Equatable {
-    case accept
-    case reject(String)
-
-    /// The token is the proof that the data link comes from the agent that got
-    /// TUNNEL_OPEN on its control link; it is compared in constant time.
-    static func decide(tunnelID: UInt32, candidate: BindCandidate?, presentedToken: [UInt8]) -> BindDecision {
-        guard let candidate else { return .reject("no pending tunnel \(tunnelID)") }
-        guard constantTimeEqual(candidate.bindToken, presentedToken) else {
-            return .reject("bind token for tunnel \(tunnelID) does not match")
-        }
-        guard candidate.isPending else { return .reject("tunnel \(tunnelID) is already bound") }
-        guard candidate.ownerLinkLive else { return .reject("the agent of tunnel \(tunnelID) is no longer registered") }
-        return .accept
-    }
-}
-
-// MARK: - Splicing
-
-enum SpliceSide: CustomStringConvertible {
-    case viewer
-    case agent
-
-    var other: SpliceSide { self == .viewer ? .agent : .viewer }
-    var description: String { self == .viewer ? "viewer" : "agent" }
-}
-
-/// Close bookkeeping of one spliced tunnel. Half-close travels across (EOF in
-/// from one side becomes a shutdown of the output to the other side, after the
-/// bytes already queued there are written); when both directions are done, or
-/// one side closes outright, both sides close.
-struct SpliceStateMachine {
-    enum Action: Equatable {
-        case none
-        /// Write what is queued to `side`, then shut down its output.
-        case shutdownOutputAfterDrain(SpliceSide)
-        /// The partner of `side` is gone: write what is queued to `side`, then close it.
-        case closeAfterDrain(SpliceSide)
-        /// Both directions finished: close both channels.
-        case closeBoth
-        /// Both channels are closed: account for the tunnel and forget it.
-        case finished
-    }
-
-    private struct PerSide {
-        var inputClosed = false
-        var outputShutdown = false
-        var inactive = false
-    }
-
-    private var viewer = PerSide()
-    private var agent = PerSide()
-
-    private subscript(side: SpliceSide) -> PerSide {
-        get { side == .viewer ? viewer : agent }
-        set { if side == .viewer { viewer = newValue } else { agent = newValue } }
-    }
-
-    var isFinished: Bool { viewer.inactive && agent.inactive }
-
-    /// EOF arrived from `side`.
-    mutating func inputClosed(_ side: SpliceSide) -> Action {
-        guard !self[side].inputClosed, !self[side].inactive else { return .none }
-        self[side].inputClosed = true
-        if self[side.other].inactive || self[side.other].outputShutdown { return .none }
-        return .shutdownOutputAfterDrain(side.other)
-    }
-
-    /// The output shutdown of `side` completed.
-    mutating func outputShutdown(_ side: SpliceSide) -> Action {
-        guard !self[side].outputShutdown else { return .none }
-        self[side].outputShutdown = true
-        if viewer.outputShutdown && agent.outputShutdown && !viewer.inactive && !agent.inactive {
-            return .closeBoth
-        }
-        return .none
-    }
-
-    /// The channel of `side` closed.
-    mutating func channelInactive(_ side: SpliceSide) -> Action {
-        guard !self[side].inactive else { return .none }
-        self[side].inactive = true
-        if self[side.other].inactive { return .finished }
-        return .closeAfterDrain(side.other)
-    }
-}
-
-// MARK: - Viewer ports
-
-/// Picks viewer listener ports: 0 (ephemeral) when `base` is 0, otherwise the
-/// lowest port from `base` upward that this process does not hold or try already.
-struct ViewerPortAllocator {
-    let base: Int
-    private(set) var reserved = Set<Int>()
-
-    init(base: Int) { self.base = base }
-
-    var isEphemeral: Bool { base == 0 }
-
-    /// Reserves and returns the next candidate at or above `from` (default `base`); nil when none is left.
-    mutating func reserve(from: Int? = nil) -> Int? {
-        if isEphemeral { return 0 }
-        var port = max(from ?? base, base)
-        while port <= 65535 {
-            if reserved.insert(port).inserted { return port }
-            port += 1
-        }
-        return nil
-    }
-
-    mutating func release(_ port: Int) {
-        guard !isEphemeral else { return }
-        reserved.remove(port)
-    }
-}
-
-// MARK: - URLs
-
-enum ViewerURL {
-    /// `rtsp://host:port/` for target "rtsp", `http://…/` for "http", `tcp://…` otherwise.
-    static func make(targetName: String, host: String, port: Int) -> String {
-        let scheme: String
-        switch targetName.lowercased() {
-        case "rtsp": scheme = "rtsp"
-        case "http": scheme = "http"
-        default: scheme = "tcp"
-        }
-        let hostPart = host.contains(":") ? "[\(host)]" : host
-        return "\(scheme)://\(hostPart):\(port)/"
     }
 }

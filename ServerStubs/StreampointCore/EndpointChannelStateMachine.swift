@@ -1,0 +1,157 @@
+import Foundation
+
+/// The streampoint's side of the streampoint channel (docs/PROTOCOL.md §7.4, §15), without I/O:
+/// which endpoint to dial, how long to back off, when load is due, and what an
+/// endpoint's frame means. Time (`now`, monotonic seconds) and jitter come in;
+/// actions go out to EndpointChannelClient, which does the WebSocket I/O.
+public struct EndpointChannelStateMachine {
+    public struct Configuration {
+        /// WebSocket URLs of the channel, main endpoint first, then backups.
+        public var endpoints: [String]
+        public var streampointID: String
+        public var loadInterval: Double = 5
+        public var firstBackoff: Double = 1
+        public var maxBackoff: Double = 30
+
+        public init(endpoints: [String], streampointID: String) {
+            self.endpoints = endpoints
+            self.streampointID = streampointID
+        }
+    }
+
+    public enum Action: Equatable {
+        case connect(url: String)
+        case send(String)
+        /// Send a load frame built from the streampoint's current figures.
+        case sendLoad
+        /// Replace the revoked set: close what belongs to these agents and refuse their REGISTER.
+        case applyRevoked(Set<String>)
+        /// Close the channel with this WebSocket close code (1007: a frame that is not what the spec says).
+        case close(code: UInt16, reason: String)
+        /// Dial again after this many seconds.
+        case wait(seconds: Double)
+        case logDebug(String)
+        case logInfo(String)
+        case logWarn(String)
+    }
+
+    enum State: Equatable {
+        case idle
+        case connecting(index: Int)
+        case connected(index: Int, nextLoadAt: Double)
+        case waiting(index: Int)
+    }
+
+    public let configuration: Configuration
+    private(set) var state: State = .idle
+    /// Dials that failed or sessions that ended since the last successful connection.
+    private(set) var failures = 0
+    /// Kept while the channel is down: known revocations stay enforced (fail closed).
+    public private(set) var revoked: Set<String> = []
+    private(set) var revokedReceived = false
+
+    public init(configuration: Configuration) {
+        precondition(!configuration.endpoints.isEmpty, "the channel needs at least one endpoint")
+        self.configuration = configuration
+    }
+
+    public var isConnected: Bool {
+        if case .connected = state { return true }
+        return false
+    }
+
+    public mutating func start() -> [Action] {
+        guard state == .idle else { return [] }
+        state = .connecting(index: 0)
+        return [.connect(url: configuration.endpoints[0])]
+    }
+
+    /// The WebSocket upgrade succeeded.
+    public mutating func connected(now: Double) -> [Action] {
+        guard case .connecting(let index) = state else { return [] }
+        state = .connected(index: index, nextLoadAt: now + configuration.loadInterval)
+        failures = 0
+        return [
+            .logInfo("channel to endpoint \(configuration.endpoints[index]) up"),
+            .send(ChannelFrames.hello(streampointID: configuration.streampointID)),
+            .sendLoad,
+        ]
+    }
+
+    /// When the driver should call `tick` next; nil when no timer is due.
+    public func nextLoadAt() -> Double? {
+        if case .connected(_, let at) = state { return at }
+        return nil
+    }
+
+    public mutating func tick(now: Double) -> [Action] {
+        guard case .connected(let index, let at) = state, now >= at else { return [] }
+        // From `now`, not `at`: a stalled driver sends one load, not a burst to catch up.
+        state = .connected(index: index, nextLoadAt: now + configuration.loadInterval)
+        return [.sendLoad]
+    }
+
+    public mutating func received(_ text: String) -> [Action] {
+        guard isConnected else { return [] }
+        switch ChannelFrames.decode(text) {
+        case .revoked(let set):
+            let added = set.subtracting(revoked).count
+            let removed = revoked.subtracting(set).count
+            let first = !revokedReceived
+            revoked = set
+            revokedReceived = true
+            var actions: [Action] = []
+            if first || added > 0 || removed > 0 {
+                actions.append(.logInfo("revoked set from the endpoint: \(set.count) agent(s), \(added) added, \(removed) lifted"))
+            }
+            actions.append(.applyRevoked(set))
+            return actions
+        case .unknown(let type):
+            return [.logDebug("ignoring channel frame of unknown type \(type)")]
+        case .malformed(let reason):
+            return [.logWarn("malformed channel frame from the endpoint: \(reason); closing"),
+                    .close(code: 1007, reason: reason)]
+        }
+    }
+
+    /// The dial failed, or an established channel ended. `jitter` is uniform in 0..<1.
+    public mutating func disconnected(reason: String, jitter: Double) -> [Action] {
+        let index: Int
+        let wasConnected: Bool
+        switch state {
+        case .connecting(let i):
+            index = i
+            wasConnected = false
+        case .connected(let i, _):
+            index = i
+            wasConnected = true
+        case .idle, .waiting:
+            return []
+        }
+        failures += 1
+        // A channel that was up starts over at the main endpoint; a failed dial moves on down the list.
+        let next = wasConnected ? 0 : (index + 1) % configuration.endpoints.count
+        state = .waiting(index: next)
+        let delay = backoff(jitter: jitter)
+        let what = wasConnected ? "channel to endpoint \(configuration.endpoints[index]) closed" :
+            "cannot open the channel to endpoint \(configuration.endpoints[index])"
+        return [.logWarn("\(what): \(reason); keeping \(revoked.count) revoked agent(s); next try \(configuration.endpoints[next]) in \(String(format: "%.1f", delay)) s"),
+                .wait(seconds: delay)]
+    }
+
+    /// The wait asked for by `disconnected` is over.
+    public mutating func retry() -> [Action] {
+        guard case .waiting(let index) = state else { return [] }
+        state = .connecting(index: index)
+        return [.connect(url: configuration.endpoints[index])]
+    }
+
+    /// 1 s, 2 s, 4 s … capped at 30 s, each spread by ±25 % so that streampoints
+    /// restarted together do not dial together.
+    func backoff(jitter: Double) -> Double {
+        let exponent = min(max(failures - 1, 0), 16)
+        let base = min(configuration.maxBackoff, configuration.firstBackoff * Double(1 << exponent))
+        let spread = base * (0.75 + 0.5 * min(max(jitter, 0), 1))
+        return min(configuration.maxBackoff, max(configuration.firstBackoff * 0.75, spread))
+    }
+}
