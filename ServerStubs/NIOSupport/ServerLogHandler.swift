@@ -28,9 +28,8 @@ public struct ServerLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?,
-                    source: String, file: String, function: String, line: UInt) {
-        Self.write(Self.label(level), component, message.description)
+    public func log(event: LogEvent) {
+        Self.write(Self.label(event.level), component, event.message.description)
     }
 
     /// A logger for `component` that writes this format whether or not the
