@@ -53,6 +53,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "ServerStubs/NIOSupport", swiftSettings: stubSettings),
         // Every server metric named in one place, and its Prometheus exposition for /metrics.
@@ -91,6 +92,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "ServerStubs/Endpoint", swiftSettings: stubSettings),
         // The streampoint's logic: link and splice state machines, the registry of
