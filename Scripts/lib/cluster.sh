@@ -5,7 +5,8 @@
 #   source Scripts/lib/cluster.sh
 #   cluster_init                       # work dir, cleanup trap, keys, test PKI
 #   CLUSTER_PLAIN=1                    # before cluster_start_servers: plain TCP (lab) instead of TLS
-#   cluster_start_servers BIN_DIR      # sets RTSP HTTP SP SP_ADMIN EP EP_ADMIN EP_TOKEN_FILE (admin token for /api/)
+#   cluster_start_servers BIN_DIR      # sets RTSP HTTP SP SP_ADMIN EP EP_ADMIN EP_TOKEN_FILE (admin token for /api/);
+#                                      # the streampoint keeps its channel to the endpoint (token sp1.token)
 #   cluster_start_agent NAME CMD...    # writes $CLUSTER_WORK/NAME.conf, runs CMD --config it
 #   cluster_target_url NAME TARGET [N] # URL the streampoint announced (N-th time)
 # Every process started is stopped on exit. Logs: $CLUSTER_WORK/<name>.{out,err}
@@ -67,19 +68,26 @@ cluster_start_servers() {
     RTSP=$(cluster_wait_line simcam "simcam: rtsp listening on ")
     HTTP=$(cluster_wait_line simcam "simcam: http listening on ")
 
-    cluster_spawn streampoint "$bin/camagent-streampoint" --id sp1 --listen "$listen:0" --admin 127.0.0.1:0 \
-        --ticket-key-file "$CLUSTER_WORK/ticket.key" "${tls_args[@]}"
-    SP=$(cluster_wait_line streampoint "streampoint: agents listening on ")
-    if [[ -n "${CLUSTER_PLAIN:-}" ]]; then sp_address=$SP; else sp_address="tls://localhost:${SP##*:}"; fi
-    SP_ADMIN=$(cluster_wait_line streampoint "streampoint: admin listening on ")
-
     "$bin/camagent-endpoint" enroll --registry "$CLUSTER_WORK/registry.sqlite" --id "$CLUSTER_AGENT_ID" \
         --key-file "$CLUSTER_WORK/device.key" >/dev/null
     # /api/ needs a bearer token; only its hash goes into the registry.
     "$bin/camagent-endpoint" token add --registry "$CLUSTER_WORK/registry.sqlite" --name cluster-admin \
         >"$CLUSTER_WORK/admin.token"
     EP_TOKEN_FILE=$CLUSTER_WORK/admin.token
-    cluster_spawn endpoint "$bin/camagent-endpoint" serve --listen 127.0.0.1:0 --admin 127.0.0.1:0 \
+    # The streampoint's channel to the endpoint (revocations down, load up) uses its own token.
+    "$bin/camagent-endpoint" token add --registry "$CLUSTER_WORK/registry.sqlite" --name sp1 --role streampoint \
+        >"$CLUSTER_WORK/sp1.token"
+    # The endpoint starts after the streampoint (it needs the streampoint's port),
+    # so its API port is chosen now; the streampoint dials it until it answers.
+    local api_port
+    api_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    cluster_spawn streampoint "$bin/camagent-streampoint" --id sp1 --listen "$listen:0" --admin 127.0.0.1:0 \
+        --ticket-key-file "$CLUSTER_WORK/ticket.key" "${tls_args[@]}" \
+        --endpoint-api "http://127.0.0.1:$api_port" --endpoint-token-file "$CLUSTER_WORK/sp1.token"
+    SP=$(cluster_wait_line streampoint "streampoint: agents listening on ")
+    if [[ -n "${CLUSTER_PLAIN:-}" ]]; then sp_address=$SP; else sp_address="tls://localhost:${SP##*:}"; fi
+    SP_ADMIN=$(cluster_wait_line streampoint "streampoint: admin listening on ")
+    cluster_spawn endpoint "$bin/camagent-endpoint" serve --listen 127.0.0.1:0 --admin "127.0.0.1:$api_port" \
         --registry "$CLUSTER_WORK/registry.sqlite" --ticket-key-file "$CLUSTER_WORK/ticket.key" --streampoint "sp1=$sp_address" \
         "${tls_args[@]}"
     EP=$(cluster_wait_line endpoint "endpoint: agents listening on ")
