@@ -82,7 +82,7 @@ public actor EndpointChannelClient {
     /// One channel session; returns why it ended.
     private func serve(url: String) async -> String {
         let configuration = WebSocketClientConfiguration(
-            maxFrameSize: ChannelFrames.maxFrameBytes,
+            maxFrameSize: StreampointChannelFrame.maxFrameBytes,
             additionalHeaders: [.authorization: "Bearer \(token)"],
             autoPing: .enabled(timePeriod: Self.pingPeriod))
         let client = WebSocketClient(url: url, configuration: configuration, eventLoopGroup: eventLoopGroup,
@@ -104,7 +104,7 @@ public actor EndpointChannelClient {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.sendLoadWhenDue(outbound) }
             defer { group.cancelAll() }
-            for try await message in inbound.messages(maxSize: ChannelFrames.maxFrameBytes) {
+            for try await message in inbound.messages(maxSize: StreampointChannelFrame.maxFrameBytes) {
                 guard case .text(let text) = message else {
                     ServerLog.warn("streampoint", "binary frame on the streampoint channel; closing")
                     try await outbound.close(.init(codeNumber: 1003), reason: "text frames only")
@@ -131,7 +131,7 @@ public actor EndpointChannelClient {
                 try await outbound.write(.text(text))
             case .sendLoad:
                 let load = await loadSource()
-                try await outbound.write(.text(ChannelFrames.load(load)))
+                try await outbound.write(.text(StreampointChannelFrame.load(load).text))
             case .applyRevoked(let revoked):
                 await revokedSink(revoked)
             case .close(let code, let reason):

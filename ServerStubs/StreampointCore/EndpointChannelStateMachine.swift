@@ -1,3 +1,5 @@
+import CamNIO
+import CamProtocol
 import Foundation
 
 /// The streampoint's side of the streampoint channel (docs/PROTOCOL.md §7.4, §15), without I/O:
@@ -73,7 +75,7 @@ public struct EndpointChannelStateMachine {
         failures = 0
         return [
             .logInfo("channel to endpoint \(configuration.endpoints[index]) up"),
-            .send(ChannelFrames.hello(streampointID: configuration.streampointID)),
+            .send(StreampointChannelFrame.hello(version: StreampointChannelFrame.version, streampoint: configuration.streampointID).text),
             .sendLoad,
         ]
     }
@@ -93,7 +95,14 @@ public struct EndpointChannelStateMachine {
 
     public mutating func received(_ text: String) -> [Action] {
         guard isConnected else { return [] }
-        switch ChannelFrames.decode(text) {
+        let frame: StreampointChannelFrame
+        do {
+            frame = try StreampointChannelFrame.parse(text)
+        } catch {
+            return [.logWarn("malformed channel frame from the endpoint: \(error.description); closing"),
+                    .close(code: 1007, reason: error.description)]
+        }
+        switch frame {
         case .revoked(let set):
             let added = set.subtracting(revoked).count
             let removed = revoked.subtracting(set).count
@@ -107,10 +116,9 @@ public struct EndpointChannelStateMachine {
             actions.append(.applyRevoked(set))
             return actions
         case .unknown(let type):
-            return [.logDebug("ignoring channel frame of unknown type \(type)")]
-        case .malformed(let reason):
-            return [.logWarn("malformed channel frame from the endpoint: \(reason); closing"),
-                    .close(code: 1007, reason: reason)]
+            return [.logDebug("ignoring channel frame of unknown type \(LogText.peer(type))")]
+        case .hello, .load:
+            return [.logDebug("ignoring a streampoint's frame sent by the endpoint")]
         }
     }
 

@@ -145,8 +145,8 @@ public final class StreampointRegistry {
             toViewers &+= tunnel.bytesToViewer
             fromViewers &+= tunnel.bytesFromViewer
         }
-        return StreampointLoad(agents: sessions.count, tunnels: tunnels.count, viewers: tunnels.count,
-                               bytesToViewers: toViewers, bytesFromViewers: fromViewers)
+        return StreampointLoad(agents: Int64(sessions.count), tunnels: Int64(tunnels.count), viewers: Int64(tunnels.count),
+                               bytesToViewers: Int64(clamping: toViewers), bytesFromViewers: Int64(clamping: fromViewers))
     }
 
     // MARK: viewer listeners

@@ -65,7 +65,8 @@ import Testing
     }
 }
 
-/// The streampoint channel's frames (docs/PROTOCOL.md "Streampoint channel").
+/// The streampoint channel's frames (docs/PROTOCOL.md "Streampoint channel"):
+/// one codec (CamNIO) for both ends.
 @Suite struct StreampointChannelFrameTests {
     @Test func helloLoadAndUnknownTypesParse() throws {
         #expect(try StreampointChannelFrame.parse(#"{"type":"hello","version":1,"streampoint":"sp1"}"#)
@@ -73,6 +74,17 @@ import Testing
         #expect(try StreampointChannelFrame.parse(#"{"type":"load","agents":3,"tunnels":5,"viewers":5,"bytesToViewers":123,"bytesFromViewers":45}"#)
                 == .load(StreampointLoad(agents: 3, tunnels: 5, viewers: 5, bytesToViewers: 123, bytesFromViewers: 45)))
         #expect(try StreampointChannelFrame.parse(#"{"type":"recordings","x":[1]}"#) == .unknown(type: "recordings"))
+        #expect(try StreampointChannelFrame.parse(#"{"type":"revoked","agents":["a","b","a"]}"#) == .revoked(["a", "b"]))
+    }
+
+    @Test func framesEncodeStablyAndRoundTrip() throws {
+        let load = StreampointChannelFrame.load(StreampointLoad(agents: 3, tunnels: 5, viewers: 5, bytesToViewers: 123, bytesFromViewers: 45))
+        #expect(load.text == #"{"agents":3,"bytesFromViewers":45,"bytesToViewers":123,"tunnels":5,"type":"load","viewers":5}"#)
+        let hello = StreampointChannelFrame.hello(version: 1, streampoint: "sp1")
+        #expect(hello.text == #"{"streampoint":"sp1","type":"hello","version":1}"#)
+        for frame in [load, hello, .revoked(["cam-2", "cam-1"])] {
+            #expect(try StreampointChannelFrame.parse(frame.text) == frame)
+        }
     }
 
     @Test func malformedFramesAreRefused() {
@@ -82,16 +94,17 @@ import Testing
                      #"{"type":"load","agents":-1,"tunnels":0,"viewers":0,"bytesToViewers":0,"bytesFromViewers":0}"#,
                      #"{"type":"load","agents":1.5,"tunnels":0,"viewers":0,"bytesToViewers":0,"bytesFromViewers":0}"#,
                      #"{"type":"load","agents":true,"tunnels":0,"viewers":0,"bytesToViewers":0,"bytesFromViewers":0}"#,
-                     #"{"type":"load","agents":1}"#] {
+                     #"{"type":"load","agents":1}"#,
+                     #"{"type":"revoked"}"#, #"{"type":"revoked","agents":[1]}"#, #"{"type":"revoked","agents":"a"}"#] {
             #expect(throws: StreampointChannelFrame.Malformed.self, "\(text)") { try StreampointChannelFrame.parse(text) }
         }
     }
 
     @Test func theRevokedFrameCarriesTheFullSet() throws {
-        let text = StreampointChannelFrame.revoked(["cam-1", "cam-2"])
+        let text = StreampointChannelFrame.revoked(["cam-2", "cam-1"]).text
         let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         #expect(object["type"] as? String == "revoked" && object["agents"] as? [String] == ["cam-1", "cam-2"])
-        #expect(StreampointChannelFrame.revoked([]) == #"{"agents":[],"type":"revoked"}"#)
+        #expect(StreampointChannelFrame.revoked([]).text == #"{"agents":[],"type":"revoked"}"#)
     }
 
     @Test func theHubSendsTheSetOnlyWhenItChanges() async {

@@ -1,3 +1,4 @@
+import CamNIO
 import Hummingbird
 import Logging
 import HummingbirdWebSocket

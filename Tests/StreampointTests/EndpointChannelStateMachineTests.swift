@@ -52,10 +52,10 @@ final class EndpointChannelStateMachineTests: XCTestCase {
         _ = m.start()
         _ = m.connected(now: 0)
         XCTAssertEqual(sent(m.received(#"{"type":"recording","x":1}"#)), [])
-        XCTAssertEqual(sent(m.received("not json")), [.close(code: 1007, reason: "frame is not a JSON object")])
-        XCTAssertEqual(sent(m.received(#"{"agents":[]}"#)), [.close(code: 1007, reason: #"frame has no string "type""#)])
+        XCTAssertEqual(sent(m.received("not json")), [.close(code: 1007, reason: "not a JSON object with a string field \"type\"")])
+        XCTAssertEqual(sent(m.received(#"{"agents":[]}"#)), [.close(code: 1007, reason: "not a JSON object with a string field \"type\"")])
         XCTAssertEqual(sent(m.received(#"{"type":"revoked","agents":[1]}"#)),
-                       [.close(code: 1007, reason: "revoked frame lists a non-string agent id")])
+                       [.close(code: 1007, reason: "revoked needs \"agents\", an array of strings")])
         XCTAssertEqual(m.revoked, [])
     }
 
@@ -97,20 +97,6 @@ final class EndpointChannelStateMachineTests: XCTestCase {
         XCTAssertEqual(waits(m.disconnected(reason: "closed", jitter: 0.5)), [1])
         XCTAssertNil(m.nextLoadAt(), "no load while down")
         XCTAssertEqual(m.retry(), [.connect(url: main)])
-    }
-}
-
-final class ChannelFramesTests: XCTestCase {
-    func testLoadFrameCarriesEveryFigure() {
-        let text = ChannelFrames.load(StreampointLoad(agents: 3, tunnels: 5, viewers: 5, bytesToViewers: 123, bytesFromViewers: 45))
-        XCTAssertEqual(text, #"{"agents":3,"bytesFromViewers":45,"bytesToViewers":123,"tunnels":5,"type":"load","viewers":5}"#)
-    }
-
-    func testRevokedFramesDecode() {
-        XCTAssertEqual(ChannelFrames.decode(#"{"type":"revoked","agents":["a","b","a"]}"#), .revoked(["a", "b"]))
-        XCTAssertEqual(ChannelFrames.decode(#"{"type":"revoked"}"#), .malformed(#"revoked frame has no "agents" array"#))
-        XCTAssertEqual(ChannelFrames.decode(#"["type"]"#), .malformed("frame is not a JSON object"))
-        XCTAssertEqual(ChannelFrames.decode(#"{"type":"future"}"#), .unknown(type: "future"))
     }
 }
 

@@ -71,7 +71,7 @@ public enum StreampointChannel {
         }
         let writer = Task {
             for await revoked in updates {
-                try await outbound.write(.text(StreampointChannelFrame.revoked(revoked)))
+                try await outbound.write(.text(StreampointChannelFrame.revoked(Set(revoked)).text))
             }
             // The hub let go without this handler ending: the endpoint is stopping.
             if !Task.isCancelled { try await outbound.close(.goingAway, reason: "endpoint shutting down") }
@@ -95,6 +95,7 @@ public enum StreampointChannel {
             case .load(let load): hub.recordLoad(load, key: key)
             case .hello: APILog.logger.debug("\(who): repeated hello ignored")
             case .unknown(let type): APILog.logger.debug("\(who): unknown frame type \(bounded(type)) ignored")
+            case .revoked: APILog.logger.debug("\(who): a revoked frame from a streampoint ignored")
             }
         }
     }

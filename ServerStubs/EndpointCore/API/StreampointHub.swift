@@ -1,3 +1,4 @@
+import CamNIO
 import Foundation
 import NIOConcurrencyHelpers
 
