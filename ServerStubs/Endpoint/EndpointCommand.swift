@@ -45,9 +45,10 @@ struct EndpointCommand: ParsableCommand {
             Key files hold hex, at least 16 bytes (`openssl rand -hex 32 > cam-1.key`).
             `serve` is the default subcommand. More: `camagent-endpoint help serve`,
             `camagent-endpoint help enroll`, `help add-unit`, `help import-units`,
-            `help revoke`, `help unrevoke`, `help import-registry`.
+            `help revoke`, `help unrevoke`, `help import-registry`, `help operator`.
             """,
-        subcommands: [Serve.self, Enroll.self, AddUnit.self, ImportUnits.self, Revoke.self, Unrevoke.self, ImportRegistry.self],
+        subcommands: [Serve.self, Enroll.self, AddUnit.self, ImportUnits.self, Revoke.self, Unrevoke.self, ImportRegistry.self,
+                      OperatorCommand.self],
         defaultSubcommand: Serve.self
     )
 }

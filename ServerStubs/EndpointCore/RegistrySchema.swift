@@ -44,6 +44,36 @@ enum RegistrySchema {
             "CREATE INDEX presence_endpoint ON presence (endpoint_id)",
             "INSERT INTO registry_meta (name, value) VALUES ('generation', 0)",
         ],
+        // 2: the console's operators (PBKDF2 hashes), their sessions (only the
+        // SHA-256 of each session id), and the audit trail of operator actions.
+        [
+            """
+            CREATE TABLE operators (
+                name TEXT PRIMARY KEY,
+                password_hash TEXT NOT NULL,
+                salt TEXT NOT NULL,
+                iterations BIGINT NOT NULL,
+                created_at TEXT NOT NULL)
+            """,
+            """
+            CREATE TABLE console_sessions (
+                id_hash TEXT PRIMARY KEY,
+                operator TEXT NOT NULL,
+                csrf_token TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL)
+            """,
+            "CREATE INDEX console_sessions_operator ON console_sessions (operator)",
+            """
+            CREATE TABLE audit (
+                at TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                target TEXT NOT NULL,
+                result TEXT NOT NULL)
+            """,
+            "CREATE INDEX audit_at ON audit (at)",
+        ],
     ]
 
     static var latestVersion: Int { migrations.count }
