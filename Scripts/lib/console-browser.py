@@ -1,13 +1,14 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Drives the endpoint's web console in headless Chromium over the DevTools
 protocol (python3-websocket), for Tests/EndToEndTests/ConsoleBrowserTests.
 
   console-browser.py --base http://127.0.0.1:PORT --name OPERATOR --password-file FILE \
-      --agent AGENT_ID --out DIR
+      --agent AGENT_ID --out DIR [--units-csv FILE]
 
 Logs in through the login form, waits for the agent to show online in the
 cameras list, opens its page, presses Reboot and waits for the COMMAND_RESULT,
-visits every page taking a screenshot (DIR/NN-page.png), and probes the API
+uploads --units-csv on the factory units page, visits every page taking a
+screenshot (DIR/NN-page.png), and probes the API
 from the page: a POST with the session cookie but without the CSRF token.
 Prints one JSON object of what it saw in the DOM; the Swift test judges it.
 Every wait is bounded; exit status 2 with a message on stderr when Chromium
@@ -211,6 +212,15 @@ def run(args):
                                    ("audit", "#/audit", "#audit-table")):
             page.evaluate(f"location.hash = {js(ready)}, true")
             page.wait_for(f"document.body.dataset.page === {js(name)} && document.body.dataset.ready === {js(ready)}", f"the {name} page")
+            if name == "units" and args.units_csv:
+                document = page.call("DOM.getDocument")["root"]["nodeId"]
+                node = page.call("DOM.querySelector", nodeId=document, selector="#units-file")["nodeId"]
+                page.call("DOM.setFileInputFiles", files=[os.path.abspath(args.units_csv)], nodeId=node)
+                page.evaluate("document.querySelector('#units-submit').click(), true")
+                seen["unitsUpload"] = page.wait_for(
+                    "(() => { const r = document.querySelector('#units-result'); return r.textContent && !r.textContent.endsWith('\u2026') ? r.textContent : null; })()",
+                    "the CSV import's result")
+                page.wait_for("document.querySelectorAll('#units-table tbody tr').length > 0", "the imported units in the table")
             seen[f"{name}Rows"] = page.evaluate(
                 f"Array.from(document.querySelectorAll('{table} tbody tr')).map(r => Array.from(r.cells).map(c => c.textContent))")
             shot(name)
@@ -235,6 +245,7 @@ def main():
     parser.add_argument("--password-file", required=True)
     parser.add_argument("--agent", required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--units-csv")
     args = parser.parse_args()
     try:
         run(args)

@@ -30,7 +30,9 @@ import Testing
     }
 
     @Test func anOperatorUsesTheConsoleInHeadlessChromium() throws {
-        guard let python = which("python3") else { throw ClusterError("python3 is not installed (Scripts/test installs it)") }
+        // Debian's python3: python3-websocket is installed for it, not for a python3 earlier on PATH (pyenv).
+        let python = "/usr/bin/python3"
+        guard FileManager.default.isExecutableFile(atPath: python) else { throw ClusterError("\(python) is not installed (Scripts/test installs python3)") }
         guard which("chromium") != nil || which("chromium-browser") != nil else {
             throw ClusterError("chromium is not installed: the console's browser test needs Debian's chromium and python3-websocket (Scripts/test installs both: apt-get install chromium python3-websocket)")
         }
@@ -83,10 +85,14 @@ import Testing
         // The browser.
         try? FileManager.default.removeItem(at: Self.artifacts)
         try FileManager.default.createDirectory(at: Self.artifacts, withIntermediateDirectories: true)
+        let csv = cluster.path("units.csv")
+        try "agent_id,serial,activation_secret,model,mac\n,XM7001,\(Cluster.randomHex(32)),IPC-3518,00:12:34:56:78:9a\n"
+            .write(toFile: csv, atomically: true, encoding: .utf8)
         let script = Binaries.repository.appendingPathComponent("Scripts/lib/console-browser.py").path
         let (status, out, err) = try run(python, [script, "--base", "http://127.0.0.1:\(cluster.endpointAdminPort)",
                                                   "--name", "alice", "--password-file", passwordFile,
-                                                  "--agent", cluster.agentID, "--out", Self.artifacts.path], timeout: 180)
+                                                  "--agent", cluster.agentID, "--out", Self.artifacts.path, "--units-csv", csv],
+                                         timeout: 180)
         guard status == 0, let seen = try? JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any] else {
             throw ClusterError("console-browser.py failed (\(status)):\n\(err)\n\(out)\n\(cluster.allLogs)")
         }
@@ -118,12 +124,16 @@ import Testing
         #expect(seen["postWithoutCSRF"] as? Int == 403)
         let streampoints = seen["streampointsRows"] as? [[String]] ?? []
         #expect(streampoints.contains { $0.contains("sp1") }, "\(streampoints)")
+        // The CSV upload did what import-units does: the unit is in the registry, ready to activate.
+        #expect(seen["unitsUpload"] as? String == "Imported 1 units.", "\(seen["unitsUpload"] ?? "")")
         let units = seen["unitsRows"] as? [[String]] ?? []
-        #expect(units.isEmpty || units.allSatisfy { $0.count == 10 }, "\(units)")
+        #expect(units.contains { $0.count == 10 && $0[0] == "XM7001" && $0[1] == "cam-XM7001" && $0[2] == "IPC-3518" }, "\(units)")
+        #expect(registryFileText(cluster.registry).contains("XM7001"))
         let audit = seen["auditRows"] as? [[String]] ?? []
         #expect(audit.contains { $0.count == 5 && $0[1] == "alice" && $0[2] == "reboot" && $0[3] == cluster.agentID && $0[4].hasPrefix("ok") },
                 "no audit entry for alice's reboot: \(audit)")
         #expect(audit.contains { $0.count == 5 && $0[1] == "alice" && $0[2] == "login" && $0[4] == "ok" })
+        #expect(audit.contains { $0.count == 5 && $0[1] == "alice" && $0[2] == "import-units" && $0[4].hasPrefix("ok") })
         #expect(seen["afterLogoutAPI"] as? Int == 401)
         #expect((seen["statusLine"] as? String ?? "").isEmpty, "the console showed an error: \(seen["statusLine"] ?? "")")
 
