@@ -130,6 +130,7 @@ let package = Package(
             dependencies: [
                 "camagent-endpoint", "EndpointCore", "CamProtocol", "CamNIO",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "Tests/EndpointTests", swiftSettings: stubSettings),
         .testTarget(name: "FirmwareTests", dependencies: ["camagent-firmware"], path: "Tests/FirmwareTests", exclude: ["boot"], swiftSettings: stubSettings),
