@@ -5,7 +5,7 @@
 #   source Scripts/lib/cluster.sh
 #   cluster_init                       # work dir, cleanup trap, keys, test PKI
 #   CLUSTER_PLAIN=1                    # before cluster_start_servers: plain TCP (lab) instead of TLS
-#   cluster_start_servers BIN_DIR      # sets RTSP HTTP SP SP_ADMIN EP EP_ADMIN
+#   cluster_start_servers BIN_DIR      # sets RTSP HTTP SP SP_ADMIN EP EP_ADMIN EP_TOKEN_FILE (admin token for /api/)
 #   cluster_start_agent NAME CMD...    # writes $CLUSTER_WORK/NAME.conf, runs CMD --config it
 #   cluster_target_url NAME TARGET [N] # URL the streampoint announced (N-th time)
 # Every process started is stopped on exit. Logs: $CLUSTER_WORK/<name>.{out,err}
@@ -75,6 +75,10 @@ cluster_start_servers() {
 
     "$bin/camagent-endpoint" enroll --registry "$CLUSTER_WORK/registry.sqlite" --id "$CLUSTER_AGENT_ID" \
         --key-file "$CLUSTER_WORK/device.key" >/dev/null
+    # /api/ needs a bearer token; only its hash goes into the registry.
+    "$bin/camagent-endpoint" token add --registry "$CLUSTER_WORK/registry.sqlite" --name cluster-admin \
+        >"$CLUSTER_WORK/admin.token"
+    EP_TOKEN_FILE=$CLUSTER_WORK/admin.token
     cluster_spawn endpoint "$bin/camagent-endpoint" serve --listen 127.0.0.1:0 --admin 127.0.0.1:0 \
         --registry "$CLUSTER_WORK/registry.sqlite" --ticket-key-file "$CLUSTER_WORK/ticket.key" --streampoint "sp1=$sp_address" \
         "${tls_args[@]}"

@@ -105,6 +105,10 @@ lab_secrets() {
     # a main and a backup endpoint do (DESIGN §9): the agent is enrolled once.
     "$LAB_BIN/camagent-endpoint" enroll --registry "$LAB_WORK/registry.sqlite" --id "$AGENT_ID" \
         --key-file "$LAB_WORK/device.key" >/dev/null
+    # The endpoints' /api/ needs a bearer token; both accept it (one registry).
+    "$LAB_BIN/camagent-endpoint" token add --registry "$LAB_WORK/registry.sqlite" --name lab-admin \
+        >"$LAB_WORK/admin.token"
+    chmod 600 "$LAB_WORK/admin.token"
 }
 
 start_endpoint() { spawn_endpoint "$1" && wait_out "$1" "endpoint: admin listening on " 20; }
@@ -162,10 +166,16 @@ start_agent() {
 # --- admin APIs (queried from the internet namespace) ---
 
 # admin_get SERVER PATH: the JSON body; fails on a refused connection or an HTTP error.
+# An endpoint's routes live under /api/ and need the lab's admin token; a
+# streampoint's admin API is unprefixed and open (loopback/lab only).
 admin_get() {
-    in_net curl -sf --max-time 2 "http://${SERVER_ADDR[$1]}:$(admin_port "$1")$2"
+    if [[ $1 == ep* ]]; then
+        in_net curl -sf --max-time 2 -H "Authorization: Bearer $(cat "$LAB_WORK/admin.token")" \
+            "http://${SERVER_ADDR[$1]}:$EP_ADMIN_PORT/api$2"
+    else
+        in_net curl -sf --max-time 2 "http://${SERVER_ADDR[$1]}:$SP_ADMIN_PORT$2"
+    fi
 }
-admin_port() { if [[ $1 == ep* ]]; then echo "$EP_ADMIN_PORT"; else echo "$SP_ADMIN_PORT"; fi; }
 
 # The endpoint says the agent is online (authenticated, session live).
 ep_online() { admin_get "$1" "/agents/$AGENT_ID" 2>/dev/null | jq -e '.online == true' >/dev/null 2>&1; }
@@ -276,10 +286,12 @@ lab_print_access() {
   Video (from the internet side):
       ip netns exec $NS_NET ffprobe -rtsp_transport tcp $SP1_URL
   Admin APIs (from the internet side):
-      ip netns exec $NS_NET curl -s http://${SERVER_ADDR[ep1]}:$EP_ADMIN_PORT/agents/$AGENT_ID    (ep1; ep2 is ${SERVER_ADDR[ep2]})
+      ip netns exec $NS_NET curl -s -H "Authorization: Bearer \$(cat $LAB_WORK/admin.token)" \
+          http://${SERVER_ADDR[ep1]}:$EP_ADMIN_PORT/api/agents/$AGENT_ID    (ep1; ep2 is ${SERVER_ADDR[ep2]})
       ip netns exec $NS_NET curl -s http://${SERVER_ADDR[sp1]}:$SP_ADMIN_PORT/agents             (sp1; sp2 is ${SERVER_ADDR[sp2]})
   Switch streampoint:
-      ip netns exec $NS_NET curl -s -X POST -d '{"streampoint":"sp2"}' http://${SERVER_ADDR[ep1]}:$EP_ADMIN_PORT/agents/$AGENT_ID/streampoint
+      ip netns exec $NS_NET curl -s -X POST -d '{"streampoint":"sp2"}' -H "Authorization: Bearer \$(cat $LAB_WORK/admin.token)" \
+          http://${SERVER_ADDR[ep1]}:$EP_ADMIN_PORT/api/agents/$AGENT_ID/streampoint
   Faults on the router (chain LABFAULT is consulted first):
       ip netns exec $NS_RTR iptables -A LABFAULT -m statistic --mode random --probability 0.02 -j DROP
       ip netns exec $NS_RTR iptables -A LABFAULT -j DROP        (black hole)

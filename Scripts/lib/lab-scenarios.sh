@@ -210,8 +210,9 @@ scenario_switch() {
     local t0 t_reg=-1 both_seen="" limit=1000 deadline
     t0=$(ms_now)
     if ! in_net curl -sf --max-time 3 -o /dev/null -X POST -d '{"streampoint":"sp2"}' \
-        "http://${SERVER_ADDR[ep1]}:$EP_ADMIN_PORT/agents/$AGENT_ID/streampoint"; then
-        fail "the switch command (POST /agents/$AGENT_ID/streampoint on ep1) was refused"
+        -H "Authorization: Bearer $(cat "$LAB_WORK/admin.token")" \
+        "http://${SERVER_ADDR[ep1]}:$EP_ADMIN_PORT/api/agents/$AGENT_ID/streampoint"; then
+        fail "the switch command (POST /api/agents/$AGENT_ID/streampoint on ep1) was refused"
         return 1
     fi
     # Every 50 ms: is the agent at sp2 yet, and (asked after that) still at sp1?

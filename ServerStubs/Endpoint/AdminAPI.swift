@@ -2,6 +2,7 @@ import CamNIO
 import CamProtocol
 import EndpointCore
 import Foundation
+import Hummingbird
 import NIOCore
 import NIOHTTP1
 
@@ -29,7 +30,7 @@ struct AgentView: Encodable, Equatable {
     var model: String?
     /// Set while the operator has revoked the agent.
     var revoked: Revocation? = nil
-    /// The latest AGENT_STATS; only in `GET /agents/ID` (`includeStats`).
+    /// The latest AGENT_STATS; only in `GET /api/agents/ID` (`includeStats`).
     var stats: StatsView? = nil
     var includeStats = false
 
@@ -106,7 +107,7 @@ struct StatsView: Encodable, Equatable {
     }
 }
 
-/// The answer to `POST /agents/ID/{disconnect,reboot,reset,stats}`.
+/// The answer to `POST /api/agents/ID/{disconnect,reboot,reset,stats}`.
 struct CommandView: Encodable {
     var agent: String
     var command: String
@@ -131,7 +132,7 @@ struct DisconnectRequest: Decodable {
     var seconds: Int?
 }
 
-/// One factory unit as `GET /units` shows it: no secrets, no verifiers.
+/// One factory unit as `GET /api/units` shows it: no secrets, no verifiers.
 struct UnitView: Encodable, Equatable {
     var serial: String
     var agentID: String
@@ -184,46 +185,167 @@ struct RevocationView: Encodable {
     }
 }
 
-struct HealthView: Encodable {
-    var status = "ok"
-}
-
 struct AssignRequest: Decodable {
     var streampoint: String
     var backup: String?
 }
 
-/// Routes of the JSON admin API (see `serve --help`). Runs on the endpoint's event loop.
+/// One streampoint as `GET /api/streampoints` shows it: each configured one
+/// (--streampoint), and each one connected over the channel, matched by id.
+struct StreampointView: Encodable {
+    var id: String
+    /// From --streampoint; null for a streampoint that is connected but not configured here.
+    var host: String?
+    var port: Int?
+    var tls: Bool?
+    /// It holds the channel to this endpoint now.
+    var connected: Bool
+    /// The name of the token it connected with.
+    var name: String?
+    var remoteAddress: String?
+    var connectedAt: String?
+    var load: StreampointLoad?
+    var loadReceivedAt: String?
+
+    private enum CodingKeys: String, CodingKey {
+        case id, host, port, tls, connected, name, remoteAddress, connectedAt, load, loadReceivedAt
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(host, forKey: .host)
+        try c.encode(port, forKey: .port)
+        try c.encode(tls, forKey: .tls)
+        try c.encode(connected, forKey: .connected)
+        try c.encode(name, forKey: .name)
+        try c.encode(remoteAddress, forKey: .remoteAddress)
+        try c.encode(connectedAt, forKey: .connectedAt)
+        try c.encode(load, forKey: .load)
+        try c.encode(loadReceivedAt, forKey: .loadReceivedAt)
+    }
+
+    static func list(configured: [StreampointInfo], connected: [StreampointHub.Connection]) -> [StreampointView] {
+        var views = configured.map { sp in
+            StreampointView(id: sp.id, host: sp.host, port: sp.port, tls: sp.tls, connected: false)
+        }
+        for connection in connected {
+            let id = connection.id ?? connection.name
+            var view = StreampointView(id: id, connected: true, name: connection.name, remoteAddress: connection.remoteAddress,
+                                       connectedAt: connection.connectedAt, load: connection.load,
+                                       loadReceivedAt: connection.loadReceivedAt)
+            if let index = views.firstIndex(where: { $0.id == id && !$0.connected }) {
+                view.host = views[index].host
+                view.port = views[index].port
+                view.tls = views[index].tls
+                views[index] = view
+            } else {
+                views.append(view)
+            }
+        }
+        return views
+    }
+}
+
+/// The endpoint's routes under /api/ (see `serve --help`). Hummingbird runs the
+/// handlers off the event loop; each hops onto the endpoint's loop, where the
+/// state lives.
 struct AdminAPI {
     let state: EndpointState
+    let hub: StreampointHub
 
-    /// Agent commands wait for the agent's answer; everything else answers at once.
-    func deferredRoute(_ request: AdminRequest, loop: EventLoop) -> EventLoopFuture<AdminResponse> {
-        state.eventLoop.flatSubmit {
-            var path = request.path
-            while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
-            let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
-            if parts.count == 3, parts[0] == "agents", let awaiting = Self.commands[parts[2]] {
-                guard request.method == .POST else {
-                    return state.eventLoop.makeSucceededFuture(methodNotAllowed(request, "POST"))
-                }
-                return command(awaiting, agentID: parts[1], body: request.body)
+    func addRoutes(to router: Router<APIRequestContext>) {
+        on(router, "/api/agents", .get) { request, _ in
+            // include=stats: the console's cameras list filters by bytes and errors.
+            let include = request.uri.queryParameters.get("include")
+            guard include == nil || include == "stats" else { return .error(.badRequest, "include may only be stats") }
+            return try await fresh {
+                .json(state.registry.sortedAgents.compactMap { agent -> AgentView? in
+                    guard var view = fullView(of: agent.id) else { return nil }
+                    if include != nil {
+                        view.stats = state.statsView(of: agent.id)
+                        view.includeStats = true
+                    }
+                    return view
+                })
             }
-            if parts.count == 3, parts[0] == "agents", request.method == .POST {
-                switch parts[2] {
-                case "streampoint": return assign(agentID: parts[1], body: request.body)
-                case "revoke": return revoke(agentID: parts[1], body: request.body)
-                case "unrevoke": return unrevoke(agentID: parts[1])
-                default: break
-                }
+        }
+        on(router, "/api/agents/:id", .get) { _, context in
+            let id = try context.parameters.require("id")
+            return try await fresh {
+                guard var view = fullView(of: id) else { return unknownAgent(id) }
+                view.stats = state.statsView(of: id)
+                view.includeStats = true
+                return .json(view)
             }
-            guard request.method == .GET, parts.first == "agents" || parts.first == "units" else {
-                return state.eventLoop.makeSucceededFuture(route(request))
+        }
+        router.post("/api/units") { request, _ in try await importUnits(request) }
+        on(router, "/api/units", .get, servedElsewhere: [.post]) { _, _ in
+            try await fresh {
+                .json(state.registry.sortedUnits.map { unit in
+                    UnitView(serial: unit.serial, agentID: unit.agentID, model: unit.model, mac: unit.mac,
+                             state: unit.state.rawValue, activations: unit.activations, lastActivation: unit.lastActivation,
+                             cloneSuspected: unit.cloneSuspected, online: state.isOnline(unit.agentID),
+                             revoked: state.registry.revocation(of: unit))
+                })
             }
-            // Views of the registry show what it holds now, changes made by a CLI
-            // command or another endpoint included; with the registry away, the
-            // last copy.
-            return state.refreshRegistry().map { route(request) }.recover { _ in route(request) }
+        }
+        on(router, "/api/streampoints", .get) { _, _ in
+            .json(StreampointView.list(configured: state.settings.streampoints, connected: hub.connections))
+        }
+        on(router, "/api/agents/:id/streampoint", .post) { request, context in
+            let id = try context.parameters.require("id")
+            let body = try await Self.body(of: request)
+            return try await onLoop { assign(agentID: id, body: body) }
+        }
+        on(router, "/api/agents/:id/revoke", .post) { request, context in
+            let id = try context.parameters.require("id")
+            let body = try await Self.body(of: request)
+            return try await onLoop { revoke(agentID: id, body: body) }
+        }
+        on(router, "/api/agents/:id/unrevoke", .post) { _, context in
+            let id = try context.parameters.require("id")
+            return try await onLoop { unrevoke(agentID: id) }
+        }
+        for (name, awaiting) in Self.commands {
+            on(router, RouterPath(stringLiteral: "/api/agents/:id/\(name)"), .post) { request, context in
+                let id = try context.parameters.require("id")
+                let body = try await Self.body(of: request)
+                return try await onLoop { command(awaiting, agentID: id, body: body) }
+            }
+        }
+    }
+
+    /// Registers `handler` for `method` and a JSON 405 naming it for the others.
+    /// `servedElsewhere`: methods of the same path registered by other code.
+    private func on(_ router: Router<APIRequestContext>, _ path: RouterPath, _ method: HTTPRequest.Method,
+                    servedElsewhere: [HTTPRequest.Method] = [],
+                    _ handler: @escaping @Sendable (Request, APIRequestContext) async throws -> AdminResponse) {
+        router.on(path, method: method) { request, context in try await handler(request, context).response }
+        let allowed = ([method] + servedElsewhere).map(\.rawValue).joined(separator: " or ")
+        for other in [HTTPRequest.Method.get, .post, .put, .delete, .patch] where other != method && !servedElsewhere.contains(other) {
+            router.on(path, method: other) { request, _ in
+                APIResponse.error(.methodNotAllowed, "method \(request.method.rawValue) not allowed on \(shown(request.uri.path)); use \(allowed)")
+            }
+        }
+    }
+
+    static func body(of request: Request) async throws -> Data {
+        var request = request
+        let buffer = try await request.collectBody(upTo: APIServer.maxBody)
+        return Data(buffer.readableBytesView)
+    }
+
+    /// Runs on the endpoint's event loop, where the state lives.
+    private func onLoop(_ body: @escaping () -> EventLoopFuture<AdminResponse>) async throws -> AdminResponse {
+        try await state.eventLoop.flatSubmit(body).get()
+    }
+
+    /// Views of the registry show what it holds now, changes made by a CLI
+    /// command or another endpoint included; with the registry away, the last copy.
+    private func fresh(_ view: @escaping () -> AdminResponse) async throws -> AdminResponse {
+        try await onLoop {
+            state.refreshRegistry().map { view() }.recover { _ in view() }
         }
     }
 
@@ -274,50 +396,6 @@ struct AdminAPI {
                     return .json(CommandView(agent: agentID, command: name, ok: false, message: why), status: .gatewayTimeout)
                 }
             }
-        }
-    }
-
-    func route(_ request: AdminRequest) -> AdminResponse {
-        state.eventLoop.preconditionInEventLoop()
-        var path = request.path
-        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
-
-        switch parts.count {
-        case 1 where parts[0] == "health":
-            guard request.method == .GET else { return methodNotAllowed(request, "GET") }
-            return .json(HealthView())
-
-        case 1 where parts[0] == "agents":
-            guard request.method == .GET else { return methodNotAllowed(request, "GET") }
-            return .json(state.registry.sortedAgents.compactMap { fullView(of: $0.id) })
-
-        case 1 where parts[0] == "units":
-            guard request.method == .GET else { return methodNotAllowed(request, "GET") }
-            return .json(state.registry.sortedUnits.map { unit in
-                UnitView(serial: unit.serial, agentID: unit.agentID, model: unit.model, mac: unit.mac,
-                         state: unit.state.rawValue, activations: unit.activations, lastActivation: unit.lastActivation,
-                         cloneSuspected: unit.cloneSuspected, online: state.isOnline(unit.agentID),
-                         revoked: state.registry.revocation(of: unit))
-            })
-
-        case 1 where parts[0] == "streampoints":
-            guard request.method == .GET else { return methodNotAllowed(request, "GET") }
-            return .json(state.settings.streampoints)
-
-        case 2 where parts[0] == "agents":
-            guard request.method == .GET else { return methodNotAllowed(request, "GET") }
-            guard var view = fullView(of: parts[1]) else { return unknownAgent(parts[1]) }
-            view.stats = state.statsView(of: parts[1])
-            view.includeStats = true
-            return .json(view)
-
-        case 3 where parts[0] == "agents" && ["streampoint", "revoke", "unrevoke"].contains(parts[2]):
-            // POST is routed in deferredRoute: it waits for the registry.
-            return methodNotAllowed(request, "POST")
-
-        default:
-            return .error(.notFound, "no such resource: \(request.method.rawValue) \(shown(request.path)); see camagent-endpoint serve --help")
         }
     }
 
@@ -385,12 +463,20 @@ struct AdminAPI {
         .error(.notFound, "unknown agent \(shown(id))")
     }
 
-    private func methodNotAllowed(_ request: AdminRequest, _ allowed: String) -> AdminResponse {
-        .error(.methodNotAllowed, "method \(request.method.rawValue) not allowed on \(shown(request.path)); use \(allowed)")
+    /// Echoes client-supplied text into a response only in bounded form.
+    private static func shown(_ text: String) -> String {
+        LogText.peer(text)
     }
 
-    /// Echoes client-supplied text into a response only in bounded form.
     private func shown(_ text: String) -> String {
         LogText.peer(text)
+    }
+}
+
+extension AdminResponse {
+    /// The same status and JSON body as a Hummingbird response.
+    var response: Response {
+        Response(status: HTTPResponse.Status(code: Int(status.code)), headers: [.contentType: "application/json"],
+                 body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

@@ -112,6 +112,7 @@ extension EndpointState {
         }.flatMapThrowing { change in
             guard change.result != .unknown else { throw RevocationError.unknownAgent }
             self.registry.merge(change.records)
+            self.publishRevokedSet()
             ServerLog.warn(component, "agent \(agentID) revoked by operator: \(bounded(reason))")
             guard let session = self.session(of: agentID) else { return false }
             session.closeWithError(.revoked, Revocation(reason: reason, at: nil).errorText)
@@ -128,6 +129,7 @@ extension EndpointState {
         }.flatMapThrowing { change in
             guard change.result != .unknown else { throw RevocationError.unknownAgent }
             self.registry.merge(change.records)
+            self.publishRevokedSet()
             if change.result == .changed { ServerLog.info(component, "agent \(agentID): revocation lifted by operator") }
         }
     }

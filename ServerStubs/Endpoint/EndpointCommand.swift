@@ -45,9 +45,15 @@ struct EndpointCommand: ParsableCommand {
             Key files hold hex, at least 16 bytes (`openssl rand -hex 32 > cam-1.key`).
             `serve` is the default subcommand. More: `camagent-endpoint help serve`,
             `camagent-endpoint help enroll`, `help add-unit`, `help import-units`,
-            `help revoke`, `help unrevoke`, `help import-registry`, `help operator`.
+            `help revoke`, `help unrevoke`, `help import-registry`, `help token`, `help operator`.
+
+            API: everything under http://ADMIN/api/ needs a bearer token made with
+              camagent-endpoint token add --registry registry.sqlite --name ops > ops.token
+            (role admin by default; role streampoint for a streampoint's channel),
+            or a web console session (http://ADMIN/console/, operators made with
+              camagent-endpoint operator add --registry registry.sqlite --name alice).
             """,
-        subcommands: [Serve.self, Enroll.self, AddUnit.self, ImportUnits.self, Revoke.self, Unrevoke.self, ImportRegistry.self,
+        subcommands: [Serve.self, Enroll.self, AddUnit.self, ImportUnits.self, Revoke.self, Unrevoke.self, ImportRegistry.self, TokenCommand.self,
                       OperatorCommand.self],
         defaultSubcommand: Serve.self
     )
@@ -70,7 +76,7 @@ enum LogLevelOption: String, ExpressibleByArgument, CaseIterable {
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the endpoint: accept agent links and serve the admin API.",
+        abstract: "Run the endpoint: accept agent links and serve the token-protected API under /api/.",
         discussion: """
             AGENT LINKS (--listen): agents send `GET /camagent/v1` with `Connection:
             Upgrade`, then framed messages (docs/PROTOCOL.md): HELLO, mutual
@@ -94,7 +100,7 @@ struct Serve: ParsableCommand {
             A failed TLS handshake (garbage, plain HTTP, a client that refuses the
             certificate) is logged with the client's address and closes only that
             connection. Without both options agent links are plain TCP, for lab use
-            only (logged at startup). The admin API is always plain HTTP.
+            only (logged at startup). The API listener (--admin) is always plain HTTP.
 
             STREAMPOINTS (--streampoint, repeatable; the first is the default):
               ID=HOST:PORT        plain TCP to that streampoint
@@ -119,10 +125,18 @@ struct Serve: ParsableCommand {
             default) whether the main one answers again, and moves back if so.
             http:// entries reach only agents with allow_plaintext = yes.
 
-            ADMIN API (--admin), JSON over HTTP; keep it on loopback or a private network,
-            it has no authentication:
-              GET  /health                     {"status":"ok"}
-              GET  /agents                     all enrolled agents, sorted by id:
+            API (--admin), JSON over HTTP (Hummingbird). Everything lives under /api/
+            and needs `Authorization: Bearer <token>`; tokens are made with
+            `camagent-endpoint token add` (see `help token`) and kept in the registry
+            as SHA-256 hashes, so every endpoint sharing the registry accepts them.
+            Without a valid token: 401 {"error": …} with WWW-Authenticate: Bearer.
+            Roles: an `admin` token opens every route below; a `streampoint` token
+            opens only /api/streampoint-channel (403 elsewhere, and an admin token
+            gets 403 there). Errors are always JSON {"error": "…"}. The listener is
+            plain HTTP: keep it on loopback or a private network (or behind TLS).
+              GET  /health                     {"status":"ok"}, no token needed
+              curl -H "Authorization: Bearer $(cat ops.token)" http://127.0.0.1:7001/api/agents
+              GET  /api/agents                 all enrolled agents, sorted by id:
                                                {id, online, streampoint, backupStreampoint,
                                                 currentStreampoint, streampointState,
                                                 lastSeen, remoteAddress, software,
@@ -132,38 +146,47 @@ struct Serve: ParsableCommand {
                                                agent last reported (state none, connecting
                                                or registered); serial/mac/model: null for
                                                fixed-identity agents
-              GET  /agents/ID                  one agent (404 if not enrolled), plus
+              GET  /api/agents/ID              one agent (404 if not enrolled), plus
                                                "stats": its latest report or null:
                                                {reason, receivedAt, uptimeSeconds,
                                                 secondsSinceChange, endpoint,
                                                 streampoint, streampointState,
                                                 localAddress, counters:{name: value}}
-              POST /agents/ID/streampoint      body {"streampoint":"sp2"} or
+              POST /api/agents/ID/streampoint  body {"streampoint":"sp2"} or
                                                {"streampoint":"sp2","backup":"sp1"}:
                                                reassign, save to the registry, and if the
                                                agent is online move it at once (it
                                                registers at the new one before leaving
                                                the old one)
-              POST /agents/ID/revoke           body {"reason":"stolen"}: refuse the agent
+              POST /api/agents/ID/revoke       body {"reason":"stolen"}: refuse the agent
                                                from now on (ERROR revoked with the reason,
                                                told only after a correct proof), save, and
                                                close its live session
-              POST /agents/ID/unrevoke         lift the revocation
+              POST /api/agents/ID/unrevoke     lift the revocation
             Commands to an online agent; each waits up to 5 s for its answer and
             returns {agent, command, ok, message}: 200 done, 502 the agent refused
             (message: its reason), 504 no answer, 409 agent offline, 404 unknown agent:
-              POST /agents/ID/disconnect       optional body {"seconds":N} (0-3600; 0 = the
+              POST /api/agents/ID/disconnect   optional body {"seconds":N} (0-3600; 0 = the
                                                agent's short default): it closes every link
                                                and tunnel, stays away N s, reconnects
-              POST /agents/ID/reboot           the agent runs its reboot_command (502 if it
+              POST /api/agents/ID/reboot       the agent runs its reboot_command (502 if it
                                                has none)
-              POST /agents/ID/reset            the unit drops its issued identity and
+              POST /api/agents/ID/reset        the unit drops its issued identity and
                                                activates again at once as its serial (a new
                                                device key; fixed-identity agents refuse)
-              POST /agents/ID/stats            asks for a fresh report; the answer carries
+              POST /api/agents/ID/stats        asks for a fresh report; the answer carries
                                                it as "stats"
-              GET  /streampoints               [{id, host, port, tls}]
-              GET  /units                      factory units, sorted by serial: {serial,
+              GET  /api/streampoints           each --streampoint and each streampoint
+                                               connected over the channel: {id, host, port,
+                                               tls, connected, name (its token's),
+                                               remoteAddress, connectedAt, load:{agents,
+                                               tunnels, viewers, bytesToViewers,
+                                               bytesFromViewers} or null, loadReceivedAt}
+              GET  /api/streampoint-channel    (streampoint token) the WebSocket a
+                                               streampoint keeps here: revocations down,
+                                               load up (docs/PROTOCOL.md, "Streampoint
+                                               channel")
+              GET  /api/units                  factory units, sorted by serial: {serial,
                                                agentID, model, mac, state, activations,
                                                lastActivation, cloneSuspected, online,
                                                revoked}; no secrets or verifiers
@@ -181,7 +204,7 @@ struct Serve: ParsableCommand {
               already active, agent offline   re-activation (factory reset): new key, the
                                               old key stops working, activations + 1
               unit confirmed a reset (admin   re-activation, once, within 120 s, even
-              POST /agents/ID/reset)          if its old session still looks online
+              POST /api/agents/ID/reset)      if its old session still looks online
             An agent authenticating from a second address while online replaces the
             older session and flags its unit cloneSuspected.
 
@@ -230,19 +253,21 @@ struct Serve: ParsableCommand {
                   --tls-cert endpoint.pem --tls-key endpoint.key \\
                   --streampoint sp1=tls://sp1.example.net:7100 \\
                   --streampoint sp2=tls://sp2.example.net:7100
-              curl -s http://127.0.0.1:7001/agents
-              curl -s -X POST -d '{"streampoint":"sp2"}' \\
-                  http://127.0.0.1:7001/agents/cam-1/streampoint
-              curl -s -X POST http://127.0.0.1:7001/agents/cam-1/stats
-              curl -s -X POST -d '{"seconds":60}' \\
-                  http://127.0.0.1:7001/agents/cam-1/disconnect
+              camagent-endpoint token add --registry registry.sqlite --name ops > ops.token
+              auth="Authorization: Bearer $(cat ops.token)"
+              curl -s -H "$auth" http://127.0.0.1:7001/api/agents
+              curl -s -H "$auth" -X POST -d '{"streampoint":"sp2"}' \\
+                  http://127.0.0.1:7001/api/agents/cam-1/streampoint
+              curl -s -H "$auth" -X POST http://127.0.0.1:7001/api/agents/cam-1/stats
+              curl -s -H "$auth" -X POST -d '{"seconds":60}' \\
+                  http://127.0.0.1:7001/api/agents/cam-1/disconnect
             """
     )
 
     @Option(help: ArgumentHelp("Address for agent links (port 0 = any free port).", valueName: "host:port"))
     var listen: String = "127.0.0.1:7000"
 
-    @Option(help: ArgumentHelp("Address for the JSON admin API (port 0 = any free port).", valueName: "host:port"))
+    @Option(help: ArgumentHelp("Address for /health and the JSON API under /api/ (bearer tokens: `token add`; port 0 = any free port).", valueName: "host:port"))
     var admin: String = "127.0.0.1:7001"
 
     @Option(help: ArgumentHelp(RegistryLocation.help, valueName: "file|postgres-url"))
@@ -358,6 +383,8 @@ struct Serve: ParsableCommand {
             link: .init(serverName: name, heartbeatSeconds: UInt16(heartbeat), peerTimeoutSeconds: UInt16(peerTimeout)),
             agentEndpoints: try AgentEndpointOption.parseList(agentEndpoint), mainRecheckSeconds: UInt16(mainRecheck))
         let state = EndpointState(eventLoop: loop, settings: settings, registryWorker: registryWorker)
+        let hub = StreampointHub()
+        state.streampointHub = hub
         // The first copy, bounded: PostgresDatabase.timeout per statement.
         _ = try? loop.flatSubmit { state.refreshRegistry() }.wait()
         ServerLog.info(component, "registry \(store.displayName) (schema \(SQLRegistryStore.schemaVersion)); this endpoint is \(endpointID) in its presence rows")
@@ -366,7 +393,6 @@ struct Serve: ParsableCommand {
         let peerTimeoutAmount = TimeAmount.seconds(Int64(peerTimeout))
 
         let agentChannel: Channel
-        let adminChannel: Channel
         do {
             agentChannel = try ServerBootstrap(group: group)
                 .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -392,17 +418,30 @@ struct Serve: ParsableCommand {
             try? group.syncShutdownGracefully()
             throw ValidationFailure("cannot listen for agents on \(listenAddress): \(error)")
         }
+        let tokens = BearerTokenAuthenticator(worker: registryWorker, loop: loop)
+        // The admin listener is plain HTTP today; a TLS listener would set secureCookies.
+        let console = ConsoleAuthenticator(store: store, secureCookies: false,
+                                           logger: ServerLogHandler.logger(component: component, label: "camagent.endpoint.console"))
+        let consoleRoutes = ConsoleRoutes<APIRequestContext>(authenticator: console, remoteHost: { _, context in
+            context.remoteAddress.map { FailureLimiter.addressKey(host: $0.ipAddress ?? "\($0)") } ?? "unknown"
+        })
+        // Bearer tokens first; a console session only for requests without one.
+        let api = APIServer(component: component, authenticators: [tokens, ConsoleSessionAuthenticator(routes: consoleRoutes)])
+        api.router.add(middleware: APIAuditMiddleware(authenticator: console))
+        consoleRoutes.add(to: api.router)
+        AuditRoute.add(to: api.router, authenticator: console)
+        AdminAPI(state: state, hub: hub).addRoutes(to: api.router)
+        StreampointChannel.install(on: api, hub: hub, tokens: tokens)
+        let adminBound: SocketAddress
         do {
-            let api = AdminAPI(state: state)
-            adminChannel = try AdminHTTPServer(group: group, deferredRoute: api.deferredRoute)
-                .bind(host: adminAddress.host, port: adminAddress.port)
+            adminBound = try blockingAwait { try await api.start(host: adminAddress.host, port: adminAddress.port, group: group) }
         } catch {
             agentChannel.close(promise: nil)
             try? group.syncShutdownGracefully()
             throw ValidationFailure("cannot listen for the admin API on \(adminAddress): \(error)")
         }
         announceListening(component, "agents", agentChannel)
-        announceListening(component, "admin", adminChannel)
+        announceListening(component, "admin", address: adminBound)
         AgentLinkTLS.logMode(component, tls)
         ServerLog.info(component, "streampoints: " + streampoints.map { "\($0.id)=\($0.address)" }.joined(separator: ", ")
                        + " (default \(streampoints[0].id)); heartbeat \(heartbeat) s, peer timeout \(peerTimeout) s, tickets \(ticketLifetime) s")
@@ -427,10 +466,10 @@ struct Serve: ParsableCommand {
                 loop.execute {
                     ServerLog.info(component, "signal \(signalNumber): shutting down")
                     state.shutdownSessions()
+                    hub.closeAll()
                     _ = state.releaseAllPresence()
                     // Give the ERROR frames a moment to leave before the listeners close.
                     loop.scheduleTask(in: .milliseconds(100)) {
-                        adminChannel.close(promise: nil)
                         agentChannel.close(promise: nil)
                     }
                 }
@@ -440,7 +479,7 @@ struct Serve: ParsableCommand {
         }
 
         try agentChannel.closeFuture.wait()
-        try? adminChannel.closeFuture.wait()
+        try? blockingAwait { await api.stop() }
         signalSources.forEach { $0.cancel() }
         try? group.syncShutdownGracefully()
         registryWorker.shutdown()
@@ -507,4 +546,16 @@ struct Enroll: ParsableCommand {
         }
         print("enrolled \(id)")
     }
+}
+
+/// Waits on a thread that is not an event loop (the CLI's main thread) for async work.
+func blockingAwait<T>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    let done = DispatchSemaphore(value: 0)
+    nonisolated(unsafe) var result: Result<T, Error>!
+    Task {
+        do { result = .success(try await body()) } catch { result = .failure(error) }
+        done.signal()
+    }
+    done.wait()
+    return try result.get()
 }

@@ -115,6 +115,8 @@ final class EndpointState: @unchecked Sendable {
     /// agents online stay online.
     var registryProblem: String?
     var refreshInFlight: EventLoopFuture<Void>?
+    /// Streampoints connected over the channel: told the revoked set whenever it changes.
+    var streampointHub: StreampointHub?
     var refreshQueued: EventLoopPromise<Void>?
     private var sessions: [String: EndpointLinkHandler] = [:]
     private var status: [String: AgentStatus] = [:]
@@ -341,7 +343,7 @@ final class EndpointState: @unchecked Sendable {
                          serial: entry.serial, mac: entry.mac, model: entry.model)
     }
 
-    /// The agent's latest report for `GET /agents/ID`.
+    /// The agent's latest report for `GET /api/agents/ID`.
     func statsView(of agentID: String) -> StatsView? {
         status[agentID]?.stats.map { StatsView($0, timestamp: isoFormatter.string(from:)) }
     }

@@ -55,6 +55,19 @@ extension EndpointState {
             ServerLog.debug(component, "registry changed (generation \(generation)); reloaded \(loaded.agents.count) agents")
         }
         closeRevokedSessions()
+        publishRevokedSet()
+    }
+
+    /// Hands the streampoints the full set of revoked agents (agents revoked
+    /// themselves or through their unit); the hub sends it only if it changed.
+    /// Runs after every reload, so a revocation made at another endpoint sharing
+    /// the registry reaches this endpoint's streampoints within the 1 s watch.
+    func publishRevokedSet() {
+        guard let streampointHub else { return }
+        var revoked = Set<String>()
+        for agent in registry.agents.values where registry.revocation(ofAgent: agent.id) != nil { revoked.insert(agent.id) }
+        for unit in registry.units.values where registry.revocation(of: unit) != nil { revoked.insert(unit.agentID) }
+        streampointHub.publishRevoked(Array(revoked))
     }
 
     private func registryAnswered() {

@@ -105,7 +105,7 @@ struct Revoke: ParsableCommand {
             only after it proved its key, so the reason is not shown to impostors. A
             running endpoint (at whichever endpoint the agent is online) closes its live
             session within a second, and every endpoint refuses its next login. The
-            admin API does the same at once: POST /agents/ID/revoke {"reason":"…"}.
+            API does the same at once: POST /api/agents/ID/revoke {"reason":"…"}.
             Undo with `unrevoke`.
 
             Example:

@@ -49,7 +49,7 @@ enum RegistryRows {
         reason.string.map { Revocation(reason: $0, at: at.string) }
     }
 
-    /// Everything, for the endpoint's cache and `GET /agents`.
+    /// Everything, for the endpoint's cache and `GET /api/agents`.
     static func loadAll(_ session: SQLSession) throws -> (registry: Registry, generation: Int64) {
         var registry = Registry()
         for row in try session.rows("SELECT \(agentColumns) FROM agents", []) { registry.upsert(try agent(row)) }

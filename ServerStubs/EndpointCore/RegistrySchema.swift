@@ -1,8 +1,8 @@
 import CamNIO
 
 /// The registry's tables, as numbered migrations run at start. A migration is
-/// never edited once released: a change is a new one appended here (operators
-/// and API tokens, for example, come as migration 2).
+/// never edited once released: a change is a new one appended here (API tokens
+/// came as migration 2, the console's operators as 3).
 enum RegistrySchema {
     /// Statements that SQLite and PostgreSQL both accept as written.
     static let migrations: [[String]] = [
@@ -44,7 +44,20 @@ enum RegistrySchema {
             "CREATE INDEX presence_endpoint ON presence (endpoint_id)",
             "INSERT INTO registry_meta (name, value) VALUES ('generation', 0)",
         ],
-        // 2: the console's operators (PBKDF2 hashes), their sessions (only the
+        // 2: bearer tokens for /api/ (admins' scripts, streampoints' channel).
+        // Only the SHA-256 of a token is kept: the registry never holds one a
+        // reader could replay.
+        [
+            """
+            CREATE TABLE api_tokens (
+                name TEXT PRIMARY KEY,
+                role TEXT NOT NULL,
+                hash TEXT NOT NULL UNIQUE,
+                created_at TEXT NOT NULL,
+                last_used_at TEXT)
+            """,
+        ],
+        // 3: the console's operators (PBKDF2 hashes), their sessions (only the
         // SHA-256 of each session id), and the audit trail of operator actions.
         [
             """

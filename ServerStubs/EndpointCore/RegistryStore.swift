@@ -77,5 +77,13 @@ public protocol RegistryStore: AnyObject, Sendable {
     func releasePresence(agentID: String, endpointID: String) throws
     func releaseAllPresence(endpointID: String) throws
     func presence(agentID: String) throws -> PresenceRecord?
+
+    /// Stores a new API token's hash; ValidationFailure if the name is taken.
+    func addAPIToken(_ token: APITokenRecord) throws
+    /// Every token's name, role and hash (never a token: the registry has none).
+    func apiTokens() throws -> [APITokenRecord]
+    /// false when no token has that name.
+    func revokeAPIToken(name: String) throws -> Bool
+    func markAPITokenUsed(name: String, at: String) throws
     func close()
 }

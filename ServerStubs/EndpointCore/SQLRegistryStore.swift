@@ -190,6 +190,44 @@ public final class SQLRegistryStore: RegistryStore, @unchecked Sendable {
         }
     }
 
+    public func addAPIToken(_ token: APITokenRecord) throws {
+        try transaction { session in
+            let taken = try session.rows("SELECT name FROM api_tokens WHERE name = ?", [.text(token.name)])
+            guard taken.isEmpty else {
+                throw ValidationFailure("a token named \(token.name) exists already; revoke it first (token revoke --name \(token.name))")
+            }
+            try session.execute("INSERT INTO api_tokens (name, role, hash, created_at, last_used_at) VALUES (?, ?, ?, ?, NULL)",
+                                [.text(token.name), .text(token.role.rawValue), .text(token.hash), .text(token.createdAt)])
+        }
+    }
+
+    public func apiTokens() throws -> [APITokenRecord] {
+        try prepare()
+        return try database.read { session in
+            try session.rows("SELECT name, role, hash, created_at, last_used_at FROM api_tokens ORDER BY name", []).map { row in
+                guard row.count == 5, let name = row[0].string, let roleText = row[1].string,
+                      let role = APIRole(rawValue: roleText), let hash = row[2].string, let created = row[3].string
+                else { throw ValidationFailure("registry: an api_tokens row is malformed") }
+                return APITokenRecord(name: name, role: role, hash: hash, createdAt: created, lastUsedAt: row[4].string)
+            }
+        }
+    }
+
+    public func revokeAPIToken(name: String) throws -> Bool {
+        try transaction { session in
+            let found = try session.rows("SELECT name FROM api_tokens WHERE name = ?", [.text(name)])
+            guard !found.isEmpty else { return false }
+            try session.execute("DELETE FROM api_tokens WHERE name = ?", [.text(name)])
+            return true
+        }
+    }
+
+    public func markAPITokenUsed(name: String, at: String) throws {
+        try transaction { session in
+            try session.execute("UPDATE api_tokens SET last_used_at = ? WHERE name = ?", [.text(at), .text(name)])
+        }
+    }
+
     public func close() {
         database.close()
     }

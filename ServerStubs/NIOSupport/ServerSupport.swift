@@ -82,7 +82,10 @@ public struct ValidationFailure: Error, CustomStringConvertible {
 
 /// Prints the line tests and scripts wait for once a listener is bound.
 public func announceListening(_ component: String, _ what: String, _ channel: Channel) {
-    let address = channel.localAddress
+    announceListening(component, what, address: channel.localAddress)
+}
+
+public func announceListening(_ component: String, _ what: String, address: SocketAddress?) {
     let host = address?.ipAddress ?? "?"
     let port = address?.port ?? 0
     print("\(component): \(what) listening on \(HostPort(host: host, port: port))")

@@ -103,7 +103,8 @@ extension Cluster {
     /// An admin API call on the endpoint; returns (HTTP status, body).
     func endpointAdmin(_ method: String, _ path: String, body: String? = nil) throws -> (Int, String) {
         let curl = try #require(which("curl"), "curl is not installed")
-        var arguments = ["-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}", "-X", method]
+        var arguments = ["-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}", "-X", method,
+                         "-H", "Authorization: Bearer \(adminToken)"]
         if let body { arguments += ["-H", "Content-Type: application/json", "-d", body] }
         let (status, out, err) = try run(curl, arguments + ["http://127.0.0.1:\(endpointAdminPort)\(path)"])
         guard status == 0, let split = out.lastIndex(of: "\n"), let code = Int(out[out.index(after: split)...]) else {
@@ -120,7 +121,7 @@ extension Cluster {
 
     /// The admin API's view of the factory unit `serial`.
     func unitView(_ serial: String) throws -> [String: Any] {
-        let units = try #require(try endpointJSON("/units") as? [[String: Any]])
+        let units = try #require(try endpointJSON("/api/units") as? [[String: Any]])
         return try #require(units.first { $0["serial"] as? String == serial }, "unit \(serial) not listed")
     }
 
@@ -183,12 +184,12 @@ extension EndToEnd {
         #expect(cloned["cloneSuspected"] as? Bool == true && cloned["activations"] as? Int == 1)
         // The real unit was not disturbed.
         #expect(again.occurrences("endpoint refused us") == 0, "\(again.stderr)")
-        #expect(try cluster.endpointJSON("/agents/\(unit.agentID)") as? [String: Any] != nil)
-        #expect((try cluster.endpointJSON("/agents/\(unit.agentID)") as? [String: Any])?["online"] as? Bool == true)
+        #expect(try cluster.endpointJSON("/api/agents/\(unit.agentID)") as? [String: Any] != nil)
+        #expect((try cluster.endpointJSON("/api/agents/\(unit.agentID)") as? [String: Any])?["online"] as? Bool == true)
         clone.stop()
 
         // 4. Revocation through the admin API: the agent logs the reason and keeps running.
-        let (code, body) = try cluster.endpointAdmin("POST", "/agents/\(unit.agentID)/revoke", body: #"{"reason":"reported stolen in test"}"#)
+        let (code, body) = try cluster.endpointAdmin("POST", "/api/agents/\(unit.agentID)/revoke", body: #"{"reason":"reported stolen in test"}"#)
         #expect(code == 200, "\(body)")
         #expect(body.contains("\"sessionClosed\" : true"), "\(body)")
         try again.waitForStderr("revoked by operator: reported stolen in test", count: 2)  // the closed session, then a retry

@@ -25,7 +25,7 @@ extension Cluster {
         let deadline = Date().addingTimeInterval(timeout)
         var last: [String: Any] = [:]
         while Date() < deadline {
-            last = try endpointObject("/agents/\(agentID)")
+            last = try endpointObject("/api/agents/\(agentID)")
             if condition(last) { return last }
             Thread.sleep(forTimeInterval: 0.1)
         }
@@ -101,7 +101,7 @@ extension EndToEnd {
         try cluster.endpoint.waitForStderr("agent \(cluster.agentID) now on streampoint sp1 (registered), reported: streampoint-changed")
 
         // A fresh report on request, with counters by name and the agent's local address.
-        let (code, answer) = try cluster.endpointPost("/agents/\(cluster.agentID)/stats")
+        let (code, answer) = try cluster.endpointPost("/api/agents/\(cluster.agentID)/stats")
         #expect(code == 200 && answer["ok"] as? Bool == true && answer["command"] as? String == "stats", "\(answer)")
         let fresh = try #require(answer["stats"] as? [String: Any], "\(answer)")
         #expect(fresh["reason"] as? String == "requested")
@@ -113,10 +113,10 @@ extension EndToEnd {
         for name in ["tunnelsRequested", "tunnelsEstablished", "controlConnectFailures", "streampointChanges"] {
             #expect(counters[name] is NSNumber, "counter \(name) missing: \(counters)")
         }
-        let detail = try cluster.endpointObject("/agents/\(cluster.agentID)")
+        let detail = try cluster.endpointObject("/api/agents/\(cluster.agentID)")
         let kept = try #require(detail["stats"] as? [String: Any], "\(detail)")
         #expect(kept["reason"] as? String == "requested" && kept["receivedAt"] is String && kept["uptimeSeconds"] is NSNumber)
-        let list = try #require(try cluster.endpointJSON("/agents") as? [[String: Any]])
+        let list = try #require(try cluster.endpointJSON("/api/agents") as? [[String: Any]])
         #expect(list.first?["currentStreampoint"] as? String == "sp1" && list.first?["stats"] == nil, "\(list)")
 
         // The pushed endpoint list lands in the agent's state file, main first.
@@ -157,18 +157,18 @@ extension EndToEnd {
         let plain = try cluster.startAgent(name: "no-reboot")
         try plain.waitForStderr("authenticated to ")
         try cluster.waitForAgentView(id, "came online") { $0["online"] as? Bool == true }
-        let (refusedCode, refused) = try cluster.endpointPost("/agents/\(id)/reboot")
+        let (refusedCode, refused) = try cluster.endpointPost("/api/agents/\(id)/reboot")
         #expect(refusedCode == 502 && refused["ok"] as? Bool == false, "\(refused)")
         #expect((refused["message"] as? String ?? "").contains("reboot_command is not configured"), "\(refused)")
         // A fixed identity cannot be reset.
-        let (resetCode, reset) = try cluster.endpointPost("/agents/\(id)/reset")
+        let (resetCode, reset) = try cluster.endpointPost("/api/agents/\(id)/reset")
         #expect(resetCode == 502 && (reset["message"] as? String ?? "").contains("no factory identity"), "\(reset)")
         plain.stop()
         try cluster.waitForAgentView(id, "went offline") { $0["online"] as? Bool == false }
-        let (offlineCode, offline) = try cluster.endpointPost("/agents/\(id)/reboot")
+        let (offlineCode, offline) = try cluster.endpointPost("/api/agents/\(id)/reboot")
         #expect(offlineCode == 409 && offline["ok"] as? Bool == false, "\(offline)")
-        #expect(try cluster.endpointAdmin("POST", "/agents/nobody/reboot").0 == 404)
-        #expect(try cluster.endpointAdmin("GET", "/agents/\(id)/reboot").0 == 405)
+        #expect(try cluster.endpointAdmin("POST", "/api/agents/nobody/reboot").0 == 404)
+        #expect(try cluster.endpointAdmin("GET", "/api/agents/\(id)/reboot").0 == 405)
 
         // With reboot_command: it runs (no shell) and leaves its marker.
         let touch = try #require(which("touch"))
@@ -176,19 +176,19 @@ extension EndToEnd {
         let agent = try cluster.startAgent(config: cluster.agentConfig(extra: "reboot_command = \(touch) \(marker)\n"), name: "reboot")
         try agent.waitForStderr("authenticated to ")
         try cluster.waitForAgentView(id, "came online") { $0["online"] as? Bool == true }
-        let (rebootCode, reboot) = try cluster.endpointPost("/agents/\(id)/reboot")
+        let (rebootCode, reboot) = try cluster.endpointPost("/api/agents/\(id)/reboot")
         #expect(rebootCode == 200 && reboot["ok"] as? Bool == true && reboot["command"] as? String == "reboot", "\(reboot)")
         let markerDeadline = Date().addingTimeInterval(10)
         while !FileManager.default.fileExists(atPath: marker) && Date() < markerDeadline { Thread.sleep(forTimeInterval: 0.05) }
         #expect(FileManager.default.fileExists(atPath: marker), "reboot_command did not run\n\(agent.stderr)")
 
         // Bad disconnect bodies are refused before anything is sent.
-        #expect(try cluster.endpointAdmin("POST", "/agents/\(id)/disconnect", body: #"{"seconds":-1}"#).0 == 400)
-        #expect(try cluster.endpointAdmin("POST", "/agents/\(id)/disconnect", body: "nonsense").0 == 400)
+        #expect(try cluster.endpointAdmin("POST", "/api/agents/\(id)/disconnect", body: #"{"seconds":-1}"#).0 == 400)
+        #expect(try cluster.endpointAdmin("POST", "/api/agents/\(id)/disconnect", body: "nonsense").0 == 400)
 
         // Disconnect for 3 s: offline at once, back by itself after the delay.
         let sent = Date()
-        let (disconnectCode, disconnect) = try cluster.endpointPost("/agents/\(id)/disconnect", body: #"{"seconds":3}"#)
+        let (disconnectCode, disconnect) = try cluster.endpointPost("/api/agents/\(id)/disconnect", body: #"{"seconds":3}"#)
         #expect(disconnectCode == 200 && disconnect["ok"] as? Bool == true, "\(disconnect)")
         try cluster.waitForAgentView(id, timeout: 5, "went offline after the disconnect") { $0["online"] as? Bool == false }
         try cluster.waitForAgentView(id, timeout: 20, "came back after the disconnect") { $0["online"] as? Bool == true }
@@ -243,7 +243,7 @@ extension EndToEnd {
         }
         let firstKey = try #require(storedKey())
 
-        let (code, answer) = try cluster.endpointPost("/agents/\(unit.agentID)/reset")
+        let (code, answer) = try cluster.endpointPost("/api/agents/\(unit.agentID)/reset")
         #expect(code == 200 && answer["ok"] as? Bool == true && answer["command"] as? String == "reset", "\(answer)")
         try agent.waitForStderr("unit \(unit.serial) activated as \(unit.agentID)", count: 2, timeout: 20)
         try agent.waitForStderr("authenticated to ", count: 2, timeout: 20)

@@ -71,7 +71,7 @@ extension EndToEnd {
         Thread.sleep(forTimeInterval: 1.5)
 
         let commandAt = Date()
-        let (code, body) = try cluster.endpointAdmin("POST", "/agents/\(cluster.agentID)/streampoint", body: #"{"streampoint":"sp2"}"#)
+        let (code, body) = try cluster.endpointAdmin("POST", "/api/agents/\(cluster.agentID)/streampoint", body: #"{"streampoint":"sp2"}"#)
         #expect(code == 200, "\(body)")
         let newURL = try sp2.waitForLine(startingWith: "streampoint: agent \(cluster.agentID) target rtsp at ", timeout: 10)
         let registered = Date().timeIntervalSince(commandAt)

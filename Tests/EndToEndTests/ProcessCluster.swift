@@ -156,6 +156,9 @@ final class Cluster {
     var agent: ChildProcess?
     var rtspPort = 0, httpPort = 0, endpointPort = 0, endpointAdminPort = 0, streampointPort = 0, streampointAdminPort = 0
     let ticketKey: String
+    /// An admin bearer token for /api/, made by `camagent-endpoint token add` in
+    /// startServers; every endpoint sharing the registry accepts it.
+    var adminToken = ""
     /// Whether startServers gave both servers --tls-cert/--tls-key.
     private(set) var serversUseTLS = false
 
@@ -268,6 +271,7 @@ final class Cluster {
             "enroll", "--registry", registry, "--id", agentID, "--key-file", path("device.key"),
         ])
         guard status == 0 else { throw ClusterError("enroll failed: \(enrollErr)") }
+        if adminToken.isEmpty { adminToken = try addToken(name: "e2e-admin", role: "admin") }
         let streampointAddress = tls ? "tls://localhost:\(streampointPort)" : "\(streampointHost):\(streampointPort)"
         endpoint = try spawn("endpoint", Binaries.host("camagent-endpoint"), [
             "serve", "--listen", "\(listenHost):\(fixedEndpointPort)", "--admin", "127.0.0.1:0", "--registry", registry,
@@ -276,6 +280,18 @@ final class Cluster {
         ] + secondStreampoint + endpointTLS + endpointArguments)
         endpointPort = try port(fromAnnouncement: endpoint.waitForLine(startingWith: "endpoint: agents listening on "))
         endpointAdminPort = try port(fromAnnouncement: endpoint.waitForLine(startingWith: "endpoint: admin listening on "))
+    }
+
+    /// `camagent-endpoint token add` as an operator runs it; returns the printed token.
+    func addToken(name: String, role: String) throws -> String {
+        let (status, out, err) = try run(Binaries.host("camagent-endpoint"), [
+            "token", "add", "--registry", registry, "--name", name, "--role", role,
+        ])
+        let token = out.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard status == 0, token.hasPrefix("cat_"), token.count == 47 else {
+            throw ClusterError("token add failed (\(status)): \(err)")
+        }
+        return token
     }
 
     /// `tls` (default: as the servers run) gives `endpoint = https://localhost:PORT`

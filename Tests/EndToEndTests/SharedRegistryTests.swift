@@ -109,7 +109,7 @@ extension EndToEnd {
         try agent.waitForStderr("endpoint: authenticated to localhost:\(cluster.endpointPort)", timeout: 30)
 
         // The operator revokes at the backup, where the unit is not online.
-        let (code, body) = try admin(port: backup.adminPort, "POST", "/agents/\(unit.agentID)/revoke", body: #"{"reason":"reported stolen"}"#)
+        let (code, body) = try admin(port: backup.adminPort, token: cluster.adminToken, "POST", "/api/agents/\(unit.agentID)/revoke", body: #"{"reason":"reported stolen"}"#)
         #expect(code == 200, "\(body)")
         // The main endpoint sees it within its one-second refresh and closes the session.
         try cluster.endpoint.waitForStderr("agent \(unit.agentID) revoked (\"reported stolen\")", timeout: 10)
@@ -226,9 +226,10 @@ extension EndToEnd {
 }
 
 /// An admin API call on any endpoint; returns (HTTP status, body).
-func admin(port: Int, _ method: String, _ path: String, body: String? = nil) throws -> (Int, String) {
+func admin(port: Int, token: String, _ method: String, _ path: String, body: String? = nil) throws -> (Int, String) {
     let curl = try #require(which("curl"), "curl is not installed")
-    var arguments = ["-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}", "-X", method]
+    var arguments = ["-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}", "-X", method,
+                     "-H", "Authorization: Bearer \(token)"]
     if let body { arguments += ["-H", "Content-Type: application/json", "-d", body] }
     let (status, out, err) = try run(curl, arguments + ["http://127.0.0.1:\(port)\(path)"])
     guard status == 0, let split = out.lastIndex(of: "\n"), let code = Int(out[out.index(after: split)...]) else {

@@ -171,6 +171,8 @@ say "VENDOR.md 2: Scripts/firmware provision"
 "$REPO/Scripts/firmware" provision --board $BOARD --serials serials.txt --endpoint https://$HOSTNAME_TLS:7443 --out batch-0001
 say "VENDOR.md 3: camagent-endpoint import-units"
 "$ENDPOINT_BIN" import-units --registry registry.sqlite --csv batch-0001/units.csv
+# The test reads the unit's state from /api/units: that needs an admin token.
+"$ENDPOINT_BIN" token add --registry registry.sqlite --name boot-test >admin.token
 say "VENDOR.md 4: Scripts/firmware patch"
 "$REPO/Scripts/firmware" patch --image vendor.img --board $BOARD --config batch-0001/units/$SERIAL.conf \
     --ca pki/ca.pem --out $SERIAL.img
@@ -228,7 +230,10 @@ ip netns exec "$NS" qemu-system-arm -M virt -cpu cortex-a15 -m 256 -no-reboot \
     >qemu.out 2>&1 &
 QEMU_PID=$!
 
-units() { ip netns exec "$NS" curl -s --max-time 5 http://127.0.0.1:7001/units 2>/dev/null || true; }
+units() {
+    ip netns exec "$NS" curl -s --max-time 5 -H "Authorization: Bearer $(cat admin.token)" \
+        http://127.0.0.1:7001/api/units 2>/dev/null || true
+}
 unit_state() {
     units | python3 -c "import json,sys
 try: u=[x for x in json.load(sys.stdin) if x.get('serial')=='$SERIAL']

@@ -1,0 +1,101 @@
+import CamNIO
+import CamProtocol
+import Hummingbird
+import NIOWebSocket
+@_spi(WSInternal) import WSCore
+
+/// The endpoint's side of the streampoint channel: `GET /api/streampoint-channel`
+/// upgraded to a WebSocket, opened with a token of role streampoint (checked by
+/// APIAuthMiddleware before the upgrade). Up come hello and load; down goes
+/// the revoked set, after hello and on every change.
+public enum StreampointChannel {
+    public static let pingSeconds: Int64 = 10
+    static let helloTimeout: Duration = .seconds(10)
+    static let component = "endpoint"
+
+    /// Makes `server` upgrade `GET /api/streampoint-channel` for a valid token of
+    /// role streampoint. Every other request (a wrong token, an admin token, no
+    /// upgrade headers) goes to the router, whose auth middleware answers 401
+    /// or 403, and whose route here answers 400 to a plain GET.
+    public static func install(on server: APIServer, hub: StreampointHub, tokens: BearerTokenAuthenticator) {
+        server.router.get(RouterPath(stringLiteral: APIAuthMiddleware.streampointChannelPath)) { _, _ -> Response in
+            throw APIError(.badRequest, "\(APIAuthMiddleware.streampointChannelPath) is a WebSocket: send Connection: Upgrade, Upgrade: websocket")
+        }
+        server.upgrade = { head, channel in
+            let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+            guard APIAuthMiddleware.normalized(path) == APIAuthMiddleware.streampointChannelPath else {
+                return .refuse(APIError(.badRequest, "no WebSocket at \(LogText.peer(path)); the streampoint channel is \(APIAuthMiddleware.streampointChannelPath)"))
+            }
+            let principal: APIPrincipal
+            do {
+                guard let found = try await tokens.principal(authorization: head.headers.first(name: "Authorization")) else {
+                    return .refuse(APIAuthMiddleware.missingCredentials)
+                }
+                principal = found
+            } catch let error as APIError {
+                return .refuse(error)
+            } catch {
+                return .refuse(APIError(.serviceUnavailable, "cannot check the token now; retry later"))
+            }
+            guard principal.role == .streampoint else { return .refuse(APIAuthMiddleware.adminOnChannel) }
+            let remote = APIRequestContext.describe(channel.remoteAddress)
+            return .accept { inbound, outbound, _ in
+                try await serve(inbound: inbound, outbound: outbound, tokenName: principal.name, remote: remote, hub: hub)
+            }
+        }
+    }
+
+    private static func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
+                              tokenName: String, remote: String, hub: StreampointHub) async throws {
+        var messages = inbound.messages(maxSize: APIServer.maxFrame).makeAsyncIterator()
+        let who = "streampoint channel from \(remote) (token \(tokenName))"
+        // The first frame must be hello, within helloTimeout.
+        let helloTimer = Task {
+            try await Task.sleep(for: helloTimeout)
+            ServerLog.info(component, "\(who): no hello within 10 s; closing")
+            try await outbound.close(.policyViolation, reason: "hello expected")
+        }
+        let first = try await messages.next()
+        helloTimer.cancel()
+        guard let first else { return }
+        guard case .text(let text) = first, case .hello(let version, let id)? = try? StreampointChannelFrame.parse(text) else {
+            ServerLog.warn(component, "\(who): first frame is not a valid hello; closing")
+            try await outbound.close(.dataInconsistentWithMessage, reason: "first frame must be hello")
+            return
+        }
+        let (key, updates) = hub.connect(name: tokenName, id: id, remoteAddress: remote)
+        ServerLog.info(component, "\(who): streampoint \(id) connected (channel version \(version))")
+        defer {
+            hub.end(key: key)
+            ServerLog.info(component, "\(who): streampoint \(id) disconnected")
+        }
+        let writer = Task {
+            for await revoked in updates {
+                try await outbound.write(.text(StreampointChannelFrame.revoked(revoked)))
+            }
+            // The hub let go without this handler ending: the endpoint is stopping.
+            if !Task.isCancelled { try await outbound.close(.goingAway, reason: "endpoint shutting down") }
+        }
+        defer { writer.cancel() }
+        while let message = try await messages.next() {
+            guard case .text(let text) = message else {
+                ServerLog.warn(component, "\(who): binary frame; closing")
+                try await outbound.close(.unacceptableData, reason: "text frames only")
+                return
+            }
+            let frame: StreampointChannelFrame
+            do {
+                frame = try StreampointChannelFrame.parse(text)
+            } catch {
+                ServerLog.warn(component, "\(who): malformed frame (\(error)); closing with 1007")
+                try await outbound.close(.dataInconsistentWithMessage, reason: "malformed frame")
+                return
+            }
+            switch frame {
+            case .load(let load): hub.recordLoad(load, key: key)
+            case .hello: ServerLog.debug(component, "\(who): repeated hello ignored")
+            case .unknown(let type): ServerLog.debug(component, "\(who): unknown frame type \(bounded(type)) ignored")
+            }
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import NIOConcurrencyHelpers
+
+/// The streampoints connected to this endpoint over the channel, their latest
+/// load, and the revoked set every one of them is told. Called from the
+/// channel handlers (async) and from the endpoint's event loop (the registry
+/// watch publishes the revoked set), so it keeps its state under a lock.
+public final class StreampointHub: @unchecked Sendable {
+    /// One connected streampoint as GET /api/streampoints shows it.
+    public struct Connection: Sendable, Equatable {
+        /// The token's name (`token add --name`).
+        public var name: String
+        /// What its hello said (its --id); nil until the hello.
+        public var id: String?
+        public var remoteAddress: String
+        public var connectedAt: String
+        public var load: StreampointLoad?
+        public var loadReceivedAt: String?
+    }
+
+    private struct State {
+        var revoked: [String]? = nil
+        var connections: [Int: Connection] = [:]
+        var subscribers: [Int: AsyncStream<[String]>.Continuation] = [:]
+        var nextKey = 0
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    public init() {}
+
+    /// Sets the revoked set; channels hear of it only if it changed.
+    public func publishRevoked(_ agents: [String]) {
+        let sorted = agents.sorted()
+        let subscribers = state.withLockedValue { state -> [AsyncStream<[String]>.Continuation] in
+            guard state.revoked != sorted else { return [] }
+            state.revoked = sorted
+            return Array(state.subscribers.values)
+        }
+        for subscriber in subscribers { subscriber.yield(sorted) }
+    }
+
+    public var revoked: [String]? { state.withLockedValue { $0.revoked } }
+
+    /// A channel that said hello: it gets the current set at once (when known)
+    /// and every change after. `end` removes it.
+    public func connect(name: String, id: String, remoteAddress: String) -> (key: Int, updates: AsyncStream<[String]>) {
+        let (stream, continuation) = AsyncStream.makeStream(of: [String].self, bufferingPolicy: .bufferingNewest(1))
+        let key = state.withLockedValue { state -> Int in
+            let key = state.nextKey
+            state.nextKey += 1
+            state.connections[key] = Connection(name: name, id: id, remoteAddress: remoteAddress,
+                                                connectedAt: isoTimestamp(), load: nil, loadReceivedAt: nil)
+            state.subscribers[key] = continuation
+            if let revoked = state.revoked { continuation.yield(revoked) }
+            return key
+        }
+        return (key, stream)
+    }
+
+    public func recordLoad(_ load: StreampointLoad, key: Int) {
+        state.withLockedValue { state in
+            state.connections[key]?.load = load
+            state.connections[key]?.loadReceivedAt = isoTimestamp()
+        }
+    }
+
+    public func end(key: Int) {
+        let continuation = state.withLockedValue { state -> AsyncStream<[String]>.Continuation? in
+            state.connections[key] = nil
+            return state.subscribers.removeValue(forKey: key)
+        }
+        continuation?.finish()
+    }
+
+    /// Ends every channel (the endpoint is stopping): each closes with 1001.
+    public func closeAll() {
+        let continuations = state.withLockedValue { state in Array(state.subscribers.values) }
+        for continuation in continuations { continuation.finish() }
+    }
+
+    /// Connected streampoints, oldest first.
+    public var connections: [Connection] {
+        state.withLockedValue { state in state.connections.sorted { $0.key < $1.key }.map(\.value) }
+    }
+}
