@@ -302,7 +302,10 @@ enum ConsoleScript {
         const result = await api("GET", "/api/streampoints");
         if (!result.ok) { status(errorText(result)); return; }
         const rows = (Array.isArray(result.data) ? result.data : []).map((sp) => flatten(sp, "", {}));
-        const columns = [];
+        // The endpoint's view first, then what the streampoint reports over its channel.
+        const columns = ["id", "connected", "host", "port", "tls", "name", "remoteAddress", "connectedAt",
+                         "load.agents", "load.tunnels", "load.viewers", "load.bytesToViewers", "load.bytesFromViewers", "loadReceivedAt"]
+          .filter((key) => rows.some((r) => key in r));
         for (const r of rows) for (const key of Object.keys(r)) if (!columns.includes(key)) columns.push(key);
         const head = $("#streampoints-table thead tr");
         head.replaceChildren(...columns.map((c) => el("th", c)));
