@@ -64,6 +64,24 @@ import Testing
         #expect(try store.operators().map(\.name) == ["bob"])
     }
 
+    @Test func aSchemaTwoRegistryGainsTheConsoleTables() throws {
+        let scratch = try Scratch()
+        let store = try scratch.open()
+        _ = try store.enroll(agentID: "cam-1", verifierHex: String(repeating: "ab", count: 32), streampoint: nil)
+        // Back to how a release with migrations 1 and 2 (API tokens) left it.
+        try store.database.transaction { session in
+            for table in ["console_sessions", "operators", "audit"] { try session.execute("DROP TABLE \(table)", []) }
+            try session.execute("UPDATE registry_meta SET value = 2 WHERE name = 'schema'", [])
+        }
+        store.close()
+        let reopened = try scratch.open()
+        defer { reopened.close() }
+        #expect(try reopened.snapshot().registry["cam-1"] != nil)
+        #expect(try reopened.addOperator(OperatorRecord(name: "alice", password: try PasswordHash.make(password: "alice's long password"),
+                                                        createdAt: "t")))
+        #expect(SQLRegistryStore.schemaVersion == 3)
+    }
+
     @Test func theAuditTrailKeepsEntriesNewestFirst() throws {
         let scratch = try Scratch()
         let store = try scratch.open()
