@@ -82,6 +82,14 @@ import Testing
         #expect(try Self.curl(cluster, "POST", "/api/agents/\(cluster.agentID)/stats", jar: jar,
                               headers: ["X-CSRF-Token: \(csrf)"]).0 == 200)
 
+        // A token's action is audited under the token's name.
+        let bearer = ["Authorization: Bearer \(cluster.adminToken)"]
+        #expect(try Self.curl(cluster, "POST", "/api/agents/\(cluster.agentID)/stats", headers: bearer).0 == 200)
+        let trail = try Self.curl(cluster, "GET", "/api/audit?limit=50", headers: bearer)
+        let entries = try #require(try JSONSerialization.jsonObject(with: Data(trail.2.utf8)) as? [[String: String]], "\(trail)")
+        #expect(entries.first { $0["action"] == "stats" && $0["actor"] == "e2e-admin" }?["result"] == "ok (200) (token)", "\(entries)")
+        #expect(try Self.curl(cluster, "GET", "/api/audit?limit=0", headers: bearer).0 == 400)
+
         // The browser.
         try? FileManager.default.removeItem(at: Self.artifacts)
         try FileManager.default.createDirectory(at: Self.artifacts, withIntermediateDirectories: true)
