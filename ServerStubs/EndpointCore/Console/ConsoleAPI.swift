@@ -45,7 +45,8 @@ public struct APIAuditMiddleware: RouterMiddleware {
         else { return try await next(request, context) }
         let (action, target) = Self.describe(method: request.method, path: request.uri.path)
         let address = context.remoteAddress?.ipAddress ?? "unknown"
-        let actor = principal.kind == .token ? "\(principal.name)" : principal.name
+        let actor = principal.name
+        // Token and operator names are separate namespaces: say which one this is.
         let via = principal.kind == .token ? " (token)" : ""
         do {
             let response = try await next(request, context)
