@@ -337,13 +337,13 @@ struct AdminAPI {
     }
 
     /// Runs on the endpoint's event loop, where the state lives.
-    private func onLoop(_ body: @escaping () -> EventLoopFuture<AdminResponse>) async throws -> AdminResponse {
+    private func onLoop(_ body: @escaping @Sendable () -> EventLoopFuture<AdminResponse>) async throws -> AdminResponse {
         try await state.eventLoop.flatSubmit(body).get()
     }
 
     /// Views of the registry show what it holds now, changes made by a CLI
     /// command or another endpoint included; with the registry away, the last copy.
-    private func fresh(_ view: @escaping () -> AdminResponse) async throws -> AdminResponse {
+    private func fresh(_ view: @escaping @Sendable () -> AdminResponse) async throws -> AdminResponse {
         try await onLoop {
             state.refreshRegistry().map { view() }.recover { _ in view() }
         }

@@ -4,6 +4,7 @@ import CamProtocol
 import Dispatch
 import EndpointCore
 import Foundation
+import Logging
 import NIOCore
 import NIOPosix
 
@@ -57,19 +58,6 @@ struct EndpointCommand: ParsableCommand {
                       OperatorCommand.self],
         defaultSubcommand: Serve.self
     )
-}
-
-enum LogLevelOption: String, ExpressibleByArgument, CaseIterable {
-    case debug, info, warn, error
-
-    var level: ServerLog.Level {
-        switch self {
-        case .debug: return .debug
-        case .info: return .info
-        case .warn: return .warn
-        case .error: return .error
-        }
-    }
 }
 
 // MARK: serve
@@ -326,29 +314,14 @@ struct Serve: ParsableCommand {
         valueName: "seconds"))
     var mainRecheck: Int = 0
 
-    @Option(help: ArgumentHelp(AgentLinkTLS.certificateHelp, valueName: "file"))
-    var tlsCert: String?
-
-    @Option(help: ArgumentHelp(AgentLinkTLS.keyHelp, valueName: "file"))
-    var tlsKey: String?
-
-    @Option(help: ArgumentHelp("Seconds between heartbeats; also told to agents.", valueName: "seconds"))
-    var heartbeat: Int = 10
-
-    @Option(help: ArgumentHelp("Close a link silent for this long; also told to agents.", valueName: "seconds"))
-    var peerTimeout: Int = 30
-
     @Option(help: ArgumentHelp("How long a streampoint ticket stays valid.", valueName: "seconds"))
     var ticketLifetime: Int = 300
-
-    @Option(help: ArgumentHelp("Maximum connections that have not authenticated yet; more are closed at once.", valueName: "count"))
-    var maxPending: Int = 256
 
     @Option(help: "Server name sent to agents in HELLO_ACK.")
     var name: String = "endpoint"
 
-    @Option(help: ArgumentHelp("Least severe log level written to stderr.", valueName: "level"))
-    var logLevel: LogLevelOption = .info
+    @OptionGroup(title: "Agent links")
+    var link: LinkOptions
 
     func validate() throws {
         do { _ = try RegistryLocation(argument: registry) } catch { throw ValidationError("\(error)") }
@@ -364,18 +337,7 @@ struct Serve: ParsableCommand {
             do { sp = try StreampointInfo(argument: text) } catch { throw ValidationError("\(error)") }
             guard seen.insert(sp.id).inserted else { throw ValidationError("--streampoint id \(sp.id) is given twice") }
         }
-        do {
-            try AgentLinkTLS.checkOptions(certificateFile: tlsCert, keyFile: tlsKey)
-        } catch {
-            throw ValidationError("\(error)")
-        }
-        guard (1...Int(UInt16.max)).contains(heartbeat) else { throw ValidationError("--heartbeat must be 1 to 65535 seconds") }
-        guard (1...Int(UInt16.max)).contains(peerTimeout) else { throw ValidationError("--peer-timeout must be 1 to 65535 seconds") }
-        guard peerTimeout > heartbeat else {
-            throw ValidationError("--peer-timeout (\(peerTimeout)) must be longer than --heartbeat (\(heartbeat)), or live links would time out")
-        }
         guard ticketLifetime >= 1 else { throw ValidationError("--ticket-lifetime must be at least 1 second") }
-        guard maxPending >= 1 else { throw ValidationError("--max-pending must be at least 1") }
         guard !name.isEmpty, name.utf8.count <= 255 else { throw ValidationError("--name must be 1 to 255 bytes") }
         do { _ = try AgentEndpointOption.parseList(agentEndpoint) } catch { throw ValidationError("\(error)") }
         guard (0...Int(UInt16.max)).contains(mainRecheck) else {
@@ -387,14 +349,16 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
-        ServerLog.minimum = logLevel.level
+        ServerLog.minimum = link.logLevel.level
+        // Libraries (Hummingbird, PostgresNIO, service lifecycle) log in the servers' line format too.
+        LoggingSystem.bootstrap(ServerLogHandler.init)
         // One descriptor per agent link: a fleet needs more than the usual 1024.
         OpenFileLimit.raise(to: OpenFileLimit.serverWanted)
         let listenAddress = HostPort(listen)!
         let adminAddress = HostPort(admin)!
         let streampoints = try streampoint.map { try StreampointInfo(argument: $0) }
         let ticketKey = try readHexSecret(path: ticketKeyFile)
-        let tls = try AgentLinkTLS.load(certificateFile: tlsCert, keyFile: tlsKey)
+        let tls = try AgentLinkTLS.load(certificateFile: link.tlsCert, keyFile: link.tlsKey)
         let store = try SQLRegistryStore(RegistryLocation(argument: registry))
         do {
             try store.prepare()
@@ -411,8 +375,8 @@ struct Serve: ParsableCommand {
         let loop = group.next()
         let settings = EndpointState.Settings(
             endpointID: endpointID, streampoints: streampoints, ticketKey: ticketKey,
-            ticketLifetime: UInt64(ticketLifetime), maxPending: maxPending,
-            link: .init(serverName: name, heartbeatSeconds: UInt16(heartbeat), peerTimeoutSeconds: UInt16(peerTimeout)),
+            ticketLifetime: UInt64(ticketLifetime), maxPending: link.maxPending,
+            link: .init(serverName: name, heartbeatSeconds: UInt16(link.heartbeat), peerTimeoutSeconds: UInt16(link.peerTimeout)),
             agentEndpoints: try AgentEndpointOption.parseList(agentEndpoint), mainRecheckSeconds: UInt16(mainRecheck))
         let state = EndpointState(eventLoop: loop, settings: settings, registryWorker: registryWorker)
         let hub = StreampointHub()
@@ -421,8 +385,8 @@ struct Serve: ParsableCommand {
         _ = try? loop.flatSubmit { state.refreshRegistry() }.wait()
         ServerLog.info(component, "registry \(store.displayName) (schema \(SQLRegistryStore.schemaVersion)); this endpoint is \(endpointID) in its presence rows")
         state.startRegistryWatch()
-        let heartbeatAmount = TimeAmount.seconds(Int64(heartbeat))
-        let peerTimeoutAmount = TimeAmount.seconds(Int64(peerTimeout))
+        let heartbeatAmount = link.heartbeatInterval
+        let peerTimeoutAmount = link.peerTimeoutInterval
 
         let agentChannel: Channel
         do {
@@ -466,7 +430,11 @@ struct Serve: ParsableCommand {
         StreampointChannel.install(on: api, hub: hub, tokens: tokens)
         let adminBound: SocketAddress
         do {
-            adminBound = try blockingAwait { try await api.start(host: adminAddress.host, port: adminAddress.port, group: group) }
+            let links = AgentLinksService(state: state, hub: hub, agentChannel: agentChannel)
+            adminBound = try blockingAwait {
+                try await api.start(host: adminAddress.host, port: adminAddress.port, group: group, services: [links],
+                                    gracefulShutdownSignals: [.sigterm, .sigint])
+            }
         } catch {
             agentChannel.close(promise: nil)
             try? group.syncShutdownGracefully()
@@ -476,7 +444,7 @@ struct Serve: ParsableCommand {
         announceListening(component, "admin", address: adminBound)
         AgentLinkTLS.logMode(component, tls)
         ServerLog.info(component, "streampoints: " + streampoints.map { "\($0.id)=\($0.address)" }.joined(separator: ", ")
-                       + " (default \(streampoints[0].id)); heartbeat \(heartbeat) s, peer timeout \(peerTimeout) s, tickets \(ticketLifetime) s")
+                       + " (default \(streampoints[0].id)); heartbeat \(link.heartbeat) s, peer timeout \(link.peerTimeout) s, tickets \(ticketLifetime) s")
         if !settings.agentEndpoints.isEmpty {
             ServerLog.info(component, "pushing endpoint list to agents: "
                            + settings.agentEndpoints.map(AgentEndpointOption.display).joined(separator: ", ")
@@ -489,32 +457,12 @@ struct Serve: ParsableCommand {
             ServerLog.warn(component, "streampoint \(sp.id) at \(sp.address) is plain TCP although agent links here use TLS: tickets go to it unencrypted; use \(sp.id)=tls://HOST:PORT")
         }
 
-        // SIGINT/SIGTERM: tell online agents we are going, then stop.
-        var signalSources: [DispatchSourceSignal] = []
-        for signalNumber in [SIGINT, SIGTERM] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler {
-                loop.execute {
-                    ServerLog.info(component, "signal \(signalNumber): shutting down")
-                    state.shutdownSessions()
-                    hub.closeAll()
-                    _ = state.releaseAllPresence()
-                    // Give the ERROR frames a moment to leave before the listeners close.
-                    loop.scheduleTask(in: .milliseconds(100)) {
-                        agentChannel.close(promise: nil)
-                    }
-                }
-            }
-            source.resume()
-            signalSources.append(source)
-        }
-
-        try agentChannel.closeFuture.wait()
-        try? blockingAwait { await api.stop() }
-        signalSources.forEach { $0.cancel() }
+        // Until SIGINT/SIGTERM (AgentLinksService), or the agent listener fails.
+        try? blockingAwait { await api.wait() }
+        ServerLog.debug(component, "stopped: HTTP server and agent listener")
         try? group.syncShutdownGracefully()
         registryWorker.shutdown()
+        ServerLog.debug(component, "stopped: event loops and registry")
     }
 
     static func defaultEndpointID(name: String) -> String {

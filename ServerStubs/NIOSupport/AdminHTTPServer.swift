@@ -10,7 +10,7 @@ public struct AdminRequest {
     public var body: Data
 }
 
-public struct AdminResponse {
+public struct AdminResponse: Sendable {
     public var status: HTTPResponseStatus
     public var body: Data
 

@@ -1,16 +1,26 @@
+import CamProtocol
+import Foundation
 import Logging
 
-/// Lets libraries that log through swift-log (Hummingbird, its WebSocket
-/// layer) write the servers' own line format through ServerLog, escaped like
-/// every other line. Metadata is left out: libraries put request details there.
+/// swift-log's handler for every camagent server: one line per message on
+/// stderr, `<UTC time> <level> <component>: <text>`, the shape of the agent's
+/// own log, so one grep works on all of them. The component is the logger's
+/// label. Every message is escaped with LogText.line, so peer-supplied text
+/// can never forge a line; metadata is left out (libraries put request
+/// details there).
 public struct ServerLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level
     private let component: String
+    private var ownLevel: Logger.Level?
 
-    public init(component: String, level: Logger.Level = .info) {
-        self.component = component
-        self.logLevel = level
+    /// Follows ServerLog.minimum (--log-level) unless set for this logger.
+    public var logLevel: Logger.Level {
+        get { ownLevel ?? ServerLog.minimum.swiftLogLevel }
+        set { ownLevel = newValue }
+    }
+
+    public init(label: String) {
+        component = label
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -18,24 +28,38 @@ public struct ServerLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?,
-                    source: String, file: String, function: String, line: UInt) {
-        ServerLog.log(Self.serverLevel(level), component, message.description)
+    public func log(event: LogEvent) {
+        Self.write(Self.label(event.level), component, event.message.description)
     }
 
-    static func serverLevel(_ level: Logger.Level) -> ServerLog.Level {
+    /// A logger for `component` that writes this format whether or not the
+    /// process bootstrapped LoggingSystem.
+    public static func logger(_ component: String, level: Logger.Level? = nil) -> Logger {
+        var logger = Logger(label: component, factory: ServerLogHandler.init)
+        if let level { logger.logLevel = level }
+        return logger
+    }
+
+    static func label(_ level: Logger.Level) -> String {
         switch level {
-        case .trace, .debug: return .debug
-        case .info, .notice: return .info
-        case .warning: return .warn
-        case .error, .critical: return .error
+        case .trace, .debug: return "debug"
+        case .info, .notice: return "info"
+        case .warning: return "warn"
+        case .error, .critical: return "error"
         }
     }
 
-    /// A logger for a library working on behalf of `component`.
-    public static func logger(component: String, label: String, level: Logger.Level = .info) -> Logger {
-        var logger = Logger(label: label) { _ in ServerLogHandler(component: component) }
-        logger.logLevel = level
-        return logger
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static let formatter: ISO8601DateFormatter = {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f
+    }()
+
+    private static func write(_ level: String, _ component: String, _ text: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        let line = "\(formatter.string(from: Date())) \(level) \(component): \(LogText.line(text))\n"
+        FileHandle.standardError.write(Data(line.utf8))
     }
 }

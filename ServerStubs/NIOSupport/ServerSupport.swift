@@ -1,31 +1,34 @@
 import Foundation
 import CamProtocol
+import Logging
 import NIOCore
 
-/// Line-oriented stderr logging for the servers, in the same shape as the agent's
-/// (`<UTC time> <level> <component>: <text>`), so one grep works on all logs.
+/// The servers' log calls of old, now a thin shim over swift-log: each line
+/// goes through a Logger whose handler (ServerLogHandler) writes the shape all
+/// camagent logs share, `<UTC time> <level> <component>: <text>`, escaped.
+/// The streampoint and the fleet still call it; new code takes a Logger.
 public enum ServerLog {
-    public enum Level: Int, Comparable {
+    public enum Level: Int, Comparable, Sendable {
         case debug = 0, info, warn, error
         public static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
         var label: String { ["debug", "info", "warn", "error"][rawValue] }
+
+        var swiftLogLevel: Logger.Level {
+            switch self {
+            case .debug: return .debug
+            case .info: return .info
+            case .warn: return .warning
+            case .error: return .error
+            }
+        }
     }
 
+    /// The process's --log-level: every ServerLogHandler without a level of its own follows it.
     nonisolated(unsafe) public static var minimum: Level = .info
-    private static let lock = NSLock()
-    private static let formatter: ISO8601DateFormatter = {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f
-    }()
 
-    /// Every line's text is escaped (LogText): peer-supplied text cannot forge a line.
     public static func log(_ level: Level, _ component: String, _ text: String) {
         guard level >= minimum else { return }
-        lock.lock()
-        defer { lock.unlock() }
-        let line = "\(formatter.string(from: Date())) \(level.label) \(component): \(LogText.line(text))\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        ServerLogHandler.logger(component).log(level: level.swiftLogLevel, "\(text)")
     }
 
     public static func debug(_ c: String, _ t: String) { log(.debug, c, t) }

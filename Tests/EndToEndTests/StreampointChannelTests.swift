@@ -3,6 +3,9 @@ import HummingbirdWSClient
 import Logging
 import NIOConcurrencyHelpers
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Frames a test's WebSocket client received, for assertions outside its handler.
 final class ReceivedFrames: Sendable {
@@ -130,6 +133,36 @@ extension EndToEnd {
         #expect(received.all.count == 3)
         try cluster.endpoint.waitForStderr("malformed frame", timeout: 10)
         #expect(!cluster.endpoint.stderr.contains(spToken), "a token reached the log")
+    }
+
+    /// A stopping endpoint ends the channel with 1001 (going away) and exits
+    /// promptly, although a streampoint still holds the channel open.
+    @Test func aStoppingEndpointClosesTheChannelAndExits() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stop(); cluster.removeDirectory() }
+        try cluster.startServers()
+        let spToken = try cluster.addToken(name: "sp-stop", role: "streampoint")
+        let endpoint = cluster.endpoint!
+        var configuration = WebSocketClientConfiguration()
+        configuration.additionalHeaders[.authorization] = "Bearer \(spToken)"
+        let started = Date()
+        let close = try await WebSocketClient.connect(
+            url: "ws://127.0.0.1:\(cluster.endpointAdminPort)/api/streampoint-channel", configuration: configuration,
+            logger: Self.logger
+        ) { inbound, outbound, _ in
+            var messages = inbound.messages(maxSize: 1 << 16).makeAsyncIterator()
+            try await outbound.write(.text(#"{"type":"hello","version":1,"streampoint":"sp1"}"#))
+            guard try await Self.next(&messages, within: 10) != nil else { Issue.record("no revoked frame after hello"); return }
+            kill(endpoint.process.processIdentifier, SIGTERM)
+            for _ in 0..<10 {
+                guard try await Self.next(&messages, within: 10) != nil else { break }
+            }
+        }
+        #expect(close?.closeCode == .goingAway, "\(String(describing: close))")
+        let deadline = Date().addingTimeInterval(10)
+        while endpoint.process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!endpoint.process.isRunning, "the endpoint did not exit after SIGTERM with a channel open")
+        print("channel: endpoint stopped and exited \(Int(Date().timeIntervalSince(started) * 1000)) ms after the channel opened")
     }
 }
 }

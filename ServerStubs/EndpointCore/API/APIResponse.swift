@@ -3,6 +3,7 @@ import CamProtocol
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 
 /// JSON answers of /api/: pretty, sorted keys, one trailing newline, as the
@@ -70,7 +71,7 @@ public struct APIErrorMiddleware: RouterMiddleware {
         } catch is DecodingError {
             return APIResponse.error(.badRequest, "body is not the JSON this route expects")
         } catch {
-            ServerLog.error("endpoint", "API \(request.method.rawValue) \(LogText.peer(request.uri.path)): \(error)")
+            APILog.logger.error("API \(request.method.rawValue) \(LogText.peer(request.uri.path)): \(error)")
             return APIResponse.error(.internalServerError, "internal error; see the endpoint's log")
         }
     }

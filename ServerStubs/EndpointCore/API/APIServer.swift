@@ -5,6 +5,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
+import UnixSignals
 
 /// The endpoint's HTTP listener (--admin): /health, the JSON API under /api/
 /// and the streampoint channel (a WebSocket), on Hummingbird. The executable
@@ -34,8 +35,12 @@ public final class APIServer: @unchecked Sendable {
     }
 
     /// Binds and serves; returns once listening (the bound address, for port 0)
-    /// or throws if the address cannot be bound.
-    public func start(host: String, port: Int, group: EventLoopGroup) async throws -> SocketAddress {
+    /// or throws if the address cannot be bound. `services` run beside the
+    /// HTTP server in one ServiceGroup (swift-service-lifecycle): on a signal
+    /// in `gracefulShutdownSignals` they are shut down first (in reverse
+    /// order), then the HTTP server; the whole stop is bounded.
+    public func start(host: String, port: Int, group: EventLoopGroup, services: [any Service] = [],
+                      gracefulShutdownSignals: [UnixSignal] = []) async throws -> SocketAddress {
         let (bound, boundContinuation) = AsyncStream.makeStream(of: SocketAddress?.self)
         let upgrade = self.upgrade
         let app = Application(
@@ -44,16 +49,19 @@ public final class APIServer: @unchecked Sendable {
                 ChannelUpgradeServer(responder: responder, decide: upgrade, maxFrameSize: Self.maxFrame,
                                      pingPeriod: .seconds(StreampointChannel.pingSeconds))
             },
-            configuration: .init(address: .hostname(host, port: port), serverName: nil,
-                                 reuseAddress: true),
+            configuration: .init(address: .hostname(host, port: port), serverName: nil, reuseAddress: true),
             onServerRunning: { channel in
                 boundContinuation.yield(channel.localAddress)
                 boundContinuation.finish()
             },
             eventLoopGroupProvider: .shared(group),
-            logger: ServerLogHandler.logger(component: component, label: "camagent.endpoint.http", level: .warning))
-        let services = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [],
-                                                         logger: ServerLogHandler.logger(component: component, label: "camagent.endpoint.services", level: .warning)))
+            logger: ServerLogHandler.logger(component, level: .warning))
+        var configuration = ServiceGroupConfiguration(
+            services: [.init(service: app)] + services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) },
+            gracefulShutdownSignals: gracefulShutdownSignals,
+            logger: ServerLogHandler.logger(component, level: .warning))
+        configuration.maximumGracefulShutdownDuration = .seconds(5)
+        let services = ServiceGroup(configuration: configuration)
         serviceGroup = services
         running = Task {
             defer { boundContinuation.finish() }
@@ -63,27 +71,12 @@ public final class APIServer: @unchecked Sendable {
             if let address { return address }
         }
         // The stream ended without an address: the server failed to start.
-        do {
-            try await running?.value
-        } catch {
-            throw error
-        }
+        try await running?.value
         throw ValidationFailure("the HTTP server stopped before it listened")
     }
 
-    /// Stops accepting and lets requests in flight finish, for at most
-    /// `grace`; then the event loop group's shutdown closes what is left.
-    public func stop(grace: Duration = .seconds(2)) async {
-        await serviceGroup?.triggerGracefulShutdown()
-        guard let running else { return }
-        let finished = Task {
-            _ = try? await running.value
-        }
-        let timer = Task {
-            try await Task.sleep(for: grace)
-            running.cancel()
-        }
-        await finished.value
-        timer.cancel()
+    /// Returns when the server and the services beside it have stopped.
+    public func wait() async {
+        _ = try? await running?.value
     }
 }

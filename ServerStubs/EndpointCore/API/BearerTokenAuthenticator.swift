@@ -2,6 +2,7 @@ import CamNIO
 import CamProtocol
 import Foundation
 import Hummingbird
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -102,7 +103,7 @@ public final class BearerTokenAuthenticator: APIAuthenticator, @unchecked Sendab
         guard due else { return }
         let at = isoTimestamp()
         worker.run(on: loop) { store in try store.markAPITokenUsed(name: name, at: at) }.whenFailure { error in
-            ServerLog.debug("endpoint", "token \(name): last use not recorded: \(error)")
+            APILog.logger.debug("token \(name): last use not recorded: \(error)")
         }
     }
 }

@@ -1,6 +1,7 @@
 import CamNIO
 import CamProtocol
 import Hummingbird
+import Logging
 import NIOWebSocket
 @_spi(WSInternal) import WSCore
 
@@ -11,7 +12,6 @@ import NIOWebSocket
 public enum StreampointChannel {
     public static let pingSeconds: Int64 = 10
     static let helloTimeout: Duration = .seconds(10)
-    static let component = "endpoint"
 
     /// Makes `server` upgrade `GET /api/streampoint-channel` for a valid token of
     /// role streampoint. Every other request (a wrong token, an admin token, no
@@ -52,22 +52,22 @@ public enum StreampointChannel {
         // The first frame must be hello, within helloTimeout.
         let helloTimer = Task {
             try await Task.sleep(for: helloTimeout)
-            ServerLog.info(component, "\(who): no hello within 10 s; closing")
+            APILog.logger.info("\(who): no hello within 10 s; closing")
             try await outbound.close(.policyViolation, reason: "hello expected")
         }
         let first = try await messages.next()
         helloTimer.cancel()
         guard let first else { return }
         guard case .text(let text) = first, case .hello(let version, let id)? = try? StreampointChannelFrame.parse(text) else {
-            ServerLog.warn(component, "\(who): first frame is not a valid hello; closing")
+            APILog.logger.warning("\(who): first frame is not a valid hello; closing")
             try await outbound.close(.dataInconsistentWithMessage, reason: "first frame must be hello")
             return
         }
         let (key, updates) = hub.connect(name: tokenName, id: id, remoteAddress: remote)
-        ServerLog.info(component, "\(who): streampoint \(id) connected (channel version \(version))")
+        APILog.logger.info("\(who): streampoint \(id) connected (channel version \(version))")
         defer {
             hub.end(key: key)
-            ServerLog.info(component, "\(who): streampoint \(id) disconnected")
+            APILog.logger.info("\(who): streampoint \(id) disconnected")
         }
         let writer = Task {
             for await revoked in updates {
@@ -79,7 +79,7 @@ public enum StreampointChannel {
         defer { writer.cancel() }
         while let message = try await messages.next() {
             guard case .text(let text) = message else {
-                ServerLog.warn(component, "\(who): binary frame; closing")
+                APILog.logger.warning("\(who): binary frame; closing")
                 try await outbound.close(.unacceptableData, reason: "text frames only")
                 return
             }
@@ -87,14 +87,14 @@ public enum StreampointChannel {
             do {
                 frame = try StreampointChannelFrame.parse(text)
             } catch {
-                ServerLog.warn(component, "\(who): malformed frame (\(error)); closing with 1007")
+                APILog.logger.warning("\(who): malformed frame (\(error)); closing with 1007")
                 try await outbound.close(.dataInconsistentWithMessage, reason: "malformed frame")
                 return
             }
             switch frame {
             case .load(let load): hub.recordLoad(load, key: key)
-            case .hello: ServerLog.debug(component, "\(who): repeated hello ignored")
-            case .unknown(let type): ServerLog.debug(component, "\(who): unknown frame type \(bounded(type)) ignored")
+            case .hello: APILog.logger.debug("\(who): repeated hello ignored")
+            case .unknown(let type): APILog.logger.debug("\(who): unknown frame type \(bounded(type)) ignored")
             }
         }
     }
