@@ -417,7 +417,7 @@ struct Serve: ParsableCommand {
         let tokens = BearerTokenAuthenticator(worker: registryWorker, loop: loop)
         // The admin listener is plain HTTP today; a TLS listener would set secureCookies.
         let console = ConsoleAuthenticator(store: store, secureCookies: false,
-                                           logger: ServerLogHandler.logger(component: component, label: "camagent.endpoint.console"))
+                                           logger: ServerLogHandler.logger(component))
         let consoleRoutes = ConsoleRoutes<APIRequestContext>(authenticator: console, remoteHost: { _, context in
             context.remoteAddress.map { FailureLimiter.addressKey(host: $0.ipAddress ?? "\($0)") } ?? "unknown"
         })
