@@ -256,8 +256,20 @@ struct AdminAPI {
     let hub: StreampointHub
 
     func addRoutes(to router: Router<APIRequestContext>) {
-        on(router, "/api/agents", .get) { _, _ in
-            try await fresh { .json(state.registry.sortedAgents.compactMap { fullView(of: $0.id) }) }
+        on(router, "/api/agents", .get) { request, _ in
+            // include=stats: the console's cameras list filters by bytes and errors.
+            let include = request.uri.queryParameters.get("include")
+            guard include == nil || include == "stats" else { return .error(.badRequest, "include may only be stats") }
+            return try await fresh {
+                .json(state.registry.sortedAgents.compactMap { agent -> AgentView? in
+                    guard var view = fullView(of: agent.id) else { return nil }
+                    if include != nil {
+                        view.stats = state.statsView(of: agent.id)
+                        view.includeStats = true
+                    }
+                    return view
+                })
+            }
         }
         on(router, "/api/agents/:id", .get) { _, context in
             let id = try context.parameters.require("id")
@@ -268,7 +280,8 @@ struct AdminAPI {
                 return .json(view)
             }
         }
-        on(router, "/api/units", .get) { _, _ in
+        router.post("/api/units") { request, _ in try await importUnits(request) }
+        on(router, "/api/units", .get, servedElsewhere: [.post]) { _, _ in
             try await fresh {
                 .json(state.registry.sortedUnits.map { unit in
                     UnitView(serial: unit.serial, agentID: unit.agentID, model: unit.model, mac: unit.mac,
@@ -305,12 +318,15 @@ struct AdminAPI {
     }
 
     /// Registers `handler` for `method` and a JSON 405 naming it for the others.
+    /// `servedElsewhere`: methods of the same path registered by other code.
     private func on(_ router: Router<APIRequestContext>, _ path: RouterPath, _ method: HTTPRequest.Method,
+                    servedElsewhere: [HTTPRequest.Method] = [],
                     _ handler: @escaping @Sendable (Request, APIRequestContext) async throws -> AdminResponse) {
         router.on(path, method: method) { request, context in try await handler(request, context).response }
-        for other in [HTTPRequest.Method.get, .post, .put, .delete, .patch] where other != method {
+        let allowed = ([method] + servedElsewhere).map(\.rawValue).joined(separator: " or ")
+        for other in [HTTPRequest.Method.get, .post, .put, .delete, .patch] where other != method && !servedElsewhere.contains(other) {
             router.on(path, method: other) { request, _ in
-                APIResponse.error(.methodNotAllowed, "method \(request.method.rawValue) not allowed on \(shown(request.uri.path)); use \(method.rawValue)")
+                APIResponse.error(.methodNotAllowed, "method \(request.method.rawValue) not allowed on \(shown(request.uri.path)); use \(allowed)")
             }
         }
     }

@@ -47,13 +47,16 @@ struct EndpointCommand: ParsableCommand {
             Key files hold hex, at least 16 bytes (`openssl rand -hex 32 > cam-1.key`).
             `serve` is the default subcommand. More: `camagent-endpoint help serve`,
             `camagent-endpoint help enroll`, `help add-unit`, `help import-units`,
-            `help revoke`, `help unrevoke`, `help import-registry`, `help token`.
+            `help revoke`, `help unrevoke`, `help import-registry`, `help token`, `help operator`.
 
             API: everything under http://ADMIN/api/ needs a bearer token made with
               camagent-endpoint token add --registry registry.sqlite --name ops > ops.token
-            (role admin by default; role streampoint for a streampoint's channel).
+            (role admin by default; role streampoint for a streampoint's channel),
+            or a web console session (http://ADMIN/console/, operators made with
+              camagent-endpoint operator add --registry registry.sqlite --name alice).
             """,
-        subcommands: [Serve.self, Enroll.self, AddUnit.self, ImportUnits.self, Revoke.self, Unrevoke.self, ImportRegistry.self, TokenCommand.self],
+        subcommands: [Serve.self, Enroll.self, AddUnit.self, ImportUnits.self, Revoke.self, Unrevoke.self, ImportRegistry.self, TokenCommand.self,
+                      OperatorCommand.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -131,7 +134,8 @@ struct Serve: ParsableCommand {
                                                currentStreampoint/streampointState: as the
                                                agent last reported (state none, connecting
                                                or registered); serial/mac/model: null for
-                                               fixed-identity agents
+                                               fixed-identity agents; ?include=stats adds
+                                               each one's "stats" (as below)
               GET  /api/agents/ID              one agent (404 if not enrolled), plus
                                                "stats": its latest report or null:
                                                {reason, receivedAt, uptimeSeconds,
@@ -181,7 +185,38 @@ struct Serve: ParsableCommand {
                                                agentID, model, mac, state, activations,
                                                lastActivation, cloneSuspected, online,
                                                revoked}; no secrets or verifiers
+              POST /api/units                  a provisioning CSV (Content-Type: text/csv,
+                                               at most 8 MiB), imported as `import-units`
+                                               does, all rows or none: {imported, units}
+              GET  /api/audit?limit=N          the audit trail, newest first (N 1-5000,
+                                               default 200): {at, actor, action, target,
+                                               result}
             Agent views also carry "revoked": {reason, at} or null.
+            Every state-changing /api/ request is recorded in the registry's audit
+            trail and logged (`audit: NAME ACTION TARGET from ADDRESS: RESULT`), under
+            the operator's name or the token's; so are console logins and logouts.
+            docs/api/openapi.yaml describes the API.
+
+            WEB CONSOLE: http://ADMIN/console/ on the same listener; its page, script
+            and style sheet are built into the binary (nothing comes from the
+            internet). Operators are kept in the registry (`camagent-endpoint operator
+            add`, see `help operator`; PBKDF2-SHA256, 210,000 rounds). A login sets the
+            cookie camagent_session (HttpOnly, SameSite=Strict, Path=/, 12 hours; the
+            registry keeps only its SHA-256, so every endpoint sharing the registry
+            knows the session). The session opens /api/ like an admin token; every
+            state-changing request of a session must also send the session's CSRF
+            token in X-CSRF-Token, else 403. Failed logins: 5 for one name or 20 from
+            one address within 60 s refuse further logins (429, Retry-After) for 60 s.
+              POST /console/login              {"name":"alice","password":"…"} as
+                                               application/json: {operator, csrfToken,
+                                               expiresAt} and the cookie; 401 if wrong
+              GET  /console/session            the same for the cookie sent (401 if none)
+              POST /console/logout             ends the session (needs X-CSRF-Token)
+            Pages: cameras (filter by state, id, serial, model, firmware, endpoint,
+            streampoint, LAN address, last seen, bytes, errors), one camera's report
+            and commands (reboot, disconnect, reset, switch streampoint, revoke,
+            unrevoke, each showing the COMMAND_RESULT), factory units with the CSV
+            upload, streampoints and their load, and the audit trail.
 
             ACTIVATION (docs/PROTOCOL.md §5.6): a unit added with `add-unit` or
             `import-units` sends ACTIVATE_BEGIN instead of AUTH_BEGIN. After a correct
@@ -387,7 +422,17 @@ struct Serve: ParsableCommand {
             throw ValidationFailure("cannot listen for agents on \(listenAddress): \(error)")
         }
         let tokens = BearerTokenAuthenticator(worker: registryWorker, loop: loop)
-        let api = APIServer(component: component, authenticators: [tokens])
+        // The admin listener is plain HTTP today; a TLS listener would set secureCookies.
+        let console = ConsoleAuthenticator(store: store, secureCookies: false,
+                                           logger: ServerLogHandler.logger(component))
+        let consoleRoutes = ConsoleRoutes<APIRequestContext>(authenticator: console, remoteHost: { _, context in
+            context.remoteAddress.map { FailureLimiter.addressKey(host: $0.ipAddress ?? "\($0)") } ?? "unknown"
+        })
+        // Bearer tokens first; a console session only for requests without one.
+        let api = APIServer(component: component, authenticators: [tokens, ConsoleSessionAuthenticator(routes: consoleRoutes)])
+        api.router.add(middleware: APIAuditMiddleware(authenticator: console))
+        consoleRoutes.add(to: api.router)
+        AuditRoute.add(to: api.router, authenticator: console)
         AdminAPI(state: state, hub: hub).addRoutes(to: api.router)
         StreampointChannel.install(on: api, hub: hub, tokens: tokens)
         let adminBound: SocketAddress

@@ -1,8 +1,8 @@
 import CamNIO
 
 /// The registry's tables, as numbered migrations run at start. A migration is
-/// never edited once released: a change is a new one appended here (operators
-/// and API tokens, for example, come as migration 2).
+/// never edited once released: a change is a new one appended here (API tokens
+/// came as migration 2, the console's operators as 3).
 enum RegistrySchema {
     /// Statements that SQLite and PostgreSQL both accept as written.
     static let migrations: [[String]] = [
@@ -56,6 +56,36 @@ enum RegistrySchema {
                 created_at TEXT NOT NULL,
                 last_used_at TEXT)
             """,
+        ],
+        // 3: the console's operators (PBKDF2 hashes), their sessions (only the
+        // SHA-256 of each session id), and the audit trail of operator actions.
+        [
+            """
+            CREATE TABLE operators (
+                name TEXT PRIMARY KEY,
+                password_hash TEXT NOT NULL,
+                salt TEXT NOT NULL,
+                iterations BIGINT NOT NULL,
+                created_at TEXT NOT NULL)
+            """,
+            """
+            CREATE TABLE console_sessions (
+                id_hash TEXT PRIMARY KEY,
+                operator TEXT NOT NULL,
+                csrf_token TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL)
+            """,
+            "CREATE INDEX console_sessions_operator ON console_sessions (operator)",
+            """
+            CREATE TABLE audit (
+                at TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                target TEXT NOT NULL,
+                result TEXT NOT NULL)
+            """,
+            "CREATE INDEX audit_at ON audit (at)",
         ],
     ]
 

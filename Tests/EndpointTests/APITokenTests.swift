@@ -54,6 +54,8 @@ import Testing
         // Back to how a release with only migration 1 left it.
         try store.database.transaction { session in
             try session.execute("DROP TABLE api_tokens", [])
+            // And the console's tables of migration 3.
+            for table in ["console_sessions", "operators", "audit"] { try session.execute("DROP TABLE \(table)", []) }
             try session.execute("UPDATE registry_meta SET value = 1 WHERE name = 'schema'", [])
         }
         store.close()
