@@ -52,13 +52,13 @@ final class PendingLinkBudgetTests: XCTestCase {
     }
 
     /// The keepalive handler gives the slot back on each road out of the handshake.
-    func testKeepaliveReleasesTheSlotWhenEstablishedClosedOrRemoved() throws {
+    func testKeepaliveReleasesTheSlotWhenEstablishedStoppedOrClosed() throws {
         let loop = EmbeddedEventLoop()
         let budget = PendingLinkBudget(limit: 3)
 
         let established = try keepaliveLink(loop: loop, budget: budget, port: 40000)
         let closed = try keepaliveLink(loop: loop, budget: budget, port: 40001)
-        let removed = try keepaliveLink(loop: loop, budget: budget, port: 40002)
+        let tunnel = try keepaliveLink(loop: loop, budget: budget, port: 40002)
         XCTAssertEqual(budget.inUse, 3)
 
         let context = try established.channel.pipeline.syncOperations.context(handler: established.keepalive)
@@ -68,11 +68,12 @@ final class PendingLinkBudgetTests: XCTestCase {
         try closed.channel.close().wait()
         XCTAssertEqual(budget.inUse, 1)
 
-        try removed.channel.pipeline.syncOperations.removeHandler(removed.keepalive).wait()
+        // A tunnel data link after TUNNEL_BIND.
+        tunnel.keepalive.stop()
         XCTAssertEqual(budget.inUse, 0)
 
         _ = try? established.channel.finish()
-        _ = try? removed.channel.finish()
+        _ = try? tunnel.channel.finish()
         XCTAssertEqual(budget.inUse, 0)
     }
 
