@@ -4,7 +4,6 @@ import CamProtocol
 import Dispatch
 import EndpointCore
 import Foundation
-import Logging
 import NIOCore
 import NIOPosix
 import ServerMetrics
@@ -73,7 +72,8 @@ struct Serve: ParsableCommand {
             streampoint with a signed ticket. Only enrolled agents get in; a newer
             session of an agent replaces the older one. Unauthenticated connections
             must finish the handshake within 10 s (TLS included) and are capped by
-            --max-pending.
+            --max-pending. --heartbeat and --peer-timeout are also told to agents
+            (AUTH_OK), which use them on their side of the link.
 
             After AUTH_OK the endpoint sends STREAMPOINT_ASSIGN (main and backup
             streampoint, each with its own ticket) and, with --agent-endpoint,
@@ -355,10 +355,8 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
-        ServerLog.minimum = link.logLevel.level
+        link.startLogging()
         ServerMetrics.bootstrap(.endpoint)
-        // Libraries (Hummingbird, PostgresNIO, service lifecycle) log in the servers' line format too.
-        LoggingSystem.bootstrap(ServerLogHandler.init)
         // One descriptor per agent link: a fleet needs more than the usual 1024.
         OpenFileLimit.raise(to: OpenFileLimit.serverWanted)
         let listenAddress = HostPort(listen)!
@@ -382,7 +380,7 @@ struct Serve: ParsableCommand {
         let loop = group.next()
         let settings = EndpointState.Settings(
             endpointID: endpointID, streampoints: streampoints, ticketKey: ticketKey,
-            ticketLifetime: UInt64(ticketLifetime), maxPending: link.maxPending,
+            ticketLifetime: UInt64(ticketLifetime),
             link: .init(serverName: name, heartbeatSeconds: UInt16(link.heartbeat), peerTimeoutSeconds: UInt16(link.peerTimeout)),
             agentEndpoints: try AgentEndpointOption.parseList(agentEndpoint), mainRecheckSeconds: UInt16(mainRecheck))
         let state = EndpointState(eventLoop: loop, settings: settings, registryWorker: registryWorker)
@@ -394,6 +392,8 @@ struct Serve: ParsableCommand {
         state.startRegistryWatch()
         let heartbeatAmount = link.heartbeatInterval
         let peerTimeoutAmount = link.peerTimeoutInterval
+        // No per-address cap here: cameras behind one NAT log in through one address.
+        let pendingBudget = PendingLinkBudget(limit: link.maxPending)
 
         let agentChannel: Channel
         do {
@@ -403,11 +403,12 @@ struct Serve: ParsableCommand {
                 .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in
                     let remote = describeRemote(channel.remoteAddress)
-                    guard state.admitConnection(remote: remote) else {
+                    guard let slot = pendingBudget.admit(channel, component: component) else {
                         return channel.close()
                     }
                     let keepalive = LinkKeepaliveHandler(component: component, handshakeTimeout: .seconds(10),
-                                                         heartbeatInterval: heartbeatAmount, peerTimeout: peerTimeoutAmount)
+                                                         heartbeatInterval: heartbeatAmount, peerTimeout: peerTimeoutAmount,
+                                                         pendingSlot: slot)
                     return channel.eventLoop.makeCompletedFuture {
                         try tls?.addHandlers(to: channel, component: component)
                         try channel.pipeline.syncOperations.addHandler(keepalive)

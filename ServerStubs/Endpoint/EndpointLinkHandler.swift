@@ -16,8 +16,6 @@ final class EndpointLinkHandler: ChannelInboundHandler {
     private let keepalive: LinkKeepaliveHandler
     private var machine: EndpointLinkStateMachine
     private var context: ChannelHandlerContext?
-    /// Still counted against --max-pending.
-    private var pending = true
     /// Why we closed the link, for the closing log line.
     private var closeReason: String?
     let remote: String
@@ -192,7 +190,6 @@ final class EndpointLinkHandler: ChannelInboundHandler {
     }
 
     private func sessionEstablished(agentID: String, reply: Message, context: ChannelHandlerContext) {
-        leavePending()
         establishedAgent = agentID
         outcome.loggedIn()
         ServerLog.info(component, "\(remote): agent \(agentID) authenticated")
@@ -211,13 +208,6 @@ final class EndpointLinkHandler: ChannelInboundHandler {
         var buffer = context.channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
-    }
-
-    private func leavePending() {
-        if pending {
-            pending = false
-            state.pendingConnectionFinished()
-        }
     }
 
     // MARK: called by EndpointState
@@ -271,7 +261,6 @@ final class EndpointLinkHandler: ChannelInboundHandler {
     private var endedAsReachabilityCheck = false
 
     func channelInactive(context: ChannelHandlerContext) {
-        leavePending()
         let reason = closeReason ?? "connection closed"
         if let agentID = establishedAgent {
             state.sessionClosed(agentID: agentID, handler: self)
@@ -290,7 +279,6 @@ final class EndpointLinkHandler: ChannelInboundHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        leavePending()
         self.context = nil
     }
 

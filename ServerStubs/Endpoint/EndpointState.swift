@@ -93,7 +93,6 @@ final class EndpointState: @unchecked Sendable {
         var streampoints: [StreampointInfo]
         var ticketKey: [UInt8]
         var ticketLifetime: UInt64
-        var maxPending: Int
         var link: EndpointLinkStateMachine.Configuration
         /// CONFIG_PUSH after each login when not empty (--agent-endpoint, main first).
         var agentEndpoints: [EndpointEntry] = []
@@ -121,8 +120,6 @@ final class EndpointState: @unchecked Sendable {
     var refreshQueued: EventLoopPromise<Void>?
     private var sessions: [String: EndpointLinkHandler] = [:]
     private var status: [String: AgentStatus] = [:]
-    /// Connections that have not authenticated yet (bounded by `maxPending`).
-    private(set) var pendingConnections = 0
     private var random = SystemRandomNumberGenerator()
     /// Failed attempts per agent id/serial and per address (EndpointActivation.swift).
     var failureLimiter = FailureLimiter()
@@ -240,21 +237,6 @@ final class EndpointState: @unchecked Sendable {
     }
 
     // MARK: connections and sessions
-
-    /// Admission control for a new TCP connection; false means close it now.
-    func admitConnection(remote: String) -> Bool {
-        eventLoop.preconditionInEventLoop()
-        guard pendingConnections < settings.maxPending else {
-            ServerLog.warn(component, "\(remote): refused, already \(pendingConnections) unauthenticated connections (--max-pending)")
-            return false
-        }
-        pendingConnections += 1
-        return true
-    }
-
-    func pendingConnectionFinished() {
-        pendingConnections -= 1
-    }
 
     func sessionAuthenticated(agentID: String, handler: EndpointLinkHandler, remote: String) {
         eventLoop.preconditionInEventLoop()

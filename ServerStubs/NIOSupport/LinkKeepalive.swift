@@ -19,14 +19,14 @@ public final class LinkKeepaliveHandler: ChannelDuplexHandler {
     private var established = false
     private var handshakeTask: Scheduled<Void>?
     private var tickTask: RepeatedTask?
-    private let pendingBudget: PendingLinkBudget?
-    /// The address whose pending slot this link holds, if it holds one.
-    private var pendingSlotAddress: String?
+    /// The --max-pending slot this link holds until it is established or gone.
+    private let pendingSlot: PendingLinkSlot?
 
-    /// `pendingBudget` caps how many links may be mid-handshake at once (slowloris).
+    /// `pendingSlot` is what PendingLinkBudget.admit gave this link, released
+    /// here once the link leaves its handshake.
     public init(component: String, handshakeTimeout: TimeAmount = .seconds(10),
-                heartbeatInterval: TimeAmount, peerTimeout: TimeAmount, pendingBudget: PendingLinkBudget? = nil) {
-        self.pendingBudget = pendingBudget
+                heartbeatInterval: TimeAmount, peerTimeout: TimeAmount, pendingSlot: PendingLinkSlot? = nil) {
+        self.pendingSlot = pendingSlot
         self.component = component
         self.handshakeTimeout = handshakeTimeout
         self.heartbeatInterval = heartbeatInterval
@@ -45,19 +45,6 @@ public final class LinkKeepaliveHandler: ChannelDuplexHandler {
     private func start(context: ChannelHandlerContext) {
         guard handshakeTask == nil, !established else { return }
         let channel = context.channel
-        if let pendingBudget {
-            let address = channel.remoteAddress?.ipAddress ?? "?"
-            if let refusal = pendingBudget.admit(address: address) {
-                let why = refusal == .full
-                    ? "already \(pendingBudget.limit) connections mid-handshake (--max-pending)"
-                    : "already \(pendingBudget.perAddressLimit) connections mid-handshake from \(address) (--max-pending-per-address)"
-                ServerLog.warn(component, "\(describeRemote(channel.remoteAddress)): refused, \(why)")
-                established = true
-                channel.close(promise: nil)
-                return
-            }
-            pendingSlotAddress = address
-        }
         let component = self.component
         let timeout = handshakeTimeout
         handshakeTask = context.eventLoop.scheduleTask(in: handshakeTimeout) { [weak self] in
@@ -100,9 +87,7 @@ public final class LinkKeepaliveHandler: ChannelDuplexHandler {
     }
 
     private func releasePendingSlot() {
-        guard let address = pendingSlotAddress else { return }
-        pendingSlotAddress = nil
-        pendingBudget?.release(address: address)
+        pendingSlot?.release()
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -114,45 +99,9 @@ public final class LinkKeepaliveHandler: ChannelDuplexHandler {
         stop()
         context.fireChannelInactive()
     }
-}
 
-/// How many links may be mid-handshake at once, shared by one server's links,
-/// in all and from one address: without the second bound a single address can
-/// hold every slot for the whole handshake timeout and lock every camera out.
-/// The table holds only addresses with a link mid-handshake, so it is bounded
-/// by `limit`. Used from that server's single event loop only.
-public final class PendingLinkBudget {
-    public enum Refusal: Equatable {
-        case full
-        case fullForAddress
+    /// A pipeline torn down without channelInactive must not keep its slot.
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        stop()
     }
-
-    public let limit: Int
-    public let perAddressLimit: Int
-    public private(set) var inUse = 0
-    private var byAddress: [String: Int] = [:]
-
-    public init(limit: Int, perAddressLimit: Int? = nil) {
-        self.limit = limit
-        self.perAddressLimit = min(perAddressLimit ?? limit, limit)
-    }
-
-    /// Takes a slot for `address` (an IP without port), or says why not.
-    public func admit(address: String) -> Refusal? {
-        guard inUse < limit else { return .full }
-        let held = byAddress[address, default: 0]
-        guard held < perAddressLimit else { return .fullForAddress }
-        inUse += 1
-        byAddress[address] = held + 1
-        return nil
-    }
-
-    public func release(address: String) {
-        inUse -= 1
-        let held = byAddress[address, default: 1] - 1
-        byAddress[address] = held > 0 ? held : nil
-    }
-
-    /// Addresses holding a slot now (for tests and the admin view).
-    public var addressesHoldingSlots: Int { byAddress.count }
 }

@@ -1,10 +1,11 @@
 import ArgumentParser
 import NIOCore
 
-/// The agent-link options every camagent server takes alike (the endpoint
-/// now; the streampoint and the fleet are to adopt it): TLS, heartbeat and
-/// peer timeout, the cap on connections still in their handshake, and the
-/// log level. One definition, one help text, one validation.
+/// The agent-link options every camagent server takes alike (the endpoint and
+/// the streampoint; the fleet dials out and takes none of them): TLS,
+/// heartbeat and peer timeout, the cap on connections still in their
+/// handshake, and the log level. One definition, one help text, one
+/// validation; both servers have the same defaults.
 public struct LinkOptions: ParsableArguments {
     @Option(help: ArgumentHelp(AgentLinkTLS.certificateHelp, valueName: "file"))
     public var tlsCert: String?
@@ -12,16 +13,16 @@ public struct LinkOptions: ParsableArguments {
     @Option(help: ArgumentHelp(AgentLinkTLS.keyHelp, valueName: "file"))
     public var tlsKey: String?
 
-    @Option(help: ArgumentHelp("Seconds between heartbeats; also told to agents.", valueName: "seconds"))
+    @Option(help: ArgumentHelp("Seconds between heartbeats on agent control links.", valueName: "seconds"))
     public var heartbeat: Int = 10
 
-    @Option(help: ArgumentHelp("Close a link silent for this long; also told to agents.", valueName: "seconds"))
+    @Option(help: ArgumentHelp("Close an agent control link silent for this long.", valueName: "seconds"))
     public var peerTimeout: Int = 30
 
-    @Option(help: ArgumentHelp("Maximum connections that have not authenticated yet; more are closed at once.", valueName: "count"))
+    @Option(help: ArgumentHelp("Most agent links mid-handshake at once (each is also cut off after 10 s); more are refused at once, so idle or slow connections cannot exhaust the server.", valueName: "count"))
     public var maxPending: Int = 256
 
-    @Option(help: ArgumentHelp("Least severe log level written to stderr.", valueName: "level"))
+    @Option(help: ArgumentHelp("Least severe log level written to stderr: debug, info, warn or error.", valueName: "level"))
     public var logLevel: LogLevelOption = .info
 
     public init() {}
@@ -42,11 +43,24 @@ public struct LinkOptions: ParsableArguments {
 
     public var heartbeatInterval: TimeAmount { .seconds(Int64(heartbeat)) }
     public var peerTimeoutInterval: TimeAmount { .seconds(Int64(peerTimeout)) }
+
+    /// Applies --log-level to ServerLog and to every swift-log logger in the
+    /// process (Hummingbird, PostgresNIO, the WebSocket client). Once per process.
+    public func startLogging() {
+        ServerLog.minimum = logLevel.level
+        ServerLogHandler.bootstrap()
+    }
 }
 
 /// `--log-level`: the least severe level written.
 public enum LogLevelOption: String, ExpressibleByArgument, CaseIterable, Sendable {
     case debug, info, warn, error
+
+    /// Any case, and "warning": the streampoint has always taken both.
+    public init?(argument: String) {
+        let text = argument.lowercased()
+        self.init(rawValue: text == "warning" ? "warn" : text)
+    }
 
     public var level: ServerLog.Level {
         switch self {

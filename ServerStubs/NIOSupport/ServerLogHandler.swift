@@ -23,6 +23,11 @@ public struct ServerLogHandler: LogHandler {
         component = label
     }
 
+    /// Makes every swift-log logger in the process write this format. Once per process.
+    public static func bootstrap() {
+        LoggingSystem.bootstrap(ServerLogHandler.init)
+    }
+
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }

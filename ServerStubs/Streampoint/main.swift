@@ -95,12 +95,6 @@ struct StreampointCommand: ParsableCommand {
     @Option(help: ArgumentHelp("File with the ticket key in hex, shared with the endpoint (at least 16 bytes).", valueName: "file"))
     var ticketKeyFile: String
 
-    @Option(help: ArgumentHelp(AgentLinkTLS.certificateHelp, valueName: "file"))
-    var tlsCert: String?
-
-    @Option(help: ArgumentHelp(AgentLinkTLS.keyHelp, valueName: "file"))
-    var tlsKey: String?
-
     @Option(help: ArgumentHelp("Address the per-target viewer listeners bind.", valueName: "host"))
     var viewerBind: String = "127.0.0.1"
 
@@ -110,19 +104,13 @@ struct StreampointCommand: ParsableCommand {
     @Option(help: ArgumentHelp("First viewer port to use; 0 = ephemeral ports. Otherwise the lowest free port from here upward.", valueName: "n"))
     var viewerPortBase: Int = 0
 
-    @Option(help: ArgumentHelp("Seconds between heartbeats sent on agent control links.", valueName: "s"))
-    var heartbeat: Int = 10
-
-    @Option(help: ArgumentHelp("Close an agent control link silent for this many seconds.", valueName: "s"))
-    var peerTimeout: Int = 30
-
     @Option(help: ArgumentHelp("Most tunnels (pending and open) at once; more viewers are refused.", valueName: "n"))
     var maxTunnels: Int = 500
 
-    @Option(help: ArgumentHelp("Most agent links mid-handshake at once (each is also cut off after 10 s); more are refused at once, so idle or slow connections cannot exhaust the server.", valueName: "n"))
-    var maxPending: Int = 256
+    @OptionGroup(title: "Agent links")
+    var link: LinkOptions
 
-    @Option(help: ArgumentHelp("Most of those from one IP address, so that one address cannot take every slot and lock other cameras out (cameras behind one NAT share an address: refused ones retry with backoff).", valueName: "n"))
+    @Option(help: ArgumentHelp("Most of the --max-pending links from one IP address, so that one address cannot take every slot and lock other cameras out (cameras behind one NAT share an address: refused ones retry with backoff).", valueName: "n"))
     var maxPendingPerAddress: Int = 32
 
     @Option(name: .customLong("endpoint-api"),
@@ -132,21 +120,14 @@ struct StreampointCommand: ParsableCommand {
     @Option(help: ArgumentHelp("File with the bearer token for the streampoint channel (role streampoint).", valueName: "file"))
     var endpointTokenFile: String?
 
-    @Option(help: ArgumentHelp("debug, info, warn or error.", valueName: "level"))
-    var logLevel: String = "info"
-
     func validate() throws {
         guard !id.isEmpty else { throw ValidationError("--id must not be empty") }
         guard HostPort(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, got \(listen)") }
         guard HostPort(admin) != nil else { throw ValidationError("--admin must be HOST:PORT, got \(admin)") }
         guard (0...65535).contains(viewerPortBase) else { throw ValidationError("--viewer-port-base must be 0...65535") }
-        guard heartbeat > 0, peerTimeout > 0 else { throw ValidationError("--heartbeat and --peer-timeout must be positive") }
         guard maxTunnels > 0 else { throw ValidationError("--max-tunnels must be positive") }
-        guard maxPending > 0 else { throw ValidationError("--max-pending must be positive") }
         guard maxPendingPerAddress > 0 else { throw ValidationError("--max-pending-per-address must be positive") }
-        guard Self.level(logLevel) != nil else { throw ValidationError("--log-level must be debug, info, warn or error") }
         do {
-            try AgentLinkTLS.checkOptions(certificateFile: tlsCert, keyFile: tlsKey)
             for url in endpointAPI { _ = try EndpointChannelOptions.channelURL(endpointAPI: url) }
         } catch {
             throw ValidationError("\(error)")
@@ -156,18 +137,8 @@ struct StreampointCommand: ParsableCommand {
         }
     }
 
-    static func level(_ text: String) -> ServerLog.Level? {
-        switch text.lowercased() {
-        case "debug": return .debug
-        case "info": return .info
-        case "warn", "warning": return .warn
-        case "error": return .error
-        default: return nil
-        }
-    }
-
     func run() throws {
-        ServerLog.minimum = Self.level(logLevel) ?? .info
+        link.startLogging()
         ServerMetrics.bootstrap(.streampoint)
         // A descriptor per agent link and per viewer port: a fleet needs more than the usual 1024.
         OpenFileLimit.raise(to: OpenFileLimit.serverWanted)
@@ -176,7 +147,7 @@ struct StreampointCommand: ParsableCommand {
         let channelToken: String?
         do {
             key = try readHexSecret(path: ticketKeyFile)
-            tls = try AgentLinkTLS.load(certificateFile: tlsCert, keyFile: tlsKey)
+            tls = try AgentLinkTLS.load(certificateFile: link.tlsCert, keyFile: link.tlsKey)
             channelToken = try endpointTokenFile.map(EndpointChannelOptions.readToken(path:))
         } catch let failure as ValidationFailure {
             throw ValidationError(failure.description)
@@ -195,14 +166,14 @@ struct StreampointCommand: ParsableCommand {
         let loop = group.next()
         let config = StreampointConfig(
             streampointID: id, ticketKey: key, viewerBind: viewerBind, publicHost: publicHost ?? viewerBind,
-            viewerPortBase: viewerPortBase, heartbeat: .seconds(Int64(heartbeat)),
-            peerTimeout: .seconds(Int64(peerTimeout)), maxTunnels: maxTunnels)
+            viewerPortBase: viewerPortBase, heartbeat: link.heartbeatInterval,
+            peerTimeout: link.peerTimeoutInterval, maxTunnels: maxTunnels)
         let registry = StreampointRegistry(config: config, eventLoop: loop)
 
         let agents: Channel
         do {
             agents = try bindAgentListener(group: group, address: listenAddress, config: config, registry: registry, tls: tls,
-                                           pendingBudget: PendingLinkBudget(limit: maxPending, perAddressLimit: maxPendingPerAddress))
+                                           pendingBudget: PendingLinkBudget(limit: link.maxPending, perAddressLimit: maxPendingPerAddress))
         } catch {
             throw ValidationFailure("cannot listen for agents on \(listenAddress): \(error)")
         }

@@ -2,7 +2,8 @@ import CamNIO
 import NIOCore
 import NIOPosix
 
-/// The agent-facing listener: every accepted link runs [NIOSSLServerHandler →
+/// The agent-facing listener: every accepted link takes a `pendingBudget` slot
+/// (--max-pending) or is closed at once, then runs [NIOSSLServerHandler →
 /// TLSLinkObserver, with --tls-cert] → LinkKeepaliveHandler → ByteToMessageHandler(LinkDecoder)
 /// → AgentLinkHandler.
 public func bindAgentListener(group: EventLoopGroup, address: HostPort, config: StreampointConfig,
@@ -13,12 +14,15 @@ public func bindAgentListener(group: EventLoopGroup, address: HostPort, config: 
         .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
         .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
         .childChannelInitializer { channel in
-            channel.eventLoop.makeCompletedFuture {
+            guard let slot = pendingBudget.admit(channel, component: "streampoint") else {
+                return channel.close()
+            }
+            return channel.eventLoop.makeCompletedFuture {
                 try tls?.addHandlers(to: channel, component: "streampoint")
                 let keepalive = LinkKeepaliveHandler(component: "streampoint",
                                                      heartbeatInterval: config.heartbeat,
                                                      peerTimeout: config.peerTimeout,
-                                                     pendingBudget: pendingBudget)
+                                                     pendingSlot: slot)
                 try channel.pipeline.syncOperations.addHandlers([
                     keepalive,
                     ByteToMessageHandler(LinkDecoder()),

@@ -28,7 +28,7 @@ import Testing
             self.store = store
             let settings = EndpointState.Settings(
                 endpointID: "test-endpoint", streampoints: try streampoints.map { try StreampointInfo(argument: $0) },
-                ticketKey: [UInt8](repeating: 7, count: 32), ticketLifetime: 300, maxPending: 10,
+                ticketKey: [UInt8](repeating: 7, count: 32), ticketLifetime: 300,
                 link: .init(serverName: "t", heartbeatSeconds: 10, peerTimeoutSeconds: 30),
                 agentEndpoints: agentEndpoints, mainRecheckSeconds: 30, commandTimeout: commandTimeout)
             state = EndpointState(eventLoop: group.next(), settings: settings, registryWorker: RegistryWorker(store: store))
