@@ -55,6 +55,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "ServerStubs/NIOSupport", swiftSettings: stubSettings),
         // Every server metric named in one place, and its Prometheus exposition for /metrics.

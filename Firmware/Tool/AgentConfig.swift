@@ -56,8 +56,11 @@ struct AgentConfig {
         }
     }
 
-    func validate() throws {
-        guard !endpoints.isEmpty else { throw FirmwareError("give at least one --endpoint https://host[:port]") }
+    /// `forProvisioning` false: an overlay's default config, which may leave the
+    /// endpoints and a router's cameras to provisioning; what it names is still
+    /// judged by the agent's parser.
+    func validate(forProvisioning: Bool = true) throws {
+        guard !endpoints.isEmpty || !forProvisioning else { throw FirmwareError("give at least one --endpoint https://host[:port]") }
         guard endpoints.count <= 8 else { throw FirmwareError("at most 8 --endpoint") }
         for endpoint in endpoints {
             if endpoint.hasPrefix("http://") && !allowPlaintext {
@@ -68,12 +71,13 @@ struct AgentConfig {
         case .camera:
             guard cameras.isEmpty else { throw FirmwareError("--camera is for router boards; \(board.name) is a camera") }
         case .router:
-            guard !cameras.isEmpty else {
+            guard !cameras.isEmpty || !forProvisioning else {
                 throw FirmwareError("board \(board.name) is a router: name its LAN cameras with --camera NAME=HOST (repeatable, at most 8)")
             }
             guard cameras.count <= 8 else { throw FirmwareError("at most 8 --camera (16 targets)") }
             guard Set(cameras.map(\.name)).count == cameras.count else { throw FirmwareError("--camera names must be unique") }
         }
+        guard !endpoints.isEmpty else { return }
         // The overlay's own config has no identity yet, so the agent would refuse
         // it for that alone: judge it as the first provisioned unit will see it.
         let sample = Unit(serial: "SAMPLE", mac: nil, model: board.model, firmware: board.firmware,

@@ -100,7 +100,7 @@ struct Build: ParsableCommand {
     func run() throws {
         let board = try BoardProfile.load(self.board)
         let config = try configOptions.agentConfig(board: board)
-        try config.validate()
+        try config.validate(forProvisioning: false)
         guard packageVersion.range(of: "^[0-9][A-Za-z0-9.+~-]*$", options: .regularExpression) != nil else {
             throw ValidationError("--package-version must start with a digit: letters, digits, . + ~ -")
         }
@@ -234,7 +234,9 @@ struct Patch: ParsableCommand {
                 throw FirmwareError("\(config) is not a camagent config (UTF-8 text, at most 16 KiB)")
             }
         } else {
-            configBytes = Array(try configOptions.agentConfig(board: board).render(unit: nil).utf8)
+            let agentConfig = try configOptions.agentConfig(board: board)
+            try agentConfig.validate(forProvisioning: false)
+            configBytes = Array(agentConfig.render(unit: nil).utf8)
         }
         let overlay = try Overlay.make(board: board, agent: overlayOptions.agent, caBundle: overlayOptions.ca, config: configBytes)
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("camagent-firmware-\(getpid())-\(UUID().uuidString)").path

@@ -537,15 +537,3 @@ struct Enroll: ParsableCommand {
         print("enrolled \(id)")
     }
 }
-
-/// Waits on a thread that is not an event loop (the CLI's main thread) for async work.
-func blockingAwait<T>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-    let done = DispatchSemaphore(value: 0)
-    nonisolated(unsafe) var result: Result<T, Error>!
-    Task {
-        do { result = .success(try await body()) } catch { result = .failure(error) }
-        done.signal()
-    }
-    done.wait()
-    return try result.get()
-}

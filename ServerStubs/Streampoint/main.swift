@@ -195,23 +195,17 @@ struct StreampointCommand: ParsableCommand {
 
         let channelTask = startEndpointChannel(token: channelToken, registry: registry)
 
-        // SIGINT/SIGTERM: close the listeners and exit cleanly.
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let signals = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                ServerLog.info("streampoint", "signal \(number): shutting down")
+        // SIGINT/SIGTERM (swift-service-lifecycle): close the listeners and exit cleanly.
+        try? runUntilSignalled([
+            ListenerService(channel: agents) {
+                ServerLog.info("streampoint", "shutting down")
                 agents.close(promise: nil)
-                adminChannel.close(promise: nil)
-            }
-            source.resume()
-            return source
-        }
-        try? agents.closeFuture.wait()
-        try? adminChannel.close().wait()
+            },
+            ListenerService(channel: adminChannel) { adminChannel.close(promise: nil) },
+        ], component: "streampoint")
+        agents.close(promise: nil)
+        adminChannel.close(promise: nil)
         channelTask?.cancel()
-        signals.forEach { $0.cancel() }
     }
 
     private func startEndpointChannel(token: String?, registry: StreampointRegistry) -> Task<Void, Never>? {
