@@ -51,13 +51,7 @@ struct AttemptSubject: Hashable, CustomStringConvertible {
 /// - the per-address limit is higher (a NAT may hide several cameras) and only
 ///   blocks that address.
 struct FailureLimiter {
-    struct Rule: Equatable {
-        /// This many failures within `window` seconds start a block…
-        var maxFailures: Int
-        var window: Double
-        /// …that refuses attempts for this many seconds.
-        var penalty: Double
-    }
+    typealias Rule = FailureWindows.Rule
 
     struct Configuration: Equatable {
         var perID = Rule(maxFailures: 10, window: 10, penalty: 15)
@@ -72,98 +66,45 @@ struct FailureLimiter {
         case id
     }
 
-    struct Entry: Equatable {
-        var windowStart: Double
-        var failures: Int
-        var blockedUntil: Double
-        var touched: Double
-    }
-
     let configuration: Configuration
-    private(set) var byID: [String: Entry] = [:]
-    private(set) var byAddress: [String: Entry] = [:]
+    private(set) var byID: FailureWindows
+    private(set) var byAddress: FailureWindows
     /// id key → (address key, last success): the address exempt from that id's block.
     private(set) var trusted: [String: (address: String, touched: Double)] = [:]
 
     init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
+        byID = FailureWindows(rule: configuration.perID, capacity: configuration.capacity)
+        byAddress = FailureWindows(rule: configuration.perAddress, capacity: configuration.capacity)
     }
 
     var tableSizes: (ids: Int, addresses: Int, trusted: Int) { (byID.count, byAddress.count, trusted.count) }
 
     /// nil if the attempt may go ahead; otherwise what blocks it.
     func block(for subject: AttemptSubject, now: Double) -> Block? {
-        if let entry = byAddress[subject.address], entry.blockedUntil > now { return .address }
-        if let entry = byID[subject.idKey], entry.blockedUntil > now,
-           trusted[subject.idKey]?.address != subject.address {
-            return .id
-        }
+        if byAddress.isBlocked(subject.address, now: now) { return .address }
+        if byID.isBlocked(subject.idKey, now: now), trusted[subject.idKey]?.address != subject.address { return .id }
         return nil
     }
 
     /// Seconds until `subject` may try again (0 if it may now); for logs.
     func retryAfter(_ subject: AttemptSubject, now: Double) -> Double {
-        let a = byAddress[subject.address].map { $0.blockedUntil - now } ?? 0
-        let i = byID[subject.idKey].map { $0.blockedUntil - now } ?? 0
-        return max(0, a, i)
+        max(0, byAddress.blockedUntil(subject.address) - now, byID.blockedUntil(subject.idKey) - now)
     }
 
     mutating func recordFailure(_ subject: AttemptSubject, now: Double) {
-        Self.count(in: &byID, key: subject.idKey, rule: configuration.perID, capacity: configuration.capacity, now: now)
-        Self.count(in: &byAddress, key: subject.address, rule: configuration.perAddress, capacity: configuration.capacity, now: now)
+        byID.recordFailure(subject.idKey, now: now)
+        byAddress.recordFailure(subject.address, now: now)
     }
 
     /// A correct proof: forget the id's failures and trust this address for it.
     /// The address's own failures stay (it may be probing other ids).
     mutating func recordSuccess(_ subject: AttemptSubject, now: Double) {
-        byID[subject.idKey] = nil
+        byID.forget(subject.idKey)
         if trusted[subject.idKey] == nil && trusted.count >= configuration.capacity {
-            Self.evictOldest(&trusted, capacity: configuration.capacity, touched: { $0.touched })
+            FailureWindows.evictOldest(&trusted, capacity: configuration.capacity, touched: { $0.touched })
         }
         trusted[subject.idKey] = (subject.address, now)
-    }
-
-    private static func count(in table: inout [String: Entry], key: String, rule: Rule, capacity: Int, now: Double) {
-        if table[key] == nil {
-            if table.count >= capacity {
-                // Expired entries first: neither blocked nor inside a window.
-                table = table.filter { !isExpired($0.value, rule: rule, now: now) }
-                if table.count >= capacity { evictOldest(&table, capacity: capacity, touched: { $0.touched }) }
-            }
-            table[key] = Entry(windowStart: now, failures: 0, blockedUntil: 0, touched: now)
-        }
-        var entry = table[key]!
-        entry.touched = now
-        if entry.blockedUntil > now {
-            // An attempt already past the check when the block began: it does
-            // not lengthen the block.
-            table[key] = entry
-            return
-        }
-        if now - entry.windowStart >= rule.window {
-            entry.windowStart = now
-            entry.failures = 0
-        }
-        entry.failures += 1
-        if entry.failures >= rule.maxFailures {
-            entry.blockedUntil = now + rule.penalty
-            entry.failures = 0
-            entry.windowStart = now + rule.penalty
-        }
-        table[key] = entry
-    }
-
-    private static func isExpired(_ entry: Entry, rule: Rule, now: Double) -> Bool {
-        entry.blockedUntil <= now && now - entry.windowStart >= rule.window
-    }
-
-    /// Drops the least recently touched entries down to 7/8 of `capacity`, so
-    /// the sort runs once per capacity/8 insertions, not on every one.
-    private static func evictOldest<V>(_ table: inout [String: V], capacity: Int, touched: (V) -> Double) {
-        let keep = capacity - max(1, capacity / 8)
-        guard table.count > keep else { return }
-        let victims = table.sorted { touched($0.value) < touched($1.value) }.prefix(table.count - keep)
-        for (key, _) in victims { table[key] = nil }
     }
 
     /// The per-address key of a peer: an IPv4 address as is (also when written as
