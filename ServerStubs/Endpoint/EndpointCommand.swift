@@ -438,7 +438,22 @@ struct Serve: ParsableCommand {
         StreampointChannel.install(on: api, hub: hub, tokens: tokens)
         let adminBound: SocketAddress
         do {
-            let links = AgentLinksService(state: state, hub: hub, agentChannel: agentChannel)
+            // On SIGINT/SIGTERM: tell online agents the endpoint is going, end the
+            // streampoint channels, release this endpoint's presence rows, then close
+            // the listener; the HTTP server stops after it.
+            let links = ListenerService(channel: agentChannel) { [state, hub, agentChannel] in
+                let loop = state.eventLoop
+                loop.execute {
+                    ServerLog.info(component, "shutting down: closing agent sessions and streampoint channels")
+                    state.shutdownSessions()
+                    hub.closeAll()
+                    _ = state.releaseAllPresence()
+                    // Give the ERROR frames a moment to leave before the listener closes.
+                    loop.scheduleTask(in: .milliseconds(100)) {
+                        agentChannel.close(promise: nil)
+                    }
+                }
+            }
             adminBound = try blockingAwait {
                 try await api.start(host: adminAddress.host, port: adminAddress.port, group: group, services: [links],
                                     gracefulShutdownSignals: [.sigterm, .sigint])
@@ -465,7 +480,7 @@ struct Serve: ParsableCommand {
             ServerLog.warn(component, "streampoint \(sp.id) at \(sp.address) is plain TCP although agent links here use TLS: tickets go to it unencrypted; use \(sp.id)=tls://HOST:PORT")
         }
 
-        // Until SIGINT/SIGTERM (AgentLinksService), or the agent listener fails.
+        // Until SIGINT/SIGTERM (the agent listener's ListenerService), or the agent listener fails.
         try? blockingAwait { await api.wait() }
         ServerLog.debug(component, "stopped: HTTP server and agent listener")
         // The registry's threads first: a query still waiting on a hung database
