@@ -36,6 +36,9 @@ let package = Package(
         .target(name: "CamProtocol", path: "Agent/Protocol"),
         // Agent state machines and config. Pure: no syscalls, time is a parameter.
         .target(name: "CamCore", dependencies: ["CamProtocol"], path: "Agent/Core"),
+        // RTSP, SDP, RTP/RTCP and H.264/H.265/AAC (de)packetisation. Pure, no imports:
+        // shared by the streampoint, simcam and (for the UDP uplink) the agent.
+        .target(name: "CamMedia", path: "Agent/Media"),
         // The few libc calls the agent makes; integer and pointer+length arguments only.
         .target(
             name: "CCamShim", path: "Agent/CShim",
@@ -100,12 +103,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "ServerStubs/Endpoint", swiftSettings: stubSettings),
+        // Host-side media stages on CamMedia frames: fMP4 muxer, GOP cache, viewer
+        // queues, ingest state machine. Pure; shared by the streampoint and recording.
+        .target(name: "MediaCore", dependencies: ["CamMedia"], path: "ServerStubs/MediaCore", swiftSettings: stubSettings),
         // The streampoint's logic: link and splice state machines, the registry of
         // sessions and tunnels, the NIO handlers, and the channel to the endpoint.
         .target(
             name: "StreampointCore",
             dependencies: [
-                "CamNIO", "CamProtocol", "ServerMetrics",
+                "CamNIO", "CamProtocol", "ServerMetrics", "MediaCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -125,6 +131,7 @@ let package = Package(
         .executableTarget(
             name: "camagent-simcam",
             dependencies: [
+                "CamMedia",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -154,6 +161,8 @@ let package = Package(
             path: "Firmware/Tool", swiftSettings: stubSettings),
 
         .testTarget(name: "CamProtocolTests", dependencies: ["CamProtocol", "CamNIO", .product(name: "NIOEmbedded", package: "swift-nio")], path: "Tests/CamProtocolTests"),
+        .testTarget(name: "CamMediaTests", dependencies: ["CamMedia"], path: "Tests/CamMediaTests"),
+        .testTarget(name: "MediaCoreTests", dependencies: ["MediaCore"], path: "Tests/MediaCoreTests", swiftSettings: stubSettings),
         .testTarget(name: "CamCoreTests", dependencies: ["CamCore"], path: "Tests/CamCoreTests", resources: [.copy("Fixtures")]),
         .testTarget(
             name: "EndToEndTests",
