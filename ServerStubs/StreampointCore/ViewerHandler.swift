@@ -15,18 +15,22 @@ final class ViewerHandler: ChannelDuplexHandler {
     private let sessionID: UInt64
     private let agentID: String
     private let target: TunnelTarget
+    /// Set for the streampoint's own media pull, whose socket has no remote address.
+    private let fixedViewerAddress: String?
     private var tunnel: Tunnel?
 
-    init(registry: StreampointRegistry, sessionID: UInt64, agentID: String, target: TunnelTarget) {
+    init(registry: StreampointRegistry, sessionID: UInt64, agentID: String, target: TunnelTarget,
+         viewerAddress: String? = nil) {
         self.registry = registry
         self.sessionID = sessionID
         self.agentID = agentID
         self.target = target
+        self.fixedViewerAddress = viewerAddress
     }
 
     func channelActive(context: ChannelHandlerContext) {
         StreampointMetrics.viewerConnected()
-        let viewer = describeRemote(context.channel.remoteAddress)
+        let viewer = fixedViewerAddress ?? describeRemote(context.channel.remoteAddress)
         tunnel = registry.openTunnel(sessionID: sessionID, agentID: agentID, target: target,
                                      viewer: context, viewerAddress: viewer)
         if tunnel == nil { context.close(promise: nil) }
