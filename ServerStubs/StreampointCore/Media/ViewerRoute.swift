@@ -1,0 +1,86 @@
+import CamProtocol
+
+/// Where a viewer asked to go, from an RTSP or HTTP request target:
+///
+///     rtsp://SP/<agent-id>/<target>[/<track control>][?token=T]
+///     http://SP/play/<agent-id>/<target>?token=T     the player page
+///     ws://SP/live/<agent-id>/<target>?token=T       fMP4 over WebSocket
+///
+/// The token may also come in `Authorization: Bearer T`. Parsing is strict:
+/// agent ids and target names are identifiers, so a path that is not one is
+/// refused instead of being percent-decoded into something else.
+public struct ViewerRoute: Equatable, Sendable {
+    public enum Kind: Equatable, Sendable {
+        case rtsp
+        case player
+        case live
+    }
+
+    public var kind: Kind
+    public var agentID: String
+    public var target: String
+    /// RTSP only: what follows the target (a SETUP's track control, e.g. "trackID=0").
+    public var trackControl: String?
+    public var token: String?
+
+    public enum Failure: Error, Equatable, CustomStringConvertible {
+        case notAViewerPath
+        case badIdentifier
+
+        public var description: String {
+            switch self {
+            case .notAViewerPath: return "not a viewer path (expected /play/<agent>/<target>, /live/<agent>/<target> or rtsp://host/<agent>/<target>)"
+            case .badIdentifier: return "the agent id or target name is not a valid identifier"
+            }
+        }
+    }
+
+    /// An HTTP request target (origin form: path and query).
+    public static func http(_ requestTarget: String, authorization: String? = nil) -> Result<ViewerRoute, Failure> {
+        let (path, query) = splitQuery(requestTarget)
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        guard parts.count == 3, parts[0] == "play" || parts[0] == "live" else { return .failure(.notAViewerPath) }
+        guard Identifier.isValid(parts[1]), Identifier.isValid(parts[2]) else { return .failure(.badIdentifier) }
+        return .success(ViewerRoute(kind: parts[0] == "play" ? .player : .live, agentID: parts[1], target: parts[2],
+                                    trackControl: nil, token: token(query: query, authorization: authorization)))
+    }
+
+    /// An RTSP request URI: absolute (`rtsp://host[:port]/…`) or a bare path.
+    public static func rtsp(_ uri: String, authorization: String? = nil) -> Result<ViewerRoute, Failure> {
+        var rest = Substring(uri)
+        for scheme in ["rtsp://", "rtsps://"] where rest.lowercased().hasPrefix(scheme) {
+            rest = rest.dropFirst(scheme.count)
+            guard let slash = rest.firstIndex(of: "/") else { return .failure(.notAViewerPath) }
+            rest = rest[slash...]
+        }
+        let (path, query) = splitQuery(String(rest))
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        guard parts.count == 2 || parts.count == 3 else { return .failure(.notAViewerPath) }
+        guard Identifier.isValid(parts[0]), Identifier.isValid(parts[1]) else { return .failure(.badIdentifier) }
+        return .success(ViewerRoute(kind: .rtsp, agentID: parts[0], target: parts[1],
+                                    trackControl: parts.count == 3 ? parts[2] : nil,
+                                    token: token(query: query, authorization: authorization)))
+    }
+
+    private static func splitQuery(_ target: String) -> (path: Substring, query: Substring) {
+        let noFragment = target.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        guard let mark = noFragment.firstIndex(of: "?") else { return (noFragment, "") }
+        return (noFragment[..<mark], noFragment[noFragment.index(after: mark)...])
+    }
+
+    /// The query's `token` wins over the header: a player page passes it on to /live.
+    private static func token(query: Substring, authorization: String?) -> String? {
+        for pair in query.split(separator: "&") {
+            let field = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            if field.count == 2, field[0] == "token", !field[1].isEmpty { return String(field[1]) }
+        }
+        if let authorization {
+            let words = authorization.split(separator: " ", maxSplits: 1)
+            if words.count == 2, words[0].lowercased() == "bearer" {
+                let value = words[1].trimmingCharacters(in: .whitespaces)
+                if !value.isEmpty { return value }
+            }
+        }
+        return nil
+    }
+}
