@@ -220,3 +220,15 @@ struct AACConfigInfo: Equatable {
     /// RFC 6381 §3.3: `mp4a.40.` and the audio object type in decimal.
     var codecString: String { "mp4a.40.\(objectType)" }
 }
+
+/// The RFC 6381 codec string MSE wants for one track (`avc1.42c01e`,
+/// `hvc1.1.6.L93.B0`, `mp4a.40.2`), or nil when the track's configuration is
+/// missing or unparsable, or MP4 cannot carry the codec (G.711).
+public func mseCodecString(for track: TrackDescription) -> String? {
+    switch track.codec {
+    case .h264: AVCSequenceInfo(sps: track.sps)?.codecString
+    case .h265: HEVCSequenceInfo(sps: track.sps)?.codecString
+    case .aac: AACConfigInfo(audioSpecificConfig: track.audioConfig)?.codecString
+    case .pcmu, .pcma: nil
+    }
+}

@@ -212,6 +212,8 @@ enum HEVCFixtures {
         #expect(try FMP4Muxer(tracks: [.init(heAAC, frameTrack: 0)]).codecs == "mp4a.40.5")
         let lc = TrackDescription(codec: .aac, clockRate: 44100, payloadType: 97, audioConfig: [0x12, 0x10])
         #expect(try FMP4Muxer(tracks: [.init(lc, frameTrack: 0)]).codecs == "mp4a.40.2")
+        #expect(mseCodecString(for: lc) == "mp4a.40.2" && mseCodecString(for: hevc) == muxer.codecs)
+        #expect(mseCodecString(for: TrackDescription(codec: .pcma, clockRate: 8000, payloadType: 8)) == nil)
     }
 
     @Test func playerMessagesAreTheDocumentedJSON() throws {
