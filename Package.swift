@@ -187,7 +187,7 @@ let package = Package(
         .testTarget(
             name: "StreampointTests",
             dependencies: [
-                "StreampointCore", "CamProtocol", "CamNIO",
+                "StreampointCore", "CamProtocol", "CamNIO", "MediaCore",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
