@@ -92,7 +92,7 @@ enum CameraSDPs {
         #expect(video.formatParameters["profile-level-id"] == "420029")
         let track = try #require(video.trackDescription())
         #expect(track.clockRate == 90000)
-        #expect(track.sps.first == 0x67 && track.sps.count == 25)
+        #expect(track.sps.first == 0x67 && track.sps.count == 26)
         #expect(track.pps == [0x68, 0xEE, 0x3C, 0x80])
         let audio = try #require(sdp.media[1].trackDescription())
         #expect(audio == TrackDescription(codec: .pcmu, clockRate: 8000, payloadType: 0))
