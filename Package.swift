@@ -162,7 +162,9 @@ let package = Package(
             path: "Firmware/Tool", swiftSettings: stubSettings),
 
         .testTarget(name: "CamProtocolTests", dependencies: ["CamProtocol", "CamNIO", .product(name: "NIOEmbedded", package: "swift-nio")], path: "Tests/CamProtocolTests"),
-        .testTarget(name: "CamMediaTests", dependencies: ["CamMedia"], path: "Tests/CamMediaTests"),
+        .testTarget(
+            name: "CamMediaTests", dependencies: ["CamMedia", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Tests/CamMediaTests"),
         .testTarget(name: "MediaCoreTests", dependencies: ["MediaCore"], path: "Tests/MediaCoreTests", swiftSettings: stubSettings),
         .testTarget(name: "CamCoreTests", dependencies: ["CamCore"], path: "Tests/CamCoreTests", resources: [.copy("Fixtures")]),
         .testTarget(

@@ -3,6 +3,7 @@
 //   Scripts/fuzz --make-seeds
 // The config seeds are also the test fixtures, copied by the script.
 import CamCore
+import CamMedia
 import CamProtocol
 #if canImport(Glibc)
 import Glibc
@@ -103,3 +104,49 @@ write("\(corpus)/config", "state-file.conf", Array(StateFile.render(AgentState(
     mainEndpointRecheckMs: 120_000)).utf8))
 write("\(corpus)/config", "state-file-known-addresses.conf", Array(StateFile.render(AgentState(
     configEndpointAddresses: [ServerAddress(host: "ep.example.net", port: 443, tls: true, knownAddress: "2001:db8::7")])).utf8))
+
+// rtsp-decoder: a client's requests to a camera and a camera's answers with
+// RTP/RTCP interleaved, as simcam and a Hikvision-style camera exchange them.
+let rtsp = "\(corpus)/rtsp-decoder"
+func request(_ method: String, _ uri: String, _ fields: [(name: String, value: String)], body: [UInt8] = []) -> [UInt8] {
+    RTSPEncoder.encode(RTSPRequest(method: method, uri: uri, headers: RTSPHeaders(fields), body: body))
+}
+func response(_ status: Int, _ reason: String, _ fields: [(name: String, value: String)], body: [UInt8] = []) -> [UInt8] {
+    RTSPEncoder.encode(RTSPResponse(status: status, reason: reason, headers: RTSPHeaders(fields), body: body))
+}
+let sdpTrack = TrackDescription(codec: .h264, clockRate: 90000, payloadType: 96,
+                                sps: [0x67, 0x4D, 0x00, 0x2A, 0x9D, 0xA8, 0x1E], pps: [0x68, 0xEE, 0x3C, 0x80])
+let aacTrack = TrackDescription(codec: .aac, clockRate: 16000, payloadType: 97, audioConfig: [0x14, 0x08])
+let sdp = Array(SessionDescription(
+    origin: SessionDescription.origin(sessionID: 1_109_162_014, address: "192.168.1.64"), name: "Media Presentation",
+    connection: "IN IP4 0.0.0.0", attributes: [SDPAttribute("control", "*")],
+    media: [SDPMedia(track: sdpTrack, control: "trackID=1", bandwidthKbps: 5000, extraAttributes: [SDPAttribute("framerate", "25")]),
+            SDPMedia(track: aacTrack, control: "trackID=2"),
+            SDPMedia(track: TrackDescription(codec: .pcmu, clockRate: 8000, payloadType: 0), control: "trackID=3")]).text.utf8)
+let rtp = RTSPEncoder.encode(RTSPInterleavedFrame(channel: 0, payload: [0x80, 0x60, 0x30, 0x39, 0, 1, 0x5F, 0x90, 0x2A, 0x1B, 0x3C, 0x4D, 0x65, 0x88]))
+let rtcp = RTSPEncoder.encode(RTSPInterleavedFrame(channel: 1, payload: [0x80, 0xC8, 0, 6, 0x2A, 0x1B, 0x3C, 0x4D] + bytes(20, from: 0)))
+let url = "rtsp://192.168.1.64:554/Streaming/Channels/101"
+write(rtsp, "client-requests.bin",
+      request("OPTIONS", url, [(name: "CSeq", value: "1"), (name: "User-Agent", value: "Lavf61.7.100")])
+      + request("DESCRIBE", url, [(name: "Accept", value: "application/sdp"), (name: "CSeq", value: "2")])
+      + request("SETUP", url + "/trackID=1", [(name: "Transport", value: "RTP/AVP/TCP;unicast;interleaved=0-1"), (name: "CSeq", value: "3")])
+      + request("PLAY", url + "/", [(name: "Range", value: "npt=0.000-"), (name: "CSeq", value: "4"), (name: "Session", value: "1273222592")])
+      + rtcp
+      + request("SET_PARAMETER", url + "/", [(name: "CSeq", value: "5"), (name: "Content-Type", value: "text/parameters")], body: Array("a: 1\r\n".utf8)))
+write(rtsp, "camera-answers.bin",
+      response(200, "OK", [(name: "CSeq", value: "1"), (name: "Public", value: "OPTIONS, DESCRIBE, PLAY, SETUP, TEARDOWN")])
+      + response(401, "Unauthorized", [(name: "CSeq", value: "2"),
+          (name: "WWW-Authenticate", value: "Digest realm=\"IP Camera(C1234)\", nonce=\"a1b2c3d4e5f6\", qop=\"auth\", opaque=\"x\", stale=\"FALSE\""),
+          (name: "WWW-Authenticate", value: "Basic realm=\"IP Camera(C1234)\"")])
+      + response(200, "OK", [(name: "CSeq", value: "3"), (name: "Content-Type", value: "application/sdp"),
+          (name: "Content-Base", value: url + "/")], body: sdp)
+      + response(200, "OK", [(name: "CSeq", value: "4"), (name: "Session", value: "       1273222592;timeout=60"),
+          (name: "Transport", value: "RTP/AVP/TCP;unicast;interleaved=0-1;ssrc=2a1b3c4d;mode=\"play\"")])
+      + rtp + rtcp + rtp
+      + response(200, "OK", [(name: "CSeq", value: "5")])
+      + rtp)
+write(rtsp, "sdp.bin", sdp)
+write(rtsp, "bare-lf-and-folding.bin", Array("\r\nOPTIONS * RTSP/1.0\nCSeq: 7\nX-Long: a\n  b\n\nRTSP/1.0 200\nCSeq: 7\n\n".utf8))
+write(rtsp, "malformed-then-good.bin", Array("OPTIONS rtsp://cam/\r\nCSeq: 1\r\nContent-Length: 2\r\n\r\nxxOPTIONS * RTSP/2.0\r\nCSeq: 2\r\n\r\n".utf8)
+      + request("OPTIONS", "*", [(name: "CSeq", value: "3")]))
+write(rtsp, "bad-content-length.bin", Array("ANNOUNCE rtsp://cam/ RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 99999\r\n\r\n".utf8))
