@@ -80,7 +80,7 @@ public struct AACDepacketizer: Sendable {
             } else if sizes[0] != fragmentSize {
                 throw .malformedAUHeaders
             }
-            guard fragment.count + available <= fragmentSize else { throw .malformedAUHeaders }
+            guard fragmentSize > 0, fragment.count + available <= fragmentSize else { throw .malformedAUHeaders }
             fragment.append(contentsOf: payload[offset...])
             if fragment.count == fragmentSize {
                 frames.append(MediaFrame(codec: .aac, track: track, timestamp: fragmentTimestamp, isKeyframe: true, payload: fragment))
@@ -90,7 +90,7 @@ public struct AACDepacketizer: Sendable {
             return
         }
         guard sizes.reduce(0, +) <= available else { throw .malformedAUHeaders }
-        for (i, size) in sizes.enumerated() {
+        for (i, size) in sizes.enumerated() where size > 0 {
             frames.append(MediaFrame(codec: .aac, track: track, timestamp: timestamp + Int64(i) * samplesPerFrame,
                                      isKeyframe: true, payload: Array(payload[offset..<(offset + size)])))
             offset += size

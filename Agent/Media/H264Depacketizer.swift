@@ -65,6 +65,8 @@ public struct H264Depacketizer: Sendable {
                 let size = Int(payload[offset]) << 8 | Int(payload[offset + 1])
                 offset += 2
                 guard size > 0, size <= payload.endIndex - offset else { throw .malformedAggregation }
+                // Only real NAL units (types 1-23) may be aggregated or fragmented.
+                guard (1...23).contains(payload[offset] & 0x1F) else { throw .malformedAggregation }
                 units.append(offset..<(offset + size))
                 offset += size
             }
@@ -75,6 +77,7 @@ public struct H264Depacketizer: Sendable {
             let fuHeader = payload[payload.startIndex + 1]
             let isStart = fuHeader & 0x80 != 0
             let isEnd = fuHeader & 0x40 != 0
+            guard (1...23).contains(fuHeader & 0x1F) else { throw .unsupportedPayloadType(fuHeader & 0x1F) }
             if isStart {
                 assembler.beginFragment(header: [(first & 0xE0) | (fuHeader & 0x1F)])
             }

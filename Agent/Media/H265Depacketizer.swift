@@ -54,7 +54,8 @@ public struct H265Depacketizer: Sendable {
     }
 
     private mutating func depacketize(_ payload: ArraySlice<UInt8>) throws(RTPError) {
-        guard payload.count >= 3 else { throw .truncatedPayload }
+        // A 2-byte NAL unit (end of sequence, end of bitstream) is a whole packet.
+        guard payload.count >= 2 else { throw .truncatedPayload }
         let start = payload.startIndex
         let type = (payload[start] >> 1) & 0x3F
         switch type {
@@ -68,15 +69,19 @@ public struct H265Depacketizer: Sendable {
                 let size = Int(payload[offset]) << 8 | Int(payload[offset + 1])
                 offset += 2
                 guard size >= 2, size <= payload.endIndex - offset else { throw .malformedAggregation }
+                // Only real NAL units (types 0-47) may be aggregated or fragmented.
+                guard (payload[offset] >> 1) & 0x3F < 48 else { throw .malformedAggregation }
                 units.append(offset..<(offset + size))
                 offset += size
             }
             guard units.count >= 2 else { throw .malformedAggregation }
             for unit in units { assembler.appendNAL(payload[unit]) }
         case H265NAL.fragmentationUnit:
+            guard payload.count >= 3 else { throw .truncatedPayload }
             let fuHeader = payload[start + 2]
             let isStart = fuHeader & 0x80 != 0
             let isEnd = fuHeader & 0x40 != 0
+            guard fuHeader & 0x3F < 48 else { throw .unsupportedPayloadType(fuHeader & 0x3F) }
             if isStart {
                 // The NAL header: F and LayerId from the payload header, the type from the FU header.
                 let fuType = fuHeader & 0x3F

@@ -9,9 +9,9 @@ public struct H265Packetizer: Sendable {
     }
 
     /// Appends the packets of one access unit; the marker bit goes on the last.
-    /// NAL units shorter than their 2-byte header are skipped.
+    /// Anything shorter than a 2-byte NAL unit header is skipped.
     public mutating func packetize(nalUnits: [ArraySlice<UInt8>], timestamp: UInt32, into packets: inout [[UInt8]]) {
-        let units = nalUnits.filter { $0.count > 2 }
+        let units = nalUnits.filter { $0.count >= 2 }
         for (index, nal) in units.enumerated() {
             let lastNAL = index == units.count - 1
             if nal.count <= writer.maxPayload {

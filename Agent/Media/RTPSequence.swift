@@ -91,6 +91,26 @@ public struct RTPSequenceTracker: Sendable {
     }
 }
 
+/// What a depacketiser saw and dropped; the ingest exports these as metrics.
+public struct DepacketizerStats: Equatable, Sendable {
+    public var packets: UInt64 = 0
+    /// Sequence-number gaps, in packets.
+    public var lostPackets: UInt64 = 0
+    /// Duplicates and packets older than one already used; dropped.
+    public var latePackets: UInt64 = 0
+    /// Packets whose RTP header or payload could not be read.
+    public var malformedPackets: UInt64 = 0
+    /// Access units (or audio frames) dropped because a piece was lost or malformed.
+    public var droppedAccessUnits: UInt64 = 0
+    /// Access units dropped for exceeding the size cap (also counted in droppedAccessUnits).
+    public var oversizedAccessUnits: UInt64 = 0
+    /// Complete access units not emitted because a keyframe was awaited.
+    public var skippedAwaitingKeyframe: UInt64 = 0
+    public var ssrcChanges: UInt64 = 0
+
+    public init() {}
+}
+
 /// One received packet after the order checks.
 struct ReceivedPacket {
     var packet: RTPPacket

@@ -5,25 +5,6 @@
 // the next keyframe: decoders given a partial picture show corruption that
 // lasts the whole GOP, while a short freeze is what viewers expect on loss.
 
-public struct DepacketizerStats: Equatable, Sendable {
-    public var packets: UInt64 = 0
-    /// Sequence-number gaps, in packets.
-    public var lostPackets: UInt64 = 0
-    /// Duplicates and packets older than one already used; dropped.
-    public var latePackets: UInt64 = 0
-    /// Packets whose RTP header or payload could not be read.
-    public var malformedPackets: UInt64 = 0
-    /// Access units (or audio frames) dropped because a piece was lost or malformed.
-    public var droppedAccessUnits: UInt64 = 0
-    /// Access units dropped for exceeding the size cap (also counted in droppedAccessUnits).
-    public var oversizedAccessUnits: UInt64 = 0
-    /// Complete access units not emitted because a keyframe was awaited.
-    public var skippedAwaitingKeyframe: UInt64 = 0
-    public var ssrcChanges: UInt64 = 0
-
-    public init() {}
-}
-
 struct VideoAccessUnitAssembler {
     let codec: MediaCodec
     let track: Int
@@ -142,11 +123,11 @@ struct VideoAccessUnitAssembler {
                 hasSlice = true
                 if H265NAL.isIRAP(type) { hasIDR = true }
             } else if type == H265NAL.vps {
-                store(nal, in: &vps)
+                if Self.store(nal, in: &vps) { parameterSetsVersion += 1 }
             } else if type == H265NAL.sps {
-                store(nal, in: &sps)
+                if Self.store(nal, in: &sps) { parameterSetsVersion += 1 }
             } else if type == H265NAL.pps {
-                store(nal, in: &pps)
+                if Self.store(nal, in: &pps) { parameterSetsVersion += 1 }
             }
         } else {
             let type = H264NAL.type(nal)
@@ -155,19 +136,19 @@ struct VideoAccessUnitAssembler {
                 if type == H264NAL.idrSlice { hasIDR = true }
             } else if type == H264NAL.sps {
                 hasSPS = true
-                store(nal, in: &sps)
+                if Self.store(nal, in: &sps) { parameterSetsVersion += 1 }
             } else if type == H264NAL.pps {
                 hasPPS = true
-                store(nal, in: &pps)
+                if Self.store(nal, in: &pps) { parameterSetsVersion += 1 }
             }
         }
     }
 
-    private mutating func store(_ nal: ArraySlice<UInt8>, in set: inout [UInt8]) {
-        if !set.elementsEqual(nal) {
-            set = Array(nal)
-            parameterSetsVersion += 1
-        }
+    /// True when `nal` differs from the held set and replaced it.
+    private static func store(_ nal: ArraySlice<UInt8>, in set: inout [UInt8]) -> Bool {
+        guard !set.elementsEqual(nal) else { return false }
+        set = Array(nal)
+        return true
     }
 
     /// Emits the access unit under construction, or drops it.
