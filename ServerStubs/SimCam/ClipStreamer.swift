@@ -1,3 +1,4 @@
+import CamMedia
 import NIOCore
 
 /// Per-client playback state: walks the clip forever, one access unit per
@@ -16,7 +17,7 @@ struct ClipStreamer {
     let clip: H264Clip
     let rtpChannel: UInt8
     let rtcpChannel: UInt8
-    private(set) var packetizer: RTPPacketizer
+    private(set) var packetizer: H264Packetizer
     let timestampBase: UInt32
     private let frameRate: (num: UInt64, den: UInt64)
 
@@ -35,13 +36,13 @@ struct ClipStreamer {
         self.clip = clip
         self.rtpChannel = rtpChannel
         self.rtcpChannel = rtcpChannel
-        self.packetizer = RTPPacketizer(ssrc: ssrc, initialSequenceNumber: initialSequenceNumber)
+        self.packetizer = H264Packetizer(ssrc: ssrc, initialSequenceNumber: initialSequenceNumber)
         self.timestampBase = timestampBase
         self.frameRate = clip.frameRate
     }
 
-    var ssrc: UInt32 { packetizer.ssrc }
-    var nextSequenceNumber: UInt16 { packetizer.sequenceNumber }
+    var ssrc: UInt32 { packetizer.writer.ssrc }
+    var nextSequenceNumber: UInt16 { packetizer.writer.sequenceNumber }
     var nextTimestamp: UInt32 { timestamp(forFrame: frameIndex) }
 
     /// Nanoseconds from the first frame to frame `n`; exact for non-integer
@@ -79,7 +80,9 @@ struct ClipStreamer {
                 // recovering clients need nothing from SDP.
                 nals.insert(contentsOf: clip.spsList + clip.ppsList, at: 0)
             }
-            packetizer.appendAccessUnit(nals, timestamp: ts, channel: rtpChannel, to: &out)
+            var packets: [[UInt8]] = []
+            packetizer.packetize(nalUnits: nals.map { $0[...] }, timestamp: ts, into: &packets)
+            for packet in packets { appendInterleaved(packet, channel: rtpChannel, to: &out) }
             framesSent += 1
         }
         if outcome == .stalled || outcome == .skipping {
@@ -108,13 +111,25 @@ struct ClipStreamer {
         }
     }
 
+    /// RTCP sender report + SDES CNAME (RFC 3550 §6.4.1, §6.5). Clients use the
+    /// SR to map RTP time to wall-clock time; RFC 3550 requires the CNAME in every
+    /// compound packet.
     func appendSenderReport(ntpTime: (seconds: UInt32, fraction: UInt32), lastTimestamp: UInt32, cname: String, to out: inout ByteBuffer) {
-        appendRTCPSenderReport(
-            ssrc: packetizer.ssrc, ntpTime: ntpTime, rtpTimestamp: lastTimestamp,
-            packetCount: packetizer.packetCount, octetCount: packetizer.octetCount,
-            cname: cname, channel: rtcpChannel, to: &out)
+        var rtcp: [UInt8] = []
+        let ntp = UInt64(ntpTime.seconds) << 32 | UInt64(ntpTime.fraction)
+        RTCPWriter.appendSenderReport(packetizer.writer.senderReport(ntpTime: ntp, rtpTimestamp: lastTimestamp), to: &rtcp)
+        RTCPWriter.appendSourceDescription(ssrc: packetizer.writer.ssrc, cname: Array(cname.utf8), to: &rtcp)
+        appendInterleaved(rtcp, channel: rtcpChannel, to: &out)
     }
 
     /// Timestamp of the frame most recently passed to `tick`.
     var lastTimestamp: UInt32 { timestamp(forFrame: frameIndex &- 1) }
+}
+
+/// RTSP interleaved framing (RFC 2326 §10.12): '$', channel, 16-bit length, packet.
+private func appendInterleaved(_ packet: [UInt8], channel: UInt8, to out: inout ByteBuffer) {
+    out.writeInteger(UInt8(ascii: "$"))
+    out.writeInteger(channel)
+    out.writeInteger(UInt16(packet.count))
+    out.writeBytes(packet)
 }
