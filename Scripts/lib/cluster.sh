@@ -83,10 +83,13 @@ cluster_start_servers() {
     api_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     cluster_spawn streampoint "$bin/camagent-streampoint" --id sp1 --listen "$listen:0" --admin 127.0.0.1:0 \
         --ticket-key-file "$CLUSTER_WORK/ticket.key" "${tls_args[@]}" \
-        --endpoint-api "http://127.0.0.1:$api_port" --endpoint-token-file "$CLUSTER_WORK/sp1.token"
+        --endpoint-api "http://127.0.0.1:$api_port" --endpoint-token-file "$CLUSTER_WORK/sp1.token" \
+        --rtsp 127.0.0.1:0 --web 127.0.0.1:0
     SP=$(cluster_wait_line streampoint "streampoint: agents listening on ")
     if [[ -n "${CLUSTER_PLAIN:-}" ]]; then sp_address=$SP; else sp_address="tls://localhost:${SP##*:}"; fi
     SP_ADMIN=$(cluster_wait_line streampoint "streampoint: admin listening on ")
+    SP_RTSP=$(cluster_wait_line streampoint "streampoint: rtsp listening on ")
+    SP_WEB=$(cluster_wait_line streampoint "streampoint: web listening on ")
     cluster_spawn endpoint "$bin/camagent-endpoint" serve --listen 127.0.0.1:0 --admin "127.0.0.1:$api_port" \
         --registry "$CLUSTER_WORK/registry.sqlite" --ticket-key-file "$CLUSTER_WORK/ticket.key" --streampoint "sp1=$sp_address" \
         "${tls_args[@]}"

@@ -120,6 +120,15 @@ struct StreampointCommand: ParsableCommand {
     @Option(help: ArgumentHelp("File with the bearer token for the streampoint channel (role streampoint).", valueName: "file"))
     var endpointTokenFile: String?
 
+    @Option(help: ArgumentHelp("Address of the RTSP server that re-serves each camera's single pull: rtsp://HOST:PORT/<agent-id>/<target>?token=T (port 0 = pick a free port).", valueName: "host:port"))
+    var rtsp: String?
+
+    @Option(help: ArgumentHelp("Address of the viewers' web port: the player page /play/<agent-id>/<target>?token=T and the fMP4 WebSocket /live/<agent-id>/<target>.", valueName: "host:port"))
+    var web: String?
+
+    @Option(help: ArgumentHelp("Seconds a camera's pull stays open after its last viewer leaves.", valueName: "seconds"))
+    var pullLinger: Double = 20
+
     func validate() throws {
         guard !id.isEmpty else { throw ValidationError("--id must not be empty") }
         guard HostPort(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, got \(listen)") }
@@ -134,6 +143,12 @@ struct StreampointCommand: ParsableCommand {
         }
         guard endpointAPI.isEmpty == (endpointTokenFile == nil) else {
             throw ValidationError("--endpoint-api and --endpoint-token-file go together")
+        }
+        if let rtsp, HostPort(rtsp) == nil { throw ValidationError("--rtsp must be HOST:PORT, got \(rtsp)") }
+        if let web, HostPort(web) == nil { throw ValidationError("--web must be HOST:PORT, got \(web)") }
+        guard pullLinger >= 0, pullLinger <= 3600 else { throw ValidationError("--pull-linger must be 0...3600 seconds") }
+        if (rtsp != nil || web != nil) && endpointAPI.isEmpty {
+            throw ValidationError("--rtsp and --web need the streampoint channel (--endpoint-api and --endpoint-token-file): viewer tokens are checked with the keys it brings")
         }
     }
 
@@ -164,10 +179,11 @@ struct StreampointCommand: ParsableCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
         let loop = group.next()
-        let config = StreampointConfig(
+        var config = StreampointConfig(
             streampointID: id, ticketKey: key, viewerBind: viewerBind, publicHost: publicHost ?? viewerBind,
             viewerPortBase: viewerPortBase, heartbeat: link.heartbeatInterval,
             peerTimeout: link.peerTimeoutInterval, maxTunnels: maxTunnels)
+        config.mediaLinger = pullLinger
         let registry = StreampointRegistry(config: config, eventLoop: loop)
 
         let agents: Channel
@@ -194,6 +210,12 @@ struct StreampointCommand: ParsableCommand {
             + ", URLs name \(config.publicHost), at most \(maxTunnels) tunnels")
 
         let channelTask = startEndpointChannel(token: channelToken, registry: registry)
+        let mediaChannels: [Channel]
+        do {
+            mediaChannels = try bindMediaOutputs(group: group, registry: registry)
+        } catch let failure as ValidationFailure {
+            throw failure
+        }
 
         // SIGINT/SIGTERM (swift-service-lifecycle): close the listeners and exit cleanly.
         try? runUntilSignalled([
@@ -202,10 +224,37 @@ struct StreampointCommand: ParsableCommand {
                 agents.close(promise: nil)
             },
             ListenerService(channel: adminChannel) { adminChannel.close(promise: nil) },
-        ], component: "streampoint")
+        ] + mediaChannels.map { channel in ListenerService(channel: channel) { channel.close(promise: nil) } },
+        component: "streampoint")
         agents.close(promise: nil)
         adminChannel.close(promise: nil)
+        for channel in mediaChannels { channel.close(promise: nil) }
         channelTask?.cancel()
+    }
+
+    /// The RTSP server and the web port, each optional; both serve from the single pull per camera target.
+    private func bindMediaOutputs(group: EventLoopGroup, registry: StreampointRegistry) throws -> [Channel] {
+        var channels: [Channel] = []
+        let outputs = MediaOutputs(registry: registry)
+        if let rtsp, let address = HostPort(rtsp) {
+            do {
+                let channel = try outputs.bindRTSP(host: address.host, port: address.port).wait()
+                announceListening("streampoint", "rtsp", channel)
+                channels.append(channel)
+            } catch {
+                throw ValidationFailure("cannot listen for RTSP viewers on \(address): \(error)")
+            }
+        }
+        if let web, let address = HostPort(web) {
+            do {
+                let channel = try outputs.bindWeb(host: address.host, port: address.port).wait()
+                announceListening("streampoint", "web", channel)
+                channels.append(channel)
+            } catch {
+                throw ValidationFailure("cannot listen for web viewers on \(address): \(error)")
+            }
+        }
+        return channels
     }
 
     private func startEndpointChannel(token: String?, registry: StreampointRegistry) -> Task<Void, Never>? {

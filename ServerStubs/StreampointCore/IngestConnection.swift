@@ -66,3 +66,11 @@ extension StreampointRegistry {
         return tunnelSide.and(pullSide).map { $0.1 }
     }
 }
+
+extension StreampointRegistry {
+    /// Why `token` does not admit a viewer of `target` of `agentID`, or nil when it does.
+    func viewerTokenRefusal(_ token: String?, agentID: String, target: String) -> String? {
+        guard let token, !token.isEmpty else { return "a viewer token is required (?token=… or Authorization: Bearer …)" }
+        return "viewer tokens cannot be checked yet"
+    }
+}

@@ -12,6 +12,8 @@ public struct StreampointConfig {
     public var bindTimeout: TimeAmount = .seconds(10)
     /// Consecutive ports found busy (by other processes) before a target is given up.
     public var maxPortAttempts = 1024
+    /// Seconds a media pull outlives its last viewer (MediaMTX's sourceOnDemand).
+    public var mediaLinger: Double = 20
 
     public init(streampointID: String, ticketKey: [UInt8], viewerBind: String, publicHost: String, viewerPortBase: Int,
                 heartbeat: TimeAmount, peerTimeout: TimeAmount, maxTunnels: Int) {

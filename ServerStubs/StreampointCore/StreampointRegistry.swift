@@ -20,11 +20,19 @@ public final class StreampointRegistry {
     private var bytesToViewersOfClosedTunnels: UInt64 = 0
     private var bytesFromViewersOfClosedTunnels: UInt64 = 0
     let startedAt = Date()
+    /// One media pull per camera target, shared by every RTSP and browser viewer.
+    public private(set) lazy var media = MediaStreamTable(registry: self, linger: config.mediaLinger)
 
     public init(config: StreampointConfig, eventLoop: EventLoop) {
         self.config = config
         self.eventLoop = eventLoop
         self.ports = ViewerPortAllocator(base: config.viewerPortBase)
+    }
+
+    /// The target `name` of a registered, announced agent.
+    func announcedTarget(agentID: String, name: String) -> TunnelTarget? {
+        guard let session = sessions[agentID], session.isActive, session.isAnnounced else { return nil }
+        return session.targets.first { $0.target.name == name }?.target
     }
 
     // MARK: agents
@@ -105,6 +113,7 @@ public final class StreampointRegistry {
         for tunnel in pending {
             tunnel.abortPending(reason: "agent \(session.agentID) left (\(reason))", failure: .agentLeft)
         }
+        media.agentGone(session.agentID, reason: reason)
         ServerLog.info("streampoint", "agent \(session.agentID) from \(session.remoteAddress) deregistered: \(reason); closed \(listeners) viewer listener(s) and \(pending.count) pending tunnel(s)")
     }
 

@@ -19,12 +19,12 @@ public enum MediaHTTPServer {
         public var admit: @Sendable (ViewerRoute) -> ViewerAdmissionResult
         /// The player page for an admitted /play route.
         public var playerPage: @Sendable (ViewerRoute) -> String
-        /// The handler that serves an admitted /live WebSocket.
-        public var liveHandler: @Sendable (ViewerRoute, Channel) -> ChannelHandler
+        /// The handler that serves an admitted /live WebSocket; nil when the stream went away meanwhile.
+        public var liveHandler: @Sendable (ViewerRoute, Channel) -> ChannelHandler?
 
         public init(admit: @escaping @Sendable (ViewerRoute) -> ViewerAdmissionResult,
                     playerPage: @escaping @Sendable (ViewerRoute) -> String,
-                    liveHandler: @escaping @Sendable (ViewerRoute, Channel) -> ChannelHandler) {
+                    liveHandler: @escaping @Sendable (ViewerRoute, Channel) -> ChannelHandler?) {
             self.admit = admit
             self.playerPage = playerPage
             self.liveHandler = liveHandler
@@ -52,8 +52,9 @@ public enum MediaHTTPServer {
                         guard case .success(let route) = ViewerRoute.http(head.uri, authorization: head.headers.first(name: "authorization")) else {
                             return channel.close()
                         }
+                        guard let handler = hooks.liveHandler(route, channel) else { return channel.close() }
                         return channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(hooks.liveHandler(route, channel))
+                            try channel.pipeline.syncOperations.addHandler(handler)
                         }
                     })
                 let http = MediaHTTPHandler(hooks: hooks)

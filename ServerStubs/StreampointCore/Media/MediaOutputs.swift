@@ -1,0 +1,54 @@
+import CamNIO
+import MediaCore
+import NIOCore
+import NIOPosix
+
+/// The viewer-facing servers of the media pipeline: RTSP and the web port
+/// (player page and fMP4 WebSocket). Both run on the registry's event loop,
+/// check the viewer token, and serve from the one pull per camera target.
+public final class MediaOutputs {
+    private let registry: StreampointRegistry
+
+    public init(registry: StreampointRegistry) {
+        self.registry = registry
+    }
+
+    /// A viewer's way in: a valid token for this agent and target, and a
+    /// registered agent that announced the target.
+    func admit(_ route: ViewerRoute) -> ViewerAdmissionResult {
+        registry.eventLoop.assertInEventLoop()
+        if let refusal = registry.viewerTokenRefusal(route.token, agentID: route.agentID, target: route.target) {
+            return .refuse(refusal)
+        }
+        guard registry.announcedTarget(agentID: route.agentID, name: route.target) != nil else {
+            return .notFound("agent \(route.agentID) has no target \(route.target) on this streampoint (is the camera online?)")
+        }
+        return .admit
+    }
+
+    public func bindRTSP(host: String, port: Int) -> EventLoopFuture<Channel> {
+        let table = registry.media
+        ServerLog.info("streampoint", "RTSP viewers: rtsp://\(host):\(port)/<agent-id>/<target>?token=T (TCP interleaved only)")
+        return ServerBootstrap(group: registry.eventLoop)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RTSPViewerHandler(table: table, admit: { [self] in admit($0) }))
+                }
+            }
+            .bind(host: host, port: port)
+    }
+
+    public func bindWeb(host: String, port: Int) -> EventLoopFuture<Channel> {
+        let registry = self.registry
+        let hooks = MediaHTTPServer.Hooks(
+            admit: { [self] route in admit(route) },
+            playerPage: { _ in PlayerPage.html },
+            liveHandler: { route, _ in
+                registry.media.stream(agentID: route.agentID, target: route.target).map(LiveViewerHandler.init(stream:))
+            })
+        return MediaHTTPServer.bind(host: host, port: port, group: registry.eventLoop, hooks: hooks)
+    }
+}
