@@ -1,0 +1,53 @@
+import Foundation
+
+/// A cluster whose streampoint serves media (--rtsp, --web) and holds the
+/// streampoint channel to the real endpoint, which brings the viewer-token keys.
+extension Cluster {
+    struct MediaPorts {
+        var rtsp: Int
+        var web: Int
+    }
+
+    /// After `startServers()`: restarts the streampoint on its agent port with the
+    /// channel to the endpoint's API and both media outputs, and waits until the
+    /// viewer keys have arrived.
+    func startMediaStreampoint(extraArguments: [String] = []) throws -> MediaPorts {
+        try addToken(name: "sp1-channel", role: "streampoint")
+            .write(toFile: path("sp.token"), atomically: true, encoding: .utf8)
+        streampoint.stop()
+        streampoint = try spawn("streampoint-media", Binaries.host("camagent-streampoint"), [
+            "--id", "sp1", "--listen", "127.0.0.1:\(streampointPort)", "--admin", "127.0.0.1:0",
+            "--ticket-key-file", path("ticket.key"),
+            "--endpoint-api", "http://127.0.0.1:\(endpointAdminPort)", "--endpoint-token-file", path("sp.token"),
+            "--rtsp", "127.0.0.1:0", "--web", "127.0.0.1:0",
+        ] + extraArguments)
+        _ = try streampoint.waitForLine(startingWith: "streampoint: agents listening on ")
+        let rtsp = try port(fromAnnouncement: streampoint.waitForLine(startingWith: "streampoint: rtsp listening on "))
+        let web = try port(fromAnnouncement: streampoint.waitForLine(startingWith: "streampoint: web listening on "))
+        let deadline = Date().addingTimeInterval(15)
+        while !streampoint.stderr.contains("viewer-token keys from the endpoint"), Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        guard streampoint.stderr.contains("viewer-token keys from the endpoint") else {
+            throw ClusterError("the streampoint never received the viewer-token keys\n\(allLogs)")
+        }
+        return MediaPorts(rtsp: rtsp, web: web)
+    }
+
+    /// A viewer token from the endpoint's API, as an operator's portal would get one.
+    func viewerToken(agent: String? = nil, target: String = "rtsp", ttlSeconds: Int = 600) throws -> String {
+        let answer = try apiRequest(port: endpointAdminPort, "POST", "/api/agents/\(agent ?? agentID)/viewer-token",
+                                    headers: ["Authorization: Bearer \(adminToken)"],
+                                    body: #"{"target":"\#(target)","ttl_seconds":\#(ttlSeconds)}"#)
+        guard answer.code == 200,
+              let object = try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any],
+              let token = object["token"] as? String
+        else { throw ClusterError("viewer-token request failed: \(answer)") }
+        return token
+    }
+
+    /// How many tunnels the agent has opened to `target` (its log line per TUNNEL_OPEN it served).
+    func tunnelsOpened(toPort port: Int) -> Int {
+        (agent?.stderr ?? "").components(separatedBy: ": open to 127.0.0.1:\(port)").count - 1
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+import Testing
+
+/// Issue 11 end to end: real simcam, agent, endpoint and streampoint processes;
+/// real ffprobe as RTSP viewers; viewer tokens issued by the endpoint's API.
+extension EndToEnd {
+@Suite struct MediaStreamingTests {
+    /// Reads `reply` as text for messages.
+    private func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+
+    /// The status code of one RTSP DESCRIBE of `uri` on a fresh connection.
+    private func describeStatus(port: Int, uri: String, extraHeaders: String = "") throws -> Int {
+        let client = try RawClient(port: port)
+        client.send("DESCRIBE \(uri) RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\n\(extraHeaders)\r\n")
+        let reply = text(client.read(atLeast: 12))
+        guard reply.hasPrefix("RTSP/1.0 "), let code = Int(reply.dropFirst(9).prefix(3)) else {
+            throw ClusterError("no RTSP status for DESCRIBE \(uri): \(reply)")
+        }
+        return code
+    }
+
+    private func httpStatus(_ url: String, headers: [String] = []) throws -> Int {
+        let curl = try #require(which("curl"))
+        var arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10"]
+        for header in headers { arguments += ["-H", header] }
+        let (_, out, _) = try run(curl, arguments + [url])
+        return Int(out) ?? -1
+    }
+
+    @Test func tenRTSPViewersShareOneTunnelAndEachDecodesVideo() throws {
+        let cluster = try Cluster()
+        defer { cluster.stop(); cluster.removeDirectory() }
+        try cluster.startServers()
+        let ports = try cluster.startMediaStreampoint()
+        try cluster.startAgent()
+        _ = try cluster.viewerURL(target: "rtsp")
+        let token = try cluster.viewerToken()
+        let url = "rtsp://127.0.0.1:\(ports.rtsp)/\(cluster.agentID)/rtsp?token=\(token)"
+
+        let viewers = 10
+        var results = [Result<Int, Error>](repeating: .success(0), count: viewers)
+        let lock = NSLock()
+        DispatchQueue.concurrentPerform(iterations: viewers) { index in
+            let result = Result { try countFrames(url, seconds: 4) }
+            lock.lock()
+            results[index] = result
+            lock.unlock()
+        }
+        for (index, result) in results.enumerated() {
+            switch result {
+            case .success(let frames): #expect(frames >= 50, "viewer \(index): only \(frames) frames\n\(cluster.allLogs)")
+            case .failure(let error): Issue.record("viewer \(index): \(error)\n\(cluster.allLogs)")
+            }
+        }
+        #expect(cluster.tunnelsOpened(toPort: cluster.rtspPort) == 1, "one pull for every viewer\n\(cluster.agent?.stderr ?? "")")
+        #expect(!cluster.allLogs.contains(token), "viewer tokens must never be logged")
+    }
+
+    @Test func everyViewerURLRefusesMissingForgedExpiredAndOtherCameraTokens() throws {
+        let cluster = try Cluster()
+        defer { cluster.stop(); cluster.removeDirectory() }
+        try cluster.startServers()
+        let (enrolled, _, enrollError) = try run(Binaries.host("camagent-endpoint"), [
+            "enroll", "--registry", cluster.registry, "--id", "cam-other", "--key-file", cluster.path("device.key"),
+        ])
+        #expect(enrolled == 0, "\(enrollError)")
+        let ports = try cluster.startMediaStreampoint()
+        try cluster.startAgent()
+        _ = try cluster.viewerURL(target: "rtsp")
+
+        let good = try cluster.viewerToken()
+        let otherCamera = try cluster.viewerToken(agent: "cam-other")
+        let otherTarget = try cluster.viewerToken(target: "http")
+        let expiring = try cluster.viewerToken(ttlSeconds: 1)
+        var forged = Array(good)
+        forged[forged.count - 3] = forged[forged.count - 3] == "A" ? "B" : "A"
+        Thread.sleep(forTimeInterval: 2.2)
+
+        let agent = cluster.agentID
+        let refused: [(String, String?)] = [
+            ("missing", nil), ("forged", String(forged)), ("expired", expiring),
+            ("other camera", otherCamera), ("other target", otherTarget), ("garbage", "not-a-token"),
+        ]
+        for (name, token) in refused {
+            let query = token.map { "?token=\($0)" } ?? ""
+            #expect(try describeStatus(port: ports.rtsp, uri: "rtsp://127.0.0.1:\(ports.rtsp)/\(agent)/rtsp\(query)") == 401, "RTSP, \(name) token")
+            #expect(try httpStatus("http://127.0.0.1:\(ports.web)/play/\(agent)/rtsp\(query)") == 401, "player, \(name) token")
+            #expect(try httpStatus("http://127.0.0.1:\(ports.web)/live/\(agent)/rtsp\(query)", headers: [
+                "Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            ]) == 401, "WebSocket, \(name) token")
+        }
+        // The header form works as well as the query.
+        #expect(try httpStatus("http://127.0.0.1:\(ports.web)/play/\(agent)/rtsp", headers: ["Authorization: Bearer \(good)"]) == 200)
+        #expect(try httpStatus("http://127.0.0.1:\(ports.web)/play/\(agent)/rtsp?token=\(good)") == 200)
+        #expect(try httpStatus("http://127.0.0.1:\(ports.web)/live/\(agent)/rtsp?token=\(good)", headers: [
+            "Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        ]) == 101)
+        #expect(try describeStatus(port: ports.rtsp, uri: "rtsp://127.0.0.1:\(ports.rtsp)/\(agent)/rtsp?token=\(good)") == 200)
+        for token in [good, otherCamera, otherTarget, expiring] {
+            #expect(!cluster.allLogs.contains(token), "viewer tokens must never be logged")
+        }
+    }
+
+    @Test func aUDPSetupIsAnswered461SoPlayersFallBackToTCPAtOnce() throws {
+        let cluster = try Cluster()
+        defer { cluster.stop(); cluster.removeDirectory() }
+        try cluster.startServers()
+        let ports = try cluster.startMediaStreampoint()
+        try cluster.startAgent()
+        _ = try cluster.viewerURL(target: "rtsp")
+        let token = try cluster.viewerToken()
+        let base = "rtsp://127.0.0.1:\(ports.rtsp)/\(cluster.agentID)/rtsp"
+        let client = try RawClient(port: ports.rtsp)
+        client.send("DESCRIBE \(base)?token=\(token) RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+        let described = text(client.read(atLeast: 200))
+        #expect(described.hasPrefix("RTSP/1.0 200"), "\(described)")
+        client.send("SETUP \(base)/trackID=0 RTSP/1.0\r\nCSeq: 2\r\nTransport: RTP/AVP;unicast;client_port=5000-5001\r\n\r\n")
+        let refused = text(client.read(atLeast: 12))
+        #expect(refused.hasPrefix("RTSP/1.0 461"), "\(refused)")
+        // ffprobe's default order (UDP first) must still end up playing, over TCP.
+        let ffprobe = try #require(which("ffprobe"))
+        let (status, out, err) = try run(ffprobe, [
+            "-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries", "stream=nb_read_frames",
+            "-of", "csv=p=0", "-read_intervals", "%+3", "\(base)?token=\(token)",
+        ], timeout: 60)
+        #expect(status == 0 && (Int(out.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= 25, "\(out) \(err)")
+    }
+
+    @Test func thePullStopsTwentySecondsAfterTheLastViewerLeaves() throws {
+        let cluster = try Cluster()
+        defer { cluster.stop(); cluster.removeDirectory() }
+        try cluster.startServers()
+        let ports = try cluster.startMediaStreampoint()
+        try cluster.startAgent()
+        _ = try cluster.viewerURL(target: "rtsp")
+        let token = try cluster.viewerToken()
+        let frames = try countFrames("rtsp://127.0.0.1:\(ports.rtsp)/\(cluster.agentID)/rtsp?token=\(token)", seconds: 2)
+        #expect(frames >= 25)
+        let left = Date()
+        while !cluster.streampoint.stderr.contains("pull stopped"), Date().timeIntervalSince(left) < 40 {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        let elapsed = Date().timeIntervalSince(left)
+        #expect(cluster.streampoint.stderr.contains("pull stopped"), "\(cluster.streampoint.stderr)")
+        #expect(elapsed >= 18 && elapsed <= 25, "the pull stopped \(elapsed) s after the last viewer")
+        let closed = (0..<100).contains { _ in
+            if cluster.agent?.stderr.contains("tunnel 1: closed") == true { return true }
+            Thread.sleep(forTimeInterval: 0.1)
+            return false
+        }
+        #expect(closed, "the agent's tunnel must close with the pull\n\(cluster.agent?.stderr ?? "")")
+    }
+}
+}
