@@ -292,7 +292,7 @@ extension EndToEnd {
         let pid = cluster.endpoint.process.processIdentifier
         // Warm up the endpoint's allocations with a few attempts, then measure.
         for _ in 0..<20 { _ = try badLogin(port: cluster.endpointPort, from: "127.0.0.3", agentID: "cam-warmup") }
-        let rssBefore = try activationTestRSSKiB(pid)
+        let rssBefore = try residentSetKiB(pid)
         var codes: [ErrorCode: Int] = [:]
         let started = Date()
         for i in 0..<1000 {
@@ -300,7 +300,7 @@ extension EndToEnd {
             codes[try badLogin(port: cluster.endpointPort, from: "127.0.0.2", agentID: id), default: 0] += 1
         }
         let elapsed = Date().timeIntervalSince(started)
-        let rssAfter = try activationTestRSSKiB(pid)
+        let rssAfter = try residentSetKiB(pid)
         // 30 failures, then refusals for 15 s; a slow run sees one more round per 15 s.
         let allowed = 30 * (1 + Int(elapsed / 15))
         #expect(codes[.authenticationFailed, default: 0] <= allowed, "\(codes) in \(elapsed) s")
@@ -368,12 +368,3 @@ private func badLogin(port: Int, from source: String, agentID: String) throws ->
     throw ClusterError("no ERROR from the endpoint")
 }
 
-/// VmRSS of a process in KiB.
-private func activationTestRSSKiB(_ pid: Int32) throws -> Int {
-    let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-    guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-          let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) else {
-        throw ClusterError("no VmRSS for \(pid)")
-    }
-    return kib
-}

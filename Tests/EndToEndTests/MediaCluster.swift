@@ -51,3 +51,13 @@ extension Cluster {
         (agent?.stderr ?? "").components(separatedBy: ": open to 127.0.0.1:\(port)").count - 1
     }
 }
+
+/// The realistic camera streams (Scripts/make-simcam-media --realistic), made
+/// once into the build's cache and reused: generated media is never committed.
+func realisticMedia() throws -> URL {
+    let directory = Binaries.repository.appendingPathComponent(".build/simcam-media")
+    let script = Binaries.repository.appendingPathComponent("Scripts/make-simcam-media").path
+    let (status, out, err) = try run("/bin/bash", [script, "--realistic", directory.path], timeout: 900)
+    guard status == 0 else { throw ClusterError("make-simcam-media --realistic failed (\(status)): \(out) \(err)") }
+    return directory
+}

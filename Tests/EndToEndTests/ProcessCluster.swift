@@ -230,11 +230,12 @@ final class Cluster {
     /// `endpointPort` fixes the endpoint's agent port (0: any free one).
     /// `endpointArguments` go to `camagent-endpoint serve` as they are (e.g. `--heartbeat 1`).
     /// `streampointHost` is the name the endpoint gives agents for the (plain) streampoint, e.g. one only a test's DNS knows.
+    /// `simcamArguments` go to camagent-simcam, e.g. `--clip` with a realistic stream (`realisticMedia()`).
     func startServers(streampointID: String = "sp1", tls: Bool = false, serverCert: String = "server",
                       streampointCert: String? = nil, streampointOverride: String? = nil,
                       secondStreampointID: String? = nil, endpointPort fixedEndpointPort: Int = 0,
                       endpointArguments: [String] = [], streampointArguments: [String] = [],
-                      streampointHost: String = "127.0.0.1") throws {
+                      streampointHost: String = "127.0.0.1", simcamArguments: [String] = []) throws {
         try deviceKey.write(toFile: path("device.key"), atomically: true, encoding: .utf8)
         try ticketKey.write(toFile: path("ticket.key"), atomically: true, encoding: .utf8)
         serversUseTLS = tls
@@ -247,7 +248,7 @@ final class Cluster {
             streampointTLS = ["--tls-cert", pkiPath("\(spCert).pem"), "--tls-key", pkiPath("\(spCert).key")]
         }
 
-        simcam = try spawn("simcam", Binaries.host("camagent-simcam"), ["--rtsp-port", "0", "--http-port", "0"])
+        simcam = try spawn("simcam", Binaries.host("camagent-simcam"), ["--rtsp-port", "0", "--http-port", "0"] + simcamArguments)
         rtspPort = try port(fromAnnouncement: simcam.waitForLine(startingWith: "simcam: rtsp listening on "))
         httpPort = try port(fromAnnouncement: simcam.waitForLine(startingWith: "simcam: http listening on "))
 
@@ -358,4 +359,14 @@ final class Cluster {
 func registryFileText(_ path: String) -> String {
     [path, path + "-wal"].compactMap { FileManager.default.contents(atPath: $0) }
         .map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n")
+}
+
+/// VmRSS of a process in KiB.
+func residentSetKiB(_ pid: Int32) throws -> Int {
+    let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+    guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+          let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) else {
+        throw ClusterError("no VmRSS for \(pid)")
+    }
+    return kib
 }
