@@ -169,14 +169,3 @@ import Testing
         #expect(fanout.queue(for: b)?.queuedFrames == 2 && fanout.queue(for: c)?.queuedFrames == 2)
     }
 }
-
-extension ViewerItem: @retroactive Equatable {
-    public static func == (lhs: ViewerItem, rhs: ViewerItem) -> Bool {
-        switch (lhs, rhs) {
-        case let (.tracks(a, x), .tracks(b, y)): return a == b && x == y
-        case (.discontinuity, .discontinuity): return true
-        case let (.frame(a), .frame(b)): return a.track == b.track && a.timestamp == b.timestamp && a.payload == b.payload
-        default: return false
-        }
-    }
-}
