@@ -305,7 +305,8 @@ public struct IngestStateMachine {
         case .descriptionParsed(let id, let description):
             guard case .connected(var connection) = state, connection.id == id,
                   connection.step == .awaitingDescription else { return [] }
-            guard let description, !description.tracks.isEmpty,
+            // Two interleaved channels per track must fit the one-byte channel number.
+            guard let description, !description.tracks.isEmpty, description.tracks.count <= 127,
                   description.trackControls.count == description.tracks.count else {
                 return fail("\(id): the camera's session description has no usable track", now: now)
             }
