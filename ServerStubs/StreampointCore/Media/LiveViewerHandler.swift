@@ -17,6 +17,7 @@ final class LiveViewerHandler: ChannelInboundHandler, MediaViewerOutput {
     private var context: ChannelHandlerContext?
     private var muxer: FMP4Muxer?
     private var leftOut: [Int] = []
+    private var tracks: [TrackDescription] = []
     private var closing = false
     /// Largest batch written before yielding to the event loop.
     private static let writeBatch = 64
@@ -62,6 +63,22 @@ final class LiveViewerHandler: ChannelInboundHandler, MediaViewerOutput {
     private func write(_ item: ViewerItem, context: ChannelHandlerContext) {
         switch item {
         case .tracks(let tracks, _):
+            self.tracks = tracks
+            startMuxer(tracks, context: context)
+        case .discontinuity:
+            // The camera's timestamps restarted: MSE cannot go back in time
+            // within one init, so the player starts over on a fresh one.
+            startMuxer(tracks, context: context)
+        case .frame(let frame):
+            guard var current = muxer, !leftOut.contains(frame.track) else { return }
+            if let segment = try? current.segment(frame) {
+                send(binary: LivePlayerProtocol.mediaSegmentMessage(segment), context: context)
+            }
+            muxer = current
+        }
+    }
+
+    private func startMuxer(_ tracks: [TrackDescription], context: ChannelHandlerContext) {
             do {
                 let made = try FMP4Muxer.forSession(tracks)
                 muxer = made.muxer
@@ -73,15 +90,6 @@ final class LiveViewerHandler: ChannelInboundHandler, MediaViewerOutput {
                 muxer = nil
                 send(text: LivePlayerProtocol.statusMessage("this stream cannot be played in a browser: \(error)"), context: context)
             }
-        case .discontinuity:
-            break  // the next media segment starts at a keyframe; timestamps carry on from tfdt
-        case .frame(let frame):
-            guard var current = muxer, !leftOut.contains(frame.track) else { return }
-            if let segment = try? current.segment(frame) {
-                send(binary: LivePlayerProtocol.mediaSegmentMessage(segment), context: context)
-            }
-            muxer = current
-        }
     }
 
     private func send(text: String, context: ChannelHandlerContext) {

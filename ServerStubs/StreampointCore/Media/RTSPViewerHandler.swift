@@ -37,6 +37,7 @@ final class RTSPViewerHandler: ChannelInboundHandler, MediaViewerOutput {
     private var packetizers: [Int: TrackPacketizer] = [:]
     private let sessionID = String(UInt64.random(in: 1 ... .max), radix: 16)
     private var packets: [[UInt8]] = []
+    private var timestamps = TimestampRebaser()
     private static let describeTimeout: TimeAmount = .seconds(15)
     private static let writeBatch = 64
 
@@ -232,8 +233,10 @@ final class RTSPViewerHandler: ChannelInboundHandler, MediaViewerOutput {
                     context.flush()
                     context.close(promise: nil)
                     return
-                case .tracks, .discontinuity:
+                case .tracks:
                     break
+                case .discontinuity:
+                    timestamps.restart()
                 case .frame(let frame):
                     write(frame, context: context)
                 }
@@ -253,7 +256,9 @@ final class RTSPViewerHandler: ChannelInboundHandler, MediaViewerOutput {
     private func write(_ frame: MediaFrame, context: ChannelHandlerContext) {
         guard let channel = channels[frame.track], var packetizer = packetizers[frame.track] else { return }
         packets.removeAll(keepingCapacity: true)
-        packetizer.packetize(frame, into: &packets)
+        var rebased = frame
+        rebased.timestamp = timestamps.rebase(frame.timestamp, track: frame.track, clockRate: tracks.indices.contains(frame.track) ? tracks[frame.track].clockRate : 90_000)
+        packetizer.packetize(rebased, into: &packets)
         packetizers[frame.track] = packetizer
         var total = 0
         for packet in packets { total += 4 + packet.count }
