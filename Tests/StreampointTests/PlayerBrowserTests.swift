@@ -35,7 +35,7 @@ import Testing
         router.get("/play/:agent/:target") { _, _ -> Response in
             Response(status: .ok,
                      headers: [.contentType: "text/html; charset=utf-8",
-                               HTTPField.Name("Content-Security-Policy")!: PlayerPage.contentSecurityPolicy],
+                               .init("Content-Security-Policy")!: PlayerPage.contentSecurityPolicy],
                      body: .init(byteBuffer: ByteBuffer(string: PlayerPage.html)))
         }
         let (ports, continuation) = AsyncStream<Int>.makeStream()
