@@ -28,6 +28,8 @@ public enum FMP4Error: Error, Equatable, Sendable {
     case invalidClockRate(UInt32)
     /// One segment larger than its 32-bit offsets allow.
     case segmentTooLarge
+    /// A segment needs at least one frame.
+    case noFrames
 }
 
 /// One media segment and whether a player may start (or resume after dropping) at it.
@@ -136,6 +138,7 @@ public struct FMP4Muxer: Sendable {
 
     /// One media segment holding `frames` (in arrival order; tracks may mix).
     public mutating func segment(_ frames: [MediaFrame]) throws(FMP4Error) -> FMP4MediaSegment {
+        guard !frames.isEmpty else { throw .noFrames }
         var runs: [Int: FMP4TrackRun] = [:]
         var order: [Int] = []
         var lastSampleTime: [Int: UInt64] = [:]  // per track: decode time of the run's last sample, whose duration waits for the next frame

@@ -9,8 +9,9 @@
 // and does not retry: reload to try again); reconnects with backoff (0.5 s
 // doubling to 10 s); jumps to the live edge when more than 1.5 s behind, and
 // plays slightly fast beyond 0.8 s; keeps at most ~20 s of buffer behind the
-// playhead; queues at most 40 segments while the SourceBuffer is busy, then drops
-// until the next keyframe segment. The page exposes its state for tests and
+// playhead; queues at most 250 segments or 16 MiB while the SourceBuffer is busy
+// or not yet open (enough for a GOP cache's burst at connect), then drops until
+// the next keyframe segment. The page exposes its state for tests and
 // monitoring in body[data-state] (connecting, streaming, reconnecting,
 // unsupported) and in #codec, #resolution, #latency, #status, #message.
 
@@ -51,7 +52,8 @@ body { display: flex; flex-direction: column; }
 <script>
 "use strict";
 (() => {
-  const MAX_QUEUE = 40;          // segments waiting while the SourceBuffer is busy
+  const MAX_QUEUE = 250;         // segments waiting while the SourceBuffer is busy or not yet open
+  const MAX_QUEUE_BYTES = 16 << 20;
   const MAX_LAG = 1.5;           // seconds behind the live edge before jumping to it
   const CATCH_UP_LAG = 0.8;      // beyond this, play a little fast
   const KEEP_BEHIND = 10;        // seconds of played buffer kept; trimmed at twice that
@@ -73,7 +75,7 @@ body { display: flex; flex-direction: column; }
                   (token ? "?token=" + encodeURIComponent(token) : "");
 
   let socket = null, mediaSource = null, sourceBuffer = null, generation = 0;
-  let queue = [], waitingForKey = true, dropped = 0, stream = null, unsupported = false;
+  let queue = [], queuedBytes = 0, waitingForKey = true, dropped = 0, stream = null, unsupported = false;
   let backoff = 500, reconnectTimer = 0;
 
   function setState(state, status) { document.body.dataset.state = state; statusText.textContent = status; }
@@ -89,7 +91,7 @@ body { display: flex; flex-direction: column; }
 
   function resetMedia() {
     generation += 1;
-    queue = []; waitingForKey = true; sourceBuffer = null;
+    queue = []; queuedBytes = 0; waitingForKey = true; sourceBuffer = null;
     if (mediaSource && mediaSource.readyState === "open") { try { mediaSource.endOfStream(); } catch (e) {} }
     mediaSource = null;
     if (video.src) { URL.revokeObjectURL(video.src); video.removeAttribute("src"); video.load(); }
@@ -115,10 +117,11 @@ body { display: flex; flex-direction: column; }
   }
 
   function enqueue(kind, data) {
-    if (kind === KIND_INIT) { queue.push({ data, isInit: true }); waitingForKey = true; pump(); return; }
-    if (queue.length >= MAX_QUEUE) {
+    if (kind === KIND_INIT) { queue.push({ data, isInit: true }); queuedBytes += data.length; waitingForKey = true; pump(); return; }
+    if (queue.length >= MAX_QUEUE || queuedBytes + data.length > MAX_QUEUE_BYTES) {
       const before = queue.length;
       queue = queue.filter(item => item.isInit);
+      queuedBytes = queue.reduce((sum, item) => sum + item.data.length, 0);
       dropped += before - queue.length;
       waitingForKey = true;
     }
@@ -127,16 +130,18 @@ body { display: flex; flex-direction: column; }
       waitingForKey = false;
     }
     queue.push({ data, isInit: false });
+    queuedBytes += data.length;
     pump();
   }
 
   function pump() {
     if (!sourceBuffer || sourceBuffer.updating || queue.length === 0) return;
     const item = queue.shift();
+    queuedBytes -= item.data.length;
     try {
       sourceBuffer.appendBuffer(item.data);
     } catch (e) {
-      if (e.name === "QuotaExceededError" && trim(1)) { queue.unshift(item); return; }
+      if (e.name === "QuotaExceededError" && trim(1)) { queue.unshift(item); queuedBytes += item.data.length; return; }
       // The buffer cannot take it: start again from a fresh connection.
       setState("reconnecting", "append failed (" + e.name + "), reconnecting");
       if (socket) socket.close();

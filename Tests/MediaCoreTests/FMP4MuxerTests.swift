@@ -181,6 +181,7 @@ import Testing
         var muxer = session
         #expect(leftOut == [0] && muxer.codecs == "avc1.42c00d")
         #expect(throws: FMP4Error.unknownTrack(0)) { try muxer.segment(Self.frame(0, key: true, track: 0)) }
+        #expect(throws: FMP4Error.noFrames) { try muxer.segment([]) }
         #expect(try muxer.segment(Self.frame(0, key: true, track: 1)).isRandomAccessPoint)
     }
 }

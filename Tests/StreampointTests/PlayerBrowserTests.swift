@@ -10,7 +10,9 @@ import Testing
 /// a test-only server that speaks LivePlayerProtocol the way the streampoint's
 /// /live output will: the committed clip, muxed frame by frame, in real time at
 /// 25 fps, looping. The first WebSocket ends after 40 frames, so the page must
-/// reconnect by itself and start over on the new init. A second page is
+/// reconnect by itself and start over on the new init. (Its queue bound and
+/// drop-to-keyframe are not driven here: whether a burst overflows depends on
+/// how fast Chromium drains it.) A second page is
 /// announced H.265, which Chromium on Linux cannot decode through MSE: the page
 /// must say so in words. Without Chromium the test fails, naming the package.
 @Suite(.serialized) struct PlayerBrowserTests {
@@ -112,7 +114,8 @@ import Testing
         #expect(play["state"] as? String == "streaming", "\(play)")
         #expect(play["codec"] as? String == "avc1.42c00d")
         #expect(play["resolution"] as? String == "320\u{D7}240")
-        #expect((play["latency"] as? String ?? "").hasSuffix(" s"), "latency shown: \(play["latency"] ?? "")")
+        let latency = play["latency"] as? String ?? ""
+        #expect(latency.contains(" s"), "latency shown: \(latency)")
         #expect(play["muted"] as? Bool == true && play["paused"] as? Bool == false, "autoplays muted")
         #expect((play["totalVideoFrames"] as? Int ?? 0) >= 50)
         let times = seen["currentTimes"] as? [Double] ?? []
@@ -183,8 +186,8 @@ func runProcess(_ executable: String, _ arguments: [String], timeout: TimeInterv
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
     let outURL = directory.appendingPathComponent("out"), errURL = directory.appendingPathComponent("err")
-    FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
     let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
     defer { try? out.close(); try? err.close() }
     let process = Process()
