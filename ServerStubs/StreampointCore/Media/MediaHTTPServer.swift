@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import MediaCore
 import NIOWebSocket
 
 /// The viewers' HTTP port: the player page at /play/<agent>/<target> and the
@@ -123,7 +124,7 @@ final class MediaHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .player:
             send(context, head, .ok, body: hooks.playerPage(route), contentType: "text/html; charset=utf-8",
                  extra: [("Cache-Control", "no-store"), ("Referrer-Policy", "no-referrer"),
-                         ("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self' ws: wss:; media-src blob:")])
+                         ("Content-Security-Policy", PlayerPage.contentSecurityPolicy)])
         case .live:
             send(context, head, .badRequest, json: "this URL is a WebSocket: connect with a WebSocket client (the player page does)")
         case .rtsp:
