@@ -20,6 +20,9 @@ public final class StreampointRegistry {
     private var bytesToViewersOfClosedTunnels: UInt64 = 0
     private var bytesFromViewersOfClosedTunnels: UInt64 = 0
     let startedAt = Date()
+    /// Checks viewer tokens with the keys from the streampoint channel; thread-safe,
+    /// so viewer outputs on any event loop may call it.
+    public let viewerTokens = ViewerTokenVerifier()
 
     public init(config: StreampointConfig, eventLoop: EventLoop) {
         self.config = config
