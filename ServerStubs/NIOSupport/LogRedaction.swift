@@ -16,7 +16,7 @@ public enum LogRedaction {
         while index < bytes.count {
             if isQueryStart(bytes, index), matchesFolded(bytes, at: index, tokenKey) {
                 // `token=` right after `?`, `&`, `;` or at the start: redact up to the parameter's end.
-                out.append(contentsOf: tokenKey)
+                out.append(contentsOf: bytes[index..<(index + tokenKey.count)])
                 index += tokenKey.count
                 let start = index
                 while index < bytes.count, !isValueEnd(bytes[index]) { index += 1 }

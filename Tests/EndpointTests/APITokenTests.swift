@@ -56,6 +56,8 @@ import Testing
             try session.execute("DROP TABLE api_tokens", [])
             // And the console's tables of migration 3.
             for table in ["console_sessions", "operators", "audit"] { try session.execute("DROP TABLE \(table)", []) }
+            // And the viewer-token keys of migration 4.
+            try session.execute("DROP TABLE viewer_token_keys", [])
             try session.execute("UPDATE registry_meta SET value = 1 WHERE name = 'schema'", [])
         }
         store.close()
@@ -64,6 +66,7 @@ import Testing
         #expect(try reopened.snapshot().registry["cam-1"] != nil)
         try reopened.addAPIToken(APITokenRecord(name: "ops", role: .admin, hash: "ab", createdAt: "t"))
         #expect(try reopened.apiTokens().count == 1)
+        #expect(try reopened.viewerTokenKeys().isEmpty, "migration 4 ran too")
     }
 }
 

@@ -1,4 +1,5 @@
 import CamNIO
+import CamProtocol
 import XCTest
 @testable import StreampointCore
 
