@@ -171,6 +171,8 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "CamProtocol", "EndpointCore", "ServerMetrics",
+                // ViewerTokenTests: the streampoint's channel client and token check, in process.
+                "CamNIO", "StreampointCore",
                 // FakeChannelEndpoint: the endpoint's side of the streampoint channel, in process.
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),

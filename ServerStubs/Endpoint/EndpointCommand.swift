@@ -55,7 +55,7 @@ struct EndpointCommand: ParsableCommand {
               camagent-endpoint operator add --registry registry.sqlite --name alice).
             """,
         subcommands: [Serve.self, Enroll.self, AddUnit.self, ImportUnits.self, Revoke.self, Unrevoke.self, ImportRegistry.self, TokenCommand.self,
-                      OperatorCommand.self],
+                      OperatorCommand.self, ViewerKeyCommand.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -153,6 +153,17 @@ struct Serve: ParsableCommand {
                                                told only after a correct proof), save, and
                                                close its live session
               POST /api/agents/ID/unrevoke     lift the revocation
+              POST /api/agents/ID/viewer-token body {"target":"rtsp","ttl_seconds":3600,
+                                               "label":"…"} (ttl 60-86400, default 3600;
+                                               label optional): a viewer token for that
+                                               camera target, signed offline-checkable
+                                               (docs/PROTOCOL.md §16): {token, agent,
+                                               target, key_id, label, issued_at,
+                                               expires_at, expires_at_unix, streampoint,
+                                               urls:{play, live, rtsp}} (paths after the
+                                               streampoint's viewer base); 404 unknown
+                                               agent, 409 revoked; the token is never
+                                               logged (`viewer-key rotate` changes keys)
             Commands to an online agent; each waits up to 5 s for its answer and
             returns {agent, command, ok, message}: 200 done, 502 the agent refused
             (message: its reason), 504 no answer, 409 agent offline, 404 unknown agent:
@@ -435,6 +446,15 @@ struct Serve: ParsableCommand {
         consoleRoutes.add(to: api.router)
         AuditRoute.add(to: api.router, authenticator: console)
         AdminAPI(state: state, hub: hub).addRoutes(to: api.router)
+        ViewerTokenAPI.add(to: api.router, hub: hub) { agentID in
+            // The registry as it is now (a CLI enrol or revoke included); with it away, the last copy.
+            try await loop.flatSubmit {
+                state.refreshRegistry().recover { _ in }.map { () -> ViewerTokenAPI.Agent? in
+                    guard let agent = state.registry[agentID] else { return nil }
+                    return .init(revoked: state.registry.revocation(ofAgent: agentID) != nil, streampoint: agent.streampoint)
+                }
+            }.get()
+        }
         StreampointChannel.install(on: api, hub: hub, tokens: tokens)
         let adminBound: SocketAddress
         do {

@@ -92,6 +92,30 @@ extension EndpointState {
         }
         closeRevokedSessions()
         publishRevokedSet()
+        loadViewerKeys()
+    }
+
+    /// Reads the viewer-token keys (making the first one on a fresh registry)
+    /// and hands them to the hub: they sign tokens issued here and go down
+    /// every streampoint channel. Runs after every reload, so a rotation made
+    /// by the CLI or another endpoint is picked up within the 1 s watch.
+    func loadViewerKeys() {
+        guard let streampointHub, let store = registryWorker.store as? ViewerKeyStore else { return }
+        let at = isoTimestamp()
+        registryWorker.run(on: eventLoop) { _ in
+            try store.ensureViewerTokenKey(secret: ViewerKeys.newSecret(), at: at)
+        }.whenComplete { result in
+            switch result {
+            case .success(let records):
+                let before = streampointHub.viewerKeys?.first?.id
+                streampointHub.publishViewerKeys(records.map(\.key))
+                if let newest = records.first?.key.id, newest != before {
+                    ServerLog.info(component, "viewer tokens are signed with key \(newest) (\(records.count) key(s) accepted)")
+                }
+            case .failure(let error):
+                self.registryFailed(error)
+            }
+        }
     }
 
     /// Hands the streampoints the full set of revoked agents (agents revoked
@@ -130,6 +154,8 @@ extension EndpointState {
     func startRegistryWatch() {
         eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [weak self] _ in
             _ = self?.refreshRegistry()
+            // The first key read failed (registry away at start): try again until it works.
+            if let self, let hub = streampointHub, hub.viewerKeys == nil, registryGeneration != nil { loadViewerKeys() }
         }
         let renew = TimeAmount.seconds(PresenceRecord.renewSeconds)
         eventLoop.scheduleRepeatedTask(initialDelay: renew, delay: renew) { [weak self] _ in

@@ -2,7 +2,7 @@ import CamNIO
 
 /// The registry's tables, as numbered migrations run at start. A migration is
 /// never edited once released: a change is a new one appended here (API tokens
-/// came as migration 2, the console's operators as 3).
+/// came as migration 2, the console's operators as 3, viewer-token keys as 4).
 enum RegistrySchema {
     /// Statements that SQLite and PostgreSQL both accept as written.
     static let migrations: [[String]] = [
@@ -86,6 +86,19 @@ enum RegistrySchema {
                 result TEXT NOT NULL)
             """,
             "CREATE INDEX audit_at ON audit (at)",
+        ],
+        // 4: the keys viewer tokens are signed with (docs/PROTOCOL.md §16), hex.
+        // Kept as they are, not hashed: the endpoint must hand each to its
+        // streampoints to verify with (an HMAC key has no public half). The
+        // registry already holds what a reader could abuse as badly (agent
+        // verifiers), so it is guarded as a secret store either way.
+        [
+            """
+            CREATE TABLE viewer_token_keys (
+                id BIGINT PRIMARY KEY,
+                secret TEXT NOT NULL,
+                created_at TEXT NOT NULL)
+            """,
         ],
     ]
 

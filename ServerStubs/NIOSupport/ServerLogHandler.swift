@@ -6,7 +6,8 @@ import Logging
 /// stderr, `<UTC time> <level> <component>: <text>`, the shape of the agent's
 /// own log, so one grep works on all of them. The component is the logger's
 /// label. Every message is escaped with LogText.line, so peer-supplied text
-/// can never forge a line; metadata is left out (libraries put request
+/// can never forge a line, and LogRedaction takes out `token=` values and
+/// Authorization headers; metadata is left out (libraries put request
 /// details there).
 public struct ServerLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
@@ -64,7 +65,7 @@ public struct ServerLogHandler: LogHandler {
     private static func write(_ level: String, _ component: String, _ text: String) {
         lock.lock()
         defer { lock.unlock() }
-        let line = "\(formatter.string(from: Date())) \(level) \(component): \(LogText.line(text))\n"
+        let line = "\(formatter.string(from: Date())) \(level) \(component): \(LogText.line(LogRedaction.redact(text)))\n"
         FileHandle.standardError.write(Data(line.utf8))
     }
 }

@@ -11,6 +11,9 @@ public enum StreampointChannelFrame: Equatable, Sendable {
     case load(StreampointLoad)
     /// Endpoint → streampoint: the full current set of revoked agent ids; it replaces the previous one.
     case revoked(Set<String>)
+    /// Endpoint → streampoint: every viewer-token key the streampoint accepts, newest
+    /// (the one the endpoint signs with) first; it replaces the previous set (PROTOCOL §15.2, §16).
+    case viewerKeys([ViewerTokenKey])
     /// A "type" this version does not know: ignored, so either end can add messages first.
     case unknown(type: String)
 
@@ -30,6 +33,15 @@ public enum StreampointChannelFrame: Equatable, Sendable {
         var streampoint: String
     }
     private struct Revoked: Decodable { var agents: [String] }
+    private struct ViewerKeys: Decodable {
+        struct Key: Decodable {
+            var id: UInt32
+            var secret: String
+        }
+        var keys: [Key]
+    }
+    /// More than current + previous, so a rotation policy may keep a few; far fewer than a frame holds.
+    public static let maxViewerKeys = 8
 
     /// Typed decoding refuses what a loose reading would let through: 1.5,
     /// true or "3" where a count belongs, a number where an id belongs.
@@ -58,6 +70,20 @@ public enum StreampointChannelFrame: Equatable, Sendable {
                 throw Malformed("revoked needs \"agents\", an array of strings")
             }
             return .revoked(Set(revoked.agents))
+        case "viewerKeys":
+            guard let wire = try? decoder.decode(ViewerKeys.self, from: data) else {
+                throw Malformed("viewerKeys needs \"keys\", an array of {\"id\": integer, \"secret\": string}")
+            }
+            guard wire.keys.count <= maxViewerKeys else { throw Malformed("viewerKeys: at most \(maxViewerKeys) keys") }
+            var keys: [ViewerTokenKey] = []
+            for key in wire.keys {
+                guard let secret = Base64URL.decode(key.secret), secret.count == ViewerTokenKey.secretSize else {
+                    throw Malformed("viewerKeys: each secret must be \(ViewerTokenKey.secretSize) bytes in base64url")
+                }
+                guard !keys.contains(where: { $0.id == key.id }) else { throw Malformed("viewerKeys: key id \(key.id) repeated") }
+                keys.append(ViewerTokenKey(id: key.id, secret: secret))
+            }
+            return .viewerKeys(keys)
         default:
             return .unknown(type: typed.type)
         }
@@ -74,6 +100,9 @@ public enum StreampointChannelFrame: Equatable, Sendable {
                       "bytesToViewers": load.bytesToViewers, "bytesFromViewers": load.bytesFromViewers]
         case .revoked(let agents):
             object = ["type": "revoked", "agents": agents.sorted()]
+        case .viewerKeys(let keys):
+            object = ["type": "viewerKeys",
+                      "keys": keys.map { ["id": Int($0.id), "secret": Base64URL.encode($0.secret)] as [String: Any] }]
         case .unknown(let type):
             object = ["type": type]
         }

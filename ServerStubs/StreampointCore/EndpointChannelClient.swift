@@ -6,8 +6,9 @@ import NIOCore
 
 /// The thin I/O driver of the streampoint channel: runs EndpointChannelStateMachine
 /// over hummingbird-websocket's WebSocketClient. Every decision is the machine's;
-/// this only dials, sleeps, reads and writes frames, and hands the revoked set
-/// and load queries to the registry's event loop.
+/// this only dials, sleeps, reads and writes frames, hands the revoked set
+/// and load queries to the registry's event loop, and the viewer-token keys
+/// to the ViewerTokenVerifier.
 public actor EndpointChannelClient {
     public typealias LoadSource = @Sendable () async -> StreampointLoad
     public typealias RevokedSink = @Sendable (Set<String>) async -> Void
@@ -20,12 +21,14 @@ public actor EndpointChannelClient {
     private let eventLoopGroup: EventLoopGroup
     private let loadSource: LoadSource
     private let revokedSink: RevokedSink
+    private let viewerTokens: ViewerTokenVerifier?
     private let clock = ContinuousClock()
     private let startedAt: ContinuousClock.Instant
 
     public init(configuration: EndpointChannelStateMachine.Configuration, token: String, eventLoopGroup: EventLoopGroup,
-                load: @escaping LoadSource, applyRevoked: @escaping RevokedSink) {
+                load: @escaping LoadSource, applyRevoked: @escaping RevokedSink, viewerTokens: ViewerTokenVerifier? = nil) {
         self.machine = EndpointChannelStateMachine(configuration: configuration)
+        self.viewerTokens = viewerTokens
         self.token = token
         self.eventLoopGroup = eventLoopGroup
         self.loadSource = load
@@ -46,7 +49,8 @@ public actor EndpointChannelClient {
             },
             applyRevoked: { revoked in
                 try? await loop.submit { confined.registry.applyRevoked(revoked) }.get()
-            })
+            },
+            viewerTokens: registry.viewerTokens)
     }
 
     /// Carries the registry to closures that only touch it inside `loop.submit`, on its own event loop.
@@ -134,6 +138,9 @@ public actor EndpointChannelClient {
                 try await outbound.write(.text(StreampointChannelFrame.load(load).text))
             case .applyRevoked(let revoked):
                 await revokedSink(revoked)
+            case .applyViewerKeys(let keys):
+                viewerTokens?.replaceKeys(keys)
+                ServerLog.info("streampoint", "viewer-token keys from the endpoint: \(keys.count) key(s), ids \(keys.map { String($0.id) }.joined(separator: ", "))")
             case .close(let code, let reason):
                 try await outbound.close(.init(codeNumber: Int(code)), reason: reason)
                 return true

@@ -28,6 +28,8 @@ public struct EndpointChannelStateMachine {
         case sendLoad
         /// Replace the revoked set: close what belongs to these agents and refuse their REGISTER.
         case applyRevoked(Set<String>)
+        /// Replace the viewer-token keys (newest first) the viewer outputs verify with.
+        case applyViewerKeys([ViewerTokenKey])
         /// Close the channel with this WebSocket close code (1007: a frame that is not what the spec says).
         case close(code: UInt16, reason: String)
         /// Dial again after this many seconds.
@@ -51,6 +53,8 @@ public struct EndpointChannelStateMachine {
     /// Kept while the channel is down: known revocations stay enforced (fail closed).
     public private(set) var revoked: Set<String> = []
     private(set) var revokedReceived = false
+    /// Ids of the viewer-token keys last received (the keys themselves live in ViewerTokenVerifier).
+    public private(set) var viewerKeyIDs: [UInt32] = []
 
     public init(configuration: Configuration) {
         precondition(!configuration.endpoints.isEmpty, "the channel needs at least one endpoint")
@@ -114,6 +118,15 @@ public struct EndpointChannelStateMachine {
                 actions.append(.logInfo("revoked set from the endpoint: \(set.count) agent(s), \(added) added, \(removed) lifted"))
             }
             actions.append(.applyRevoked(set))
+            return actions
+        case .viewerKeys(let keys):
+            var actions: [Action] = []
+            if keys.map(\.id) != viewerKeyIDs {
+                let ids = keys.map { String($0.id) }.joined(separator: ", ")
+                actions.append(.logInfo("viewer-token keys from the endpoint: \(keys.isEmpty ? "none" : ids) (newest first)"))
+            }
+            viewerKeyIDs = keys.map(\.id)
+            actions.append(.applyViewerKeys(keys))
             return actions
         case .unknown(let type):
             return [.logDebug("ignoring channel frame of unknown type \(LogText.peer(type))")]

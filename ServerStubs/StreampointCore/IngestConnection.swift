@@ -70,7 +70,9 @@ extension StreampointRegistry {
 extension StreampointRegistry {
     /// Why `token` does not admit a viewer of `target` of `agentID`, or nil when it does.
     func viewerTokenRefusal(_ token: String?, agentID: String, target: String) -> String? {
-        guard let token, !token.isEmpty else { return "a viewer token is required (?token=… or Authorization: Bearer …)" }
-        return "viewer tokens cannot be checked yet"
+        switch viewerTokens.verify(token: token, agentID: agentID, target: target) {
+        case .success: return nil
+        case .failure(let refusal): return refusal.description
+        }
     }
 }

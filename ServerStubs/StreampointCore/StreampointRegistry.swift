@@ -22,6 +22,9 @@ public final class StreampointRegistry {
     let startedAt = Date()
     /// One media pull per camera target, shared by every RTSP and browser viewer.
     public private(set) lazy var media = MediaStreamTable(registry: self, linger: config.mediaLinger)
+    /// Checks viewer tokens with the keys from the streampoint channel; thread-safe,
+    /// so viewer outputs on any event loop may call it.
+    public let viewerTokens = ViewerTokenVerifier()
 
     public init(config: StreampointConfig, eventLoop: EventLoop) {
         self.config = config

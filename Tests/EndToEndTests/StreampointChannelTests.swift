@@ -48,6 +48,18 @@ extension EndToEnd {
         }
     }
 
+    /// The next revoked frame within `seconds`, passing over viewerKeys frames (docs/PROTOCOL.md §16),
+    /// which the endpoint sends after hello too, in whatever order; those are collected in `keys`.
+    static func nextRevoked(_ iterator: inout WebSocketInboundMessageStream.AsyncIterator, within seconds: Double,
+                            keys: ReceivedFrames) async throws -> WebSocketMessage? {
+        for _ in 0..<4 {
+            let message = try await next(&iterator, within: seconds)
+            guard case .text(let text)? = message, text.contains(#""type":"viewerKeys""#) else { return message }
+            keys.append(text)
+        }
+        return nil
+    }
+
     @Test func revocationsReachTheStreampoint() async throws {
         let cluster = try Cluster()
         defer { cluster.stop(); cluster.removeDirectory() }
@@ -72,6 +84,7 @@ extension EndToEnd {
         }
 
         let received = ReceivedFrames()
+        let keyFrames = ReceivedFrames()
         let agentID = cluster.agentID
         let registry = cluster.registry
         let adminToken = cluster.adminToken
@@ -86,7 +99,7 @@ extension EndToEnd {
             try await outbound.write(.text(#"{"type":"from-the-future","x":1}"#))
 
             // After hello: the full set, empty so far.
-            guard case .text(let first)? = try await Self.next(&messages, within: 10) else { Issue.record("no revoked frame after hello"); return }
+            guard case .text(let first)? = try await Self.nextRevoked(&messages, within: 10, keys: keyFrames) else { Issue.record("no revoked frame after hello"); return }
             received.append(first)
             #expect(Self.revokedSet(first) == [], "\(first)")
 
@@ -107,7 +120,7 @@ extension EndToEnd {
             let answer = try apiRequest(port: port, "POST", "/api/agents/\(agentID)/revoke",
                                         headers: ["Authorization: Bearer \(adminToken)"], body: #"{"reason":"channel test"}"#)
             #expect(answer.code == 200, "\(answer)")
-            guard case .text(let second)? = try await Self.next(&messages, within: 10) else { Issue.record("no revoked frame after revoke"); return }
+            guard case .text(let second)? = try await Self.nextRevoked(&messages, within: 10, keys: keyFrames) else { Issue.record("no revoked frame after revoke"); return }
             received.append(second)
             #expect(Self.revokedSet(second) == [agentID], "\(second)")
             print("channel: revoked set after an API revoke in \(Int(Date().timeIntervalSince(started) * 1000)) ms")
@@ -116,7 +129,7 @@ extension EndToEnd {
             started = Date()
             let (status, _, err) = try run(Binaries.host("camagent-endpoint"), ["unrevoke", "--registry", registry, "--id", agentID])
             #expect(status == 0, "\(err)")
-            guard case .text(let third)? = try await Self.next(&messages, within: 10) else { Issue.record("no revoked frame after unrevoke"); return }
+            guard case .text(let third)? = try await Self.nextRevoked(&messages, within: 10, keys: keyFrames) else { Issue.record("no revoked frame after unrevoke"); return }
             received.append(third)
             let elapsed = Date().timeIntervalSince(started)
             #expect(Self.revokedSet(third) == [], "\(third)")
@@ -131,6 +144,8 @@ extension EndToEnd {
         }
         #expect(close?.closeCode == .dataInconsistentWithMessage, "\(String(describing: close))")
         #expect(received.all.count == 3)
+        // The viewer-token keys came once: nothing changed them.
+        #expect(keyFrames.all.count == 1 && keyFrames.all.first?.contains(#""id":1"#) == true, "\(keyFrames.all)")
         try cluster.endpoint.waitForStderr("malformed frame", timeout: 10)
         #expect(!cluster.endpoint.stderr.contains(spToken), "a token reached the log")
     }

@@ -7,8 +7,8 @@ import NIOWebSocket
 
 /// The endpoint's side of the streampoint channel: `GET /api/streampoint-channel`
 /// upgraded to a WebSocket, opened with a token of role streampoint (checked by
-/// APIAuthMiddleware before the upgrade). Up come hello and load; down goes
-/// the revoked set, after hello and on every change.
+/// APIAuthMiddleware before the upgrade). Up come hello and load; down go
+/// the revoked set and the viewer-token keys, after hello and on every change.
 public enum StreampointChannel {
     public static let pingSeconds: Int64 = 10
     static let helloTimeout: Duration = .seconds(10)
@@ -70,8 +70,18 @@ public enum StreampointChannel {
             APILog.logger.info("\(who): streampoint \(id) disconnected")
         }
         let writer = Task {
-            for await revoked in updates {
-                try await outbound.write(.text(StreampointChannelFrame.revoked(Set(revoked)).text))
+            var sentRevoked: [String]?
+            var sentKeys: [ViewerTokenKey]?
+            for await _ in updates {
+                let (revoked, keys) = hub.currentFrames
+                if let revoked, revoked != sentRevoked {
+                    try await outbound.write(.text(StreampointChannelFrame.revoked(Set(revoked)).text))
+                    sentRevoked = revoked
+                }
+                if let keys, keys != sentKeys {
+                    try await outbound.write(.text(StreampointChannelFrame.viewerKeys(keys).text))
+                    sentKeys = keys
+                }
             }
             // The hub let go without this handler ending: the endpoint is stopping.
             if !Task.isCancelled { try await outbound.close(.goingAway, reason: "endpoint shutting down") }
@@ -95,7 +105,7 @@ public enum StreampointChannel {
             case .load(let load): hub.recordLoad(load, key: key)
             case .hello: APILog.logger.debug("\(who): repeated hello ignored")
             case .unknown(let type): APILog.logger.debug("\(who): unknown frame type \(bounded(type)) ignored")
-            case .revoked: APILog.logger.debug("\(who): a revoked frame from a streampoint ignored")
+            case .revoked, .viewerKeys: APILog.logger.debug("\(who): an endpoint's frame sent by a streampoint ignored")
             }
         }
     }

@@ -3,7 +3,8 @@ import Foundation
 import NIOConcurrencyHelpers
 
 /// The streampoints connected to this endpoint over the channel, their latest
-/// load, and the revoked set every one of them is told. Called from the
+/// load, and what every one of them is told: the revoked set and the
+/// viewer-token keys (the newest of which also signs the tokens issued here). Called from the
 /// channel handlers (async) and from the endpoint's event loop (the registry
 /// watch publishes the revoked set), so it keeps its state under a lock.
 public final class StreampointHub: @unchecked Sendable {
@@ -21,8 +22,9 @@ public final class StreampointHub: @unchecked Sendable {
 
     private struct State {
         var revoked: [String]? = nil
+        var viewerKeys: [ViewerTokenKey]? = nil
         var connections: [Int: Connection] = [:]
-        var subscribers: [Int: AsyncStream<[String]>.Continuation] = [:]
+        var subscribers: [Int: AsyncStream<Void>.Continuation] = [:]
         var nextKey = 0
     }
 
@@ -33,27 +35,46 @@ public final class StreampointHub: @unchecked Sendable {
     /// Sets the revoked set; channels hear of it only if it changed.
     public func publishRevoked(_ agents: [String]) {
         let sorted = agents.sorted()
-        let subscribers = state.withLockedValue { state -> [AsyncStream<[String]>.Continuation] in
+        let subscribers = state.withLockedValue { state -> [AsyncStream<Void>.Continuation] in
             guard state.revoked != sorted else { return [] }
             state.revoked = sorted
             return Array(state.subscribers.values)
         }
-        for subscriber in subscribers { subscriber.yield(sorted) }
+        for subscriber in subscribers { subscriber.yield() }
+    }
+
+    /// Sets the viewer-token keys, newest first; channels hear of them only if they changed.
+    public func publishViewerKeys(_ keys: [ViewerTokenKey]) {
+        let subscribers = state.withLockedValue { state -> [AsyncStream<Void>.Continuation] in
+            guard state.viewerKeys != keys else { return [] }
+            state.viewerKeys = keys
+            return Array(state.subscribers.values)
+        }
+        for subscriber in subscribers { subscriber.yield() }
     }
 
     public var revoked: [String]? { state.withLockedValue { $0.revoked } }
+    /// Newest first; nil until the registry was read.
+    public var viewerKeys: [ViewerTokenKey]? { state.withLockedValue { $0.viewerKeys } }
 
-    /// A channel that said hello: it gets the current set at once (when known)
-    /// and every change after. `end` removes it.
-    public func connect(name: String, id: String, remoteAddress: String) -> (key: Int, updates: AsyncStream<[String]>) {
-        let (stream, continuation) = AsyncStream.makeStream(of: [String].self, bufferingPolicy: .bufferingNewest(1))
+    /// The frames a channel is owed now: the revoked set and the viewer keys,
+    /// each once known. A channel's writer sends those that differ from what it sent last.
+    public var currentFrames: (revoked: [String]?, viewerKeys: [ViewerTokenKey]?) {
+        state.withLockedValue { ($0.revoked, $0.viewerKeys) }
+    }
+
+    /// A channel that said hello: `updates` fires at once, and after every
+    /// change; the channel then reads `currentFrames`. Only the newest signal is
+    /// kept, so a slow channel skips straight to the current state. `end` removes it.
+    public func connect(name: String, id: String, remoteAddress: String) -> (key: Int, updates: AsyncStream<Void>) {
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let key = state.withLockedValue { state -> Int in
             let key = state.nextKey
             state.nextKey += 1
             state.connections[key] = Connection(name: name, id: id, remoteAddress: remoteAddress,
                                                 connectedAt: isoTimestamp(), load: nil, loadReceivedAt: nil)
             state.subscribers[key] = continuation
-            if let revoked = state.revoked { continuation.yield(revoked) }
+            continuation.yield()
             return key
         }
         return (key, stream)
@@ -67,7 +88,7 @@ public final class StreampointHub: @unchecked Sendable {
     }
 
     public func end(key: Int) {
-        let continuation = state.withLockedValue { state -> AsyncStream<[String]>.Continuation? in
+        let continuation = state.withLockedValue { state -> AsyncStream<Void>.Continuation? in
             state.connections[key] = nil
             return state.subscribers.removeValue(forKey: key)
         }

@@ -91,6 +91,11 @@ enum ConsolePage {
           <button id="cmd-revoke" type="button">Revoke</button>
           <button id="cmd-unrevoke" type="button">Unrevoke</button>
         </div>
+        <div class="actions">
+          <label>Target <input id="viewer-target" maxlength="64" value="rtsp"></label>
+          <span>valid <input id="viewer-ttl" type="number" min="60" max="86400" value="3600"> s</span>
+          <button id="cmd-viewer-token" type="button">Viewer token</button>
+        </div>
         <h2>Result</h2>
         <p id="command-summary" class="summary"></p>
         <pre id="command-result"></pre>

@@ -352,6 +352,9 @@ enum ConsoleScript {
         });
         $("#cmd-revoke").addEventListener("click", () => command("revoke", "revoke", { reason: $("#revoke-reason").value || "revoked in the console" }));
         $("#cmd-unrevoke").addEventListener("click", () => command("unrevoke", "unrevoke"));
+        // The answer (token and URL paths) shows in the result box; it is not kept anywhere else.
+        $("#cmd-viewer-token").addEventListener("click", () => command("viewer token", "viewer-token",
+          { target: $("#viewer-target").value || "rtsp", ttl_seconds: Number($("#viewer-ttl").value || 3600) }));
         $("#units-upload").addEventListener("submit", uploadUnits);
         window.addEventListener("hashchange", route);
         const session = await api("GET", "/console/session");
