@@ -184,9 +184,9 @@ struct Serve: ParsableCommand {
                                                tunnels, viewers, bytesToViewers,
                                                bytesFromViewers} or null, loadReceivedAt}
               GET  /api/streampoint-channel    (streampoint token) the WebSocket a
-                                               streampoint keeps here: revocations down,
-                                               load up (docs/PROTOCOL.md, "Streampoint
-                                               channel")
+                                               streampoint keeps here: revocations and
+                                               viewer-token keys down, load up
+                                               (docs/PROTOCOL.md §15, §16)
               GET  /metrics                    Prometheus text format (agents online,
                                                logins and failures by reason,
                                                activations, commands, handshake and

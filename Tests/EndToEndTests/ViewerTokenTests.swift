@@ -1,4 +1,6 @@
 import CamNIO
+import CamProtocol
+import EndpointCore
 import Foundation
 import NIOPosix
 import StreampointCore
@@ -128,4 +130,29 @@ extension EndToEnd {
         }
     }
 }
+}
+
+/// The viewer-token keys on a real PostgreSQL (a throwaway cluster): two stores
+/// (two endpoints) racing to make the first key agree on it, and the CLI rotates.
+@Suite struct ViewerKeysPostgresTests {
+    @Test func keysAreSharedAndRotatedOnPostgreSQL() throws {
+        let postgres = try ThrowawayPostgres()
+        defer { postgres.stop() }
+        let url = try postgres.createDatabase("viewerkeys")
+        let main = try SQLRegistryStore.open(RegistryLocation(argument: url))
+        let backup = try SQLRegistryStore.open(RegistryLocation(argument: url))
+        defer { main.close(); backup.close() }
+        let first = try main.ensureViewerTokenKey(secret: [UInt8](repeating: 1, count: 32), at: "t1")
+        #expect(try backup.ensureViewerTokenKey(secret: [UInt8](repeating: 2, count: 32), at: "t2") == first)
+        #expect(first.map(\.key.id) == [1])
+        let endpoint = Binaries.host("camagent-endpoint")
+        for expected in ["2, 1", "3, 2"] {
+            let (status, out, err) = try run(endpoint, ["viewer-key", "rotate", "--registry", url])
+            #expect(status == 0 && out.contains("accepted keys: \(expected)"), "\(out)\(err)")
+        }
+        #expect(try backup.viewerTokenKeys().map(\.key.id) == [3, 2])
+        let (_, list, _) = try run(endpoint, ["viewer-key", "list", "--registry", url])
+        #expect(list.hasPrefix("3\t") && list.contains("signing") && list.contains("verifying only"), "\(list)")
+        #expect(!list.contains(Hex.encode([UInt8](repeating: 1, count: 32))), "never a secret")
+    }
 }
