@@ -140,7 +140,6 @@ public actor EndpointChannelClient {
                 await revokedSink(revoked)
             case .applyViewerKeys(let keys):
                 viewerTokens?.replaceKeys(keys)
-                ServerLog.info("streampoint", "viewer-token keys from the endpoint: \(keys.count) key(s), ids \(keys.map { String($0.id) }.joined(separator: ", "))")
             case .close(let code, let reason):
                 try await outbound.close(.init(codeNumber: Int(code)), reason: reason)
                 return true
