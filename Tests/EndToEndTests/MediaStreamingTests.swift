@@ -1,3 +1,5 @@
+import CamNIO
+import EndpointCore
 import Foundation
 import Testing
 
@@ -71,10 +73,16 @@ extension EndToEnd {
         let good = try cluster.viewerToken()
         let otherCamera = try cluster.viewerToken(agent: "cam-other")
         let otherTarget = try cluster.viewerToken(target: "http")
-        let expiring = try cluster.viewerToken(ttlSeconds: 1)
+        // The API's shortest lifetime is 60 s: sign one that ran out a minute ago
+        // with the endpoint's own current key, read from its registry.
+        let store = try SQLRegistryStore.open(RegistryLocation(argument: cluster.registry))
+        let key = try #require(try store.viewerTokenKeys().first?.key)
+        store.close()
+        let now = UInt64(Date().timeIntervalSince1970)
+        let expiring = ViewerToken(keyID: key.id, issuedAt: now - 120, expiresAt: now - 60, agentID: cluster.agentID, target: "rtsp")
+            .signed(secret: key.secret)
         var forged = Array(good)
         forged[forged.count - 3] = forged[forged.count - 3] == "A" ? "B" : "A"
-        Thread.sleep(forTimeInterval: 2.2)
 
         let agent = cluster.agentID
         let refused: [(String, String?)] = [
@@ -85,9 +93,10 @@ extension EndToEnd {
             let query = token.map { "?token=\($0)" } ?? ""
             #expect(try describeStatus(port: ports.rtsp, uri: "rtsp://127.0.0.1:\(ports.rtsp)/\(agent)/rtsp\(query)") == 401, "RTSP, \(name) token")
             #expect(try httpStatus("http://127.0.0.1:\(ports.web)/play/\(agent)/rtsp\(query)") == 401, "player, \(name) token")
-            #expect(try httpStatus("http://127.0.0.1:\(ports.web)/live/\(agent)/rtsp\(query)", headers: [
+            let upgrade = try httpStatus("http://127.0.0.1:\(ports.web)/live/\(agent)/rtsp\(query)", headers: [
                 "Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-            ]) == 401, "WebSocket, \(name) token")
+            ])
+            #expect(upgrade == 401, "WebSocket, \(name) token: \(upgrade)")
         }
         // The header form works as well as the query.
         #expect(try httpStatus("http://127.0.0.1:\(ports.web)/play/\(agent)/rtsp", headers: ["Authorization: Bearer \(good)"]) == 200)

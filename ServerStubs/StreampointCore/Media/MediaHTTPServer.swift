@@ -155,6 +155,9 @@ final class MediaHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // A refused WebSocket upgrade is reported as an error before the request
+        // itself comes on to this handler, which then answers it (401 or 404).
+        if error is NIOWebSocketUpgradeError { return }
         context.close(promise: nil)
     }
 }
