@@ -65,6 +65,13 @@ public struct BitReader {
         return UInt32(truncatingIfNeeded: (UInt64(1) << UInt64(zeros)) - 1 + UInt64(try bits(zeros)))
     }
 
+    /// ue(v) that must not exceed `limit`; as Int, which is 32 bits on the agent's targets.
+    public mutating func ue(atMost limit: Int) throws(BitstreamError) -> Int {
+        let value = try ue()
+        guard value <= UInt32(limit) else { throw .invalidSyntax }
+        return Int(value)
+    }
+
     /// se(v)
     public mutating func se() throws(BitstreamError) -> Int32 {
         let k = try ue()
