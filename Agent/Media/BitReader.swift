@@ -74,8 +74,10 @@ public struct BitReader {
 
     /// se(v)
     public mutating func se() throws(BitstreamError) -> Int32 {
-        let k = try ue()
-        let magnitude = Int32(truncatingIfNeeded: (UInt64(k) + 1) / 2)
-        return k & 1 == 1 ? magnitude : -magnitude
+        let k = Int64(try ue())
+        let value = k & 1 == 1 ? (k + 1) / 2 : -(k / 2)
+        // ue() tops out at 2^32 - 1, whose mapping (-2^31 + 1 .. 2^31) just overflows Int32.
+        guard value <= Int64(Int32.max) else { throw .invalidSyntax }
+        return Int32(value)
     }
 }

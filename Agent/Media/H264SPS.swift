@@ -64,7 +64,11 @@ public struct H264SPS: Sendable, Equatable {
                     var last: Int32 = 8
                     var next: Int32 = 8
                     for _ in 0..<(i < 6 ? 16 : 64) {
-                        if next != 0 { next = (last + (try r.se()) + 256) % 256 }
+                        if next != 0 {
+                            let delta = try r.se()
+                            guard delta >= -128 && delta <= 127 else { throw .invalidSyntax }  // delta_scale's range
+                            next = (last + delta + 256) % 256
+                        }
                         last = next == 0 ? last : next
                     }
                 }
