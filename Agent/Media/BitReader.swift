@@ -65,10 +65,19 @@ public struct BitReader {
         return UInt32(truncatingIfNeeded: (UInt64(1) << UInt64(zeros)) - 1 + UInt64(try bits(zeros)))
     }
 
+    /// ue(v) that must not exceed `limit`; as Int, which is 32 bits on the agent's targets.
+    public mutating func ue(atMost limit: Int) throws(BitstreamError) -> Int {
+        let value = try ue()
+        guard value <= UInt32(limit) else { throw .invalidSyntax }
+        return Int(value)
+    }
+
     /// se(v)
     public mutating func se() throws(BitstreamError) -> Int32 {
-        let k = try ue()
-        let magnitude = Int32(truncatingIfNeeded: (UInt64(k) + 1) / 2)
-        return k & 1 == 1 ? magnitude : -magnitude
+        let k = Int64(try ue())
+        let value = k & 1 == 1 ? (k + 1) / 2 : -(k / 2)
+        // ue() tops out at 2^32 - 1, whose mapping (-2^31 + 1 .. 2^31) just overflows Int32.
+        guard value <= Int64(Int32.max) else { throw .invalidSyntax }
+        return Int32(value)
     }
 }

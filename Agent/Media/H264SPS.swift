@@ -64,7 +64,11 @@ public struct H264SPS: Sendable, Equatable {
                     var last: Int32 = 8
                     var next: Int32 = 8
                     for _ in 0..<(i < 6 ? 16 : 64) {
-                        if next != 0 { next = (last + (try r.se()) + 256) % 256 }
+                        if next != 0 {
+                            let delta = try r.se()
+                            guard delta >= -128 && delta <= 127 else { throw .invalidSyntax }  // delta_scale's range
+                            next = (last + delta + 256) % 256
+                        }
                         last = next == 0 ? last : next
                     }
                 }
@@ -86,14 +90,14 @@ public struct H264SPS: Sendable, Equatable {
         }
         _ = try r.ue()  // max_num_ref_frames
         _ = try r.bit()  // gaps_in_frame_num_value_allowed_flag
-        let widthMBs = Int(try r.ue()) + 1
-        let heightMapUnits = Int(try r.ue()) + 1
+        let widthMBs = try r.ue(atMost: 1023) + 1
+        let heightMapUnits = try r.ue(atMost: 1023) + 1
         let frameMBsOnly = Int(try r.bit())
         if frameMBsOnly == 0 { _ = try r.bit() }  // mb_adaptive_frame_field_flag
         _ = try r.bit()  // direct_8x8_inference_flag
         var crop = (left: 0, right: 0, top: 0, bottom: 0)
         if try r.flag() {
-            crop = (Int(try r.ue()), Int(try r.ue()), Int(try r.ue()), Int(try r.ue()))
+            crop = (try r.ue(atMost: 8192), try r.ue(atMost: 8192), try r.ue(atMost: 8192), try r.ue(atMost: 8192))
         }
         // H.264 §7.4.2.1.1: crop units depend on ChromaArrayType and field coding.
         let chromaArrayType = separateColourPlane ? 0 : Int(chromaFormatIDC)
@@ -101,7 +105,7 @@ public struct H264SPS: Sendable, Equatable {
         let cropY = (chromaArrayType == 0 ? 1 : (chromaArrayType == 1 ? 2 : 1)) * (2 - frameMBsOnly)
         width = widthMBs * 16 - cropX * (crop.left + crop.right)
         height = (2 - frameMBsOnly) * heightMapUnits * 16 - cropY * (crop.top + crop.bottom)
-        guard width > 0, height > 0, widthMBs <= 1024, heightMapUnits <= 1024 else { throw .invalidSyntax }
+        guard width > 0, height > 0 else { throw .invalidSyntax }
 
         // VUI is optional and read best-effort: without timing the frame rate stays 0/0.
         guard (try? r.flag()) == true else { return }

@@ -66,12 +66,12 @@ public struct H265SPS: Sendable, Equatable {
         chromaFormatIDC = UInt8(chroma)
         var separateColourPlane = false
         if chroma == 3 { separateColourPlane = try r.flag() }
-        let lumaWidth = Int(try r.ue())
-        let lumaHeight = Int(try r.ue())
-        guard lumaWidth > 0, lumaHeight > 0, lumaWidth <= 16888, lumaHeight <= 16888 else { throw .invalidSyntax }
+        let lumaWidth = try r.ue(atMost: 16888)
+        let lumaHeight = try r.ue(atMost: 16888)
+        guard lumaWidth > 0, lumaHeight > 0 else { throw .invalidSyntax }
         var window = (left: 0, right: 0, top: 0, bottom: 0)
         if try r.flag() {  // conformance_window_flag
-            window = (Int(try r.ue()), Int(try r.ue()), Int(try r.ue()), Int(try r.ue()))
+            window = (try r.ue(atMost: 16888), try r.ue(atMost: 16888), try r.ue(atMost: 16888), try r.ue(atMost: 16888))
         }
         let lumaDepth = try r.ue()
         let chromaDepth = try r.ue()

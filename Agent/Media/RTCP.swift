@@ -32,7 +32,7 @@ public struct RTCPSenderReport: Equatable, Sendable {
     /// The report's NTP time as nanoseconds since the Unix epoch.
     public var unixNanoseconds: Int64 {
         let seconds = Int64(ntpTime >> 32) - Int64(ntpUnixEpochOffset)
-        let fraction = (ntpTime & 0xFFFF_FFFF) * 1_000_000_000 >> 32
+        let fraction = ((ntpTime & 0xFFFF_FFFF) * 1_000_000_000) >> 32
         return seconds * 1_000_000_000 + Int64(fraction)
     }
 
