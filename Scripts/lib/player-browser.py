@@ -57,6 +57,18 @@ def screenshot_of_video(page, path):
     return path
 
 
+def gray_statistics(png):
+    """Distinct grey levels and their standard deviation: a flat colour has few and ~0."""
+    pixels = console_browser.subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-i", png, "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+        check=True, capture_output=True, timeout=30).stdout
+    if not pixels:
+        return {"distinct": 0, "deviation": 0.0}
+    mean = sum(pixels) / len(pixels)
+    variance = sum((p - mean) ** 2 for p in pixels) / len(pixels)
+    return {"distinct": len(set(pixels)), "deviation": variance ** 0.5}
+
+
 def run(args):
     binary = console_browser.find_chromium()
     if not binary:
@@ -83,6 +95,7 @@ def run(args):
         seen["play"] = second
         seen["currentTimes"] = [first["currentTime"], second["currentTime"]]
         seen["playScreenshot"] = screenshot_of_video(page, os.path.join(args.out, "player.png"))
+        seen["playScreenshotGray"] = gray_statistics(seen["playScreenshot"])
 
         if args.unsupported:
             page.call("Page.navigate", url=args.unsupported)

@@ -29,7 +29,17 @@ extension EndToEnd {
         return Int(out) ?? -1
     }
 
-    @Test func tenRTSPViewersShareOneTunnelAndEachDecodesVideo() throws {
+    /// Runs Scripts/lib/player-browser.py (headless Chromium) on a player URL; its JSON.
+    private func playInChromium(_ url: String, out: String) throws -> [String: Any] {
+        let script = Binaries.repository.appendingPathComponent("Scripts/lib/player-browser.py").path
+        let (status, stdout, stderr) = try run("/usr/bin/python3", [script, "--play", url, "--out", out], timeout: 120)
+        guard status == 0, let object = try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any] else {
+            throw ClusterError("player-browser.py failed (\(status)): \(stderr)")
+        }
+        return object
+    }
+
+    @Test func tenRTSPViewersAndTwoBrowsersShareOneTunnel() throws {
         let cluster = try Cluster()
         defer { cluster.stop(); cluster.removeDirectory() }
         try cluster.startServers()
@@ -39,14 +49,32 @@ extension EndToEnd {
         let token = try cluster.viewerToken()
         let url = "rtsp://127.0.0.1:\(ports.rtsp)/\(cluster.agentID)/rtsp?token=\(token)"
 
-        let viewers = 10
+        let player = "http://127.0.0.1:\(ports.web)/play/\(cluster.agentID)/rtsp?token=\(token)"
+
+        let viewers = 10, browsers = 2
         var results = [Result<Int, Error>](repeating: .success(0), count: viewers)
+        var pages = [Result<[String: Any], Error>](repeating: .success([:]), count: browsers)
         let lock = NSLock()
-        DispatchQueue.concurrentPerform(iterations: viewers) { index in
-            let result = Result { try countFrames(url, seconds: 4) }
-            lock.lock()
-            results[index] = result
-            lock.unlock()
+        DispatchQueue.concurrentPerform(iterations: viewers + browsers) { index in
+            if index < viewers {
+                let result = Result { try countFrames(url, seconds: 8) }
+                lock.lock(); results[index] = result; lock.unlock()
+            } else {
+                let result = Result { try playInChromium(player, out: cluster.path("browser-\(index)")) }
+                lock.lock(); pages[index - viewers] = result; lock.unlock()
+            }
+        }
+        for (index, page) in pages.enumerated() {
+            let seen: [String: Any]
+            do { seen = try page.get() } catch { Issue.record("browser \(index): \(error)\n\(cluster.allLogs)"); continue }
+            let play = seen["play"] as? [String: Any] ?? [:]
+            #expect((play["totalVideoFrames"] as? Int ?? 0) >= 50, "browser \(index): \(play)")
+            #expect(play["resolution"] as? String == "320\u{D7}240", "browser \(index): \(play)")
+            let times = seen["currentTimes"] as? [Double] ?? []
+            #expect(times.count == 2 && times[1] > times[0] + 0.5, "browser \(index): video.currentTime must advance: \(times)")
+            let gray = seen["playScreenshotGray"] as? [String: Any] ?? [:]
+            #expect((gray["distinct"] as? Int ?? 0) >= 16 && (gray["deviation"] as? Double ?? 0) >= 20,
+                    "browser \(index): the screenshot looks flat: \(gray)")
         }
         for (index, result) in results.enumerated() {
             switch result {
