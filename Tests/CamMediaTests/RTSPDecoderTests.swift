@@ -13,7 +13,7 @@ struct DecodeOutcome: Equatable {
 func decode(_ pieces: [[UInt8]]) -> DecodeOutcome {
     var decoder = RTSPDecoder()
     var outcome = DecodeOutcome()
-    for piece in pieces {
+    for (index, piece) in pieces.enumerated() {
         decoder.append(piece)
         for _ in 0..<10_000 {
             do {
@@ -22,7 +22,8 @@ func decode(_ pieces: [[UInt8]]) -> DecodeOutcome {
             } catch {
                 outcome.errors.append(error)
                 if error.isFramingLost {
-                    outcome.leftover = decoder.bufferedCount
+                    // What a connection would never read: what is buffered and what had yet to come.
+                    outcome.leftover = decoder.bufferedCount + pieces[(index + 1)...].reduce(0) { $0 + $1.count }
                     return outcome
                 }
             }
@@ -224,7 +225,7 @@ extension String {
     /// The request text with its header-ending blank line replaced, to add headers and a body.
     func replacingFirstBlankLine(with replacement: String) -> String {
         var bytes = Array(utf8)
-        for index in 0..<(bytes.count - 3) where bytes[index..<index + 4] == [13, 10, 13, 10] {
+        for index in 0..<(bytes.count - 3) where bytes[index..<index + 4].elementsEqual([13, 10, 13, 10]) {
             bytes.replaceSubrange(index..<index + 4, with: Array(replacement.utf8))
             return String(decoding: bytes, as: UTF8.self)
         }
