@@ -23,31 +23,36 @@ struct RTSPStreamDecoder: ByteToMessageDecoder {
         if let bytes = buffer.readBytes(length: buffer.readableBytes), !bytes.isEmpty {
             decoder.append(bytes)
         }
-        let inbound: RTSPInbound
+        // Everything decodable is fired now: the bytes have left `buffer`, so NIO
+        // would not call back for them until more arrive.
+        while let inbound = try nextInbound() {
+            context.fireChannelRead(Self.wrapInboundOut(inbound))
+        }
+        return .needMoreData
+    }
+
+    private mutating func nextInbound() throws -> RTSPInbound? {
         do {
-            guard let message = try decoder.next() else { return .needMoreData }
+            guard let message = try decoder.next() else { return nil }
             switch message {
             case .request(let request):
-                inbound = .request(request)
+                return .request(request)
             case .response(let response):
-                inbound = .rejected(status: 400, reason: "Bad Request", cseq: response.headers["CSeq"],
-                                    explanation: "expected a request, got a response")
+                return .rejected(status: 400, reason: "Bad Request", cseq: response.headers["CSeq"],
+                                 explanation: "expected a request, got a response")
             case .interleaved(let frame):
-                inbound = .interleaved(channel: frame.channel, length: frame.payload.count)
+                return .interleaved(channel: frame.channel, length: frame.payload.count)
             }
         } catch let error where !error.isFramingLost {
             if case .unsupportedVersion(let cseq) = error {
-                inbound = .rejected(status: 505, reason: "RTSP Version Not Supported", cseq: cseq, explanation: "")
-            } else {
-                inbound = .rejected(status: 400, reason: "Bad Request", cseq: error.cseq, explanation: error.reason)
+                return .rejected(status: 505, reason: "RTSP Version Not Supported", cseq: cseq, explanation: "")
             }
+            return .rejected(status: 400, reason: "Bad Request", cseq: error.cseq, explanation: error.reason)
         }
-        context.fireChannelRead(Self.wrapInboundOut(inbound))
-        return .continue
     }
 
     mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
-        while try decode(context: context, buffer: &buffer) == .continue {}
+        _ = try decode(context: context, buffer: &buffer)
         // A partial request at EOF cannot be answered; drop it quietly.
         _ = decoder.takeRemainingBytes()
         return .needMoreData
