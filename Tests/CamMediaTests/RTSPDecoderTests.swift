@@ -107,6 +107,19 @@ func decodeEveryWay(_ input: [UInt8]) -> DecodeOutcome {
         #expect(response.status == 200 && response.reason == "")
     }
 
+    /// Found by the fuzzer: folding onto an empty value, or an empty
+    /// continuation, must not leave spaces the encoder's output would lose.
+    @Test func foldedValuesStayTrimmed() throws {
+        var decoder = RTSPDecoder()
+        decoder.append(bytes("RTSP/1.0 200 \r\nCSeq:\r\n  b\r\nX: a\r\n   \r\n\r\n"))
+        guard case .response(let response)? = try decoder.next() else { Issue.record("no response"); return }
+        #expect(response.headers["CSeq"] == "b")
+        #expect(response.headers["X"] == "a")
+        var again = RTSPDecoder()
+        again.append(RTSPEncoder.encode(response))
+        #expect(try again.next() == .response(response))
+    }
+
     @Test func largestInterleavedFrameAndEmptyOne() throws {
         let payload = (0..<65535).map { UInt8(truncatingIfNeeded: $0) }
         var decoder = RTSPDecoder()
