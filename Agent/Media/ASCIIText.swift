@@ -78,10 +78,10 @@ func parseDecimal(_ bytes: ArraySlice<UInt8>) -> Int? {
 
 func parseDecimal(_ text: String) -> Int? { parseDecimal(Array(text.utf8)[...]) }
 
-func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+func appendASCIIDecimal(_ value: Int, to out: inout [UInt8]) {
     if value < 0 {
         out.append(0x2D)
-        appendDecimal(0 - value, to: &out)
+        appendASCIIDecimal(0 - value, to: &out)
         return
     }
     var digits: [UInt8] = []
@@ -95,7 +95,7 @@ func appendDecimal(_ value: Int, to out: inout [UInt8]) {
 
 func decimalText(_ value: Int) -> String {
     var out: [UInt8] = []
-    appendDecimal(value, to: &out)
+    appendASCIIDecimal(value, to: &out)
     return String(decoding: out, as: UTF8.self)
 }
 

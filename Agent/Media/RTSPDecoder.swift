@@ -190,7 +190,13 @@ public struct RTSPDecoder: Sendable {
                     badHeader = true
                     continue
                 }
-                headers.fields[headers.fields.count - 1].value += " " + string(trimmedASCIISpaces(line))
+                // Joined with one space, and only between text, so the value
+                // stays trimmed like any other.
+                let continuation = trimmedASCIISpaces(line)
+                let last = headers.fields.count - 1
+                if !continuation.isEmpty {
+                    headers.fields[last].value += headers.fields[last].value.utf8.isEmpty ? string(continuation) : " " + string(continuation)
+                }
                 continue
             }
             guard let colon = line.firstIndex(of: 0x3A) else {

@@ -19,7 +19,7 @@ public enum RTSPEncoder {
         var out: [UInt8] = []
         out.reserveCapacity(256 + response.body.count)
         append("RTSP/1.0 ", to: &out)
-        appendDecimal(response.status, to: &out)
+        appendASCIIDecimal(response.status, to: &out)
         out.append(0x20)
         append(response.reason, to: &out)
         append("\r\n", to: &out)
@@ -76,7 +76,7 @@ public enum RTSPEncoder {
         }
         if !body.isEmpty || contentLengthRequested {
             append("Content-Length: ", to: &out)
-            appendDecimal(body.count, to: &out)
+            appendASCIIDecimal(body.count, to: &out)
             append("\r\n", to: &out)
         }
         append("\r\n", to: &out)

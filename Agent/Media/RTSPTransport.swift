@@ -146,9 +146,9 @@ public struct RTSPTransport: Sendable, Equatable {
 
     private func appendPair(_ prefix: StaticString, _ pair: Pair, to out: inout [UInt8]) {
         out.append(contentsOf: UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount))
-        appendDecimal(pair.rtp, to: &out)
+        appendASCIIDecimal(pair.rtp, to: &out)
         out.append(0x2D)
-        appendDecimal(pair.rtcp, to: &out)
+        appendASCIIDecimal(pair.rtcp, to: &out)
     }
 }
 

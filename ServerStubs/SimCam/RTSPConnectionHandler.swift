@@ -1,3 +1,4 @@
+import CamMedia
 import Foundation
 import NIOCore
 
@@ -67,13 +68,13 @@ final class RTSPConnectionHandler: ChannelInboundHandler {
         // Framing errors (oversized headers, bad Content-Length) and socket
         // errors both end the connection; the server keeps running.
         stopStreaming()
-        if let framing = error as? RTSPFramingError {
-            logEvent("rtsp client \(peer): closing: \(framing)")
-            if case .some(let cseq) = framing.answerableCSeq, let context = self.context {
+        if let framing = error as? RTSPDecodeError {
+            logEvent("rtsp client \(peer): closing: \(framing.reason)")
+            if framing.isAnswerable, let context = self.context {
                 var resp = RTSPResponse(400, "Bad Request")
-                resp.body = Array("\(framing)\r\n".utf8)
+                resp.body = Array("\(framing.reason)\r\n".utf8)
                 var out = context.channel.allocator.buffer(capacity: 256)
-                resp.encode(cseq: cseq, into: &out)
+                out.writeBytes(encode(resp, cseq: framing.cseq))
                 context.writeAndFlush(wrapOutboundOut(out)).assumeIsolated().whenComplete { _ in
                     context.close(promise: nil)
                 }
@@ -89,11 +90,13 @@ final class RTSPConnectionHandler: ChannelInboundHandler {
         switch unwrapInboundIn(data) {
         case .interleaved:
             break  // RTCP receiver reports: nothing to act on.
-        case .malformed(let cseq, let reason):
-            logEvent("rtsp client \(peer): bad request: \(reason)")
-            var resp = RTSPResponse(400, "Bad Request")
-            resp.body = Array("\(reason)\r\n".utf8)
-            resp.add("Content-Type", "text/plain")
+        case .rejected(let status, let reason, let cseq, let explanation):
+            logEvent("rtsp client \(peer): bad request: \(status) \(explanation)")
+            var resp = RTSPResponse(status, reason)
+            if !explanation.isEmpty {
+                resp.body = Array("\(explanation)\r\n".utf8)
+                resp.add("Content-Type", "text/plain")
+            }
             send(resp, cseq: cseq)
         case .request(let request):
             handle(request)
@@ -103,10 +106,6 @@ final class RTSPConnectionHandler: ChannelInboundHandler {
     // MARK: request dispatch
 
     private func handle(_ req: RTSPRequest) {
-        guard req.version == "RTSP/1.0" else {
-            send(RTSPResponse(505, "RTSP Version Not Supported"), cseq: req.cseq)
-            return
-        }
         guard let cseq = req.cseq, !cseq.isEmpty else {
             var resp = RTSPResponse(400, "Bad Request")
             resp.body = Array("missing CSeq\r\n".utf8)
@@ -141,7 +140,7 @@ final class RTSPConnectionHandler: ChannelInboundHandler {
     }
 
     private func describe(_ req: RTSPRequest) {
-        if let accept = req.header("Accept"), !accept.lowercased().contains("application/sdp"), !accept.contains("*/*") {
+        if let accept = req.headers["Accept"], !accept.lowercased().contains("application/sdp"), !accept.contains("*/*") {
             send(RTSPResponse(406, "Not Acceptable"), cseq: req.cseq)
             return
         }
@@ -151,14 +150,14 @@ final class RTSPConnectionHandler: ChannelInboundHandler {
         if case .v6 = local { isV6 = true } else { isV6 = false }
         let sdp = makeSDP(clip: config.clip, sessionID: UInt64.random(in: 1...UInt64(Int64.max)), originAddress: origin, isIPv6: isV6)
         var resp = RTSPResponse(200, "OK")
-        resp.add("Content-Base", contentBase(forRequestURI: req.uri))
+        resp.add("Content-Base", RTSPURL.contentBase(forRequestURI: req.uri))
         resp.add("Content-Type", "application/sdp")
         resp.body = Array(sdp.utf8)
         send(resp, cseq: req.cseq)
     }
 
     private func setup(_ req: RTSPRequest) {
-        guard let transportHeader = req.header("Transport") else {
+        guard let transportHeader = req.headers["Transport"] else {
             var resp = RTSPResponse(400, "Bad Request")
             resp.body = Array("missing Transport header\r\n".utf8)
             send(resp, cseq: req.cseq)
@@ -172,7 +171,7 @@ final class RTSPConnectionHandler: ChannelInboundHandler {
             send(RTSPResponse(455, "Method Not Valid in This State"), cseq: req.cseq)
             return
         }
-        guard let channels = chooseInterleavedTransport(transportHeader) else {
+        guard let offered = RTSPTransport.firstInterleavedChannels(in: transportHeader) else {
             // Only TCP is offered because the stream is reached through a TCP
             // relay; 461 tells the client to retry with RTP/AVP/TCP.
             var resp = RTSPResponse(461, "Unsupported Transport")
@@ -181,6 +180,7 @@ final class RTSPConnectionHandler: ChannelInboundHandler {
             return
         }
 
+        let channels = (rtp: UInt8(offered.rtp), rtcp: UInt8(offered.rtcp))
         let id = sessionID ?? String(format: "%016llX", UInt64.random(in: 1...UInt64.max))
         sessionID = id
         setupURI = req.uri
@@ -192,9 +192,8 @@ final class RTSPConnectionHandler: ChannelInboundHandler {
         streamer = s
 
         var resp = RTSPResponse(200, "OK")
-        resp.add(
-            "Transport",
-            "RTP/AVP/TCP;unicast;interleaved=\(channels.rtp)-\(channels.rtcp);ssrc=\(String(format: "%08X", s.ssrc));mode=\"PLAY\"")
+        let transport = RTSPTransport(lowerTransport: .tcp, interleaved: offered, ssrc: s.ssrc, mode: "PLAY")
+        resp.add("Transport", transport.headerValue)
         resp.add("Session", sessionHeaderValue(id))
         send(resp, cseq: req.cseq)
     }
@@ -217,8 +216,8 @@ final class RTSPConnectionHandler: ChannelInboundHandler {
             streamer = s
         }
         let trackURL = setupURI.map { uri in
-            uri.hasSuffix(trackControl) ? uri : contentBase(forRequestURI: uri) + trackControl
-        } ?? contentBase(forRequestURI: req.uri) + trackControl
+            uri.hasSuffix(trackControl) ? uri : RTSPURL.contentBase(forRequestURI: uri) + trackControl
+        } ?? RTSPURL.contentBase(forRequestURI: req.uri) + trackControl
         resp.add("RTP-Info", "url=\(trackURL);seq=\(s.nextSequenceNumber);rtptime=\(s.nextTimestamp)")
         send(resp, cseq: req.cseq)
         if !playing { startStreaming() }
@@ -319,18 +318,18 @@ final class RTSPConnectionHandler: ChannelInboundHandler {
     private func send(_ response: RTSPResponse, cseq: String?) {
         guard let context else { return }
         var out = context.channel.allocator.buffer(capacity: 512 + response.body.count)
-        response.encode(cseq: cseq, into: &out)
+        out.writeBytes(encode(response, cseq: cseq))
         context.writeAndFlush(wrapOutboundOut(out), promise: nil)
     }
 
     private func sessionHeaderValue(_ id: String) -> String {
-        "\(id);timeout=\(config.sessionTimeoutSeconds)"
+        RTSPSessionHeader(id: id, timeout: config.sessionTimeoutSeconds).headerValue
     }
 
     /// 454 when the request names a session other than ours (or, for methods
     /// that need one, names none).
     private func sessionMismatch(_ req: RTSPRequest, required: Bool) -> RTSPResponse? {
-        let given = req.header("Session").map { String($0.split(separator: ";", maxSplits: 1).first ?? "").trimmingASCIISpaces }
+        let given = req.headers["Session"].map { RTSPSessionHeader($0)?.id ?? "" }
         switch (given, sessionID) {
         case (nil, _):
             return required ? RTSPResponse(454, "Session Not Found") : nil
@@ -340,31 +339,6 @@ final class RTSPConnectionHandler: ChannelInboundHandler {
             return RTSPResponse(454, "Session Not Found")
         }
     }
-}
-
-/// Picks the first RTP/AVP/TCP alternative from a Transport header
-/// (RFC 2326 §12.39); nil if the client offered only UDP or multicast.
-func chooseInterleavedTransport(_ header: String) -> (rtp: UInt8, rtcp: UInt8)? {
-    for spec in header.split(separator: ",") {
-        let params = spec.split(separator: ";").map { $0.trimmingASCIISpaces }
-        guard let proto = params.first?.uppercased(), proto == "RTP/AVP/TCP" else { continue }
-        if params.contains(where: { $0.lowercased() == "multicast" }) { continue }
-        var rtp: UInt8 = 0
-        var rtcp: UInt8 = 1
-        if let il = params.first(where: { $0.lowercased().hasPrefix("interleaved=") }) {
-            let range = il.dropFirst("interleaved=".count).split(separator: "-")
-            guard let a = range.first.flatMap({ UInt8($0) }) else { continue }
-            rtp = a
-            if range.count > 1, let b = UInt8(range[1]) {
-                rtcp = b
-            } else {
-                guard a < 255 else { continue }
-                rtcp = a + 1
-            }
-        }
-        return (rtp, rtcp)
-    }
-    return nil
 }
 
 /// Wall-clock time in NTP format for RTCP sender reports.

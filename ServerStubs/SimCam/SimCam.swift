@@ -113,7 +113,7 @@ struct SimCam: ParsableCommand {
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 64 * 1024, high: 256 * 1024))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RTSPFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RTSPStreamDecoder()))
                     try channel.pipeline.syncOperations.addHandler(RTSPConnectionHandler(config: rtspConfig))
                 }
             }

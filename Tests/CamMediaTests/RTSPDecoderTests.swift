@@ -13,7 +13,7 @@ struct DecodeOutcome: Equatable {
 func decode(_ pieces: [[UInt8]]) -> DecodeOutcome {
     var decoder = RTSPDecoder()
     var outcome = DecodeOutcome()
-    for piece in pieces {
+    for (index, piece) in pieces.enumerated() {
         decoder.append(piece)
         for _ in 0..<10_000 {
             do {
@@ -22,7 +22,8 @@ func decode(_ pieces: [[UInt8]]) -> DecodeOutcome {
             } catch {
                 outcome.errors.append(error)
                 if error.isFramingLost {
-                    outcome.leftover = decoder.bufferedCount
+                    // What a connection would never read: what is buffered and what had yet to come.
+                    outcome.leftover = decoder.bufferedCount + pieces[(index + 1)...].reduce(0) { $0 + $1.count }
                     return outcome
                 }
             }
@@ -104,6 +105,19 @@ func decodeEveryWay(_ input: [UInt8]) -> DecodeOutcome {
         #expect(options.uri == "*")
         #expect(options.headers["X-Long"] == "first second")
         #expect(response.status == 200 && response.reason == "")
+    }
+
+    /// Found by the fuzzer: folding onto an empty value, or an empty
+    /// continuation, must not leave spaces the encoder's output would lose.
+    @Test func foldedValuesStayTrimmed() throws {
+        var decoder = RTSPDecoder()
+        decoder.append(bytes("RTSP/1.0 200 \r\nCSeq:\r\n  b\r\nX: a\r\n   \r\n\r\n"))
+        guard case .response(let response)? = try decoder.next() else { Issue.record("no response"); return }
+        #expect(response.headers["CSeq"] == "b")
+        #expect(response.headers["X"] == "a")
+        var again = RTSPDecoder()
+        again.append(RTSPEncoder.encode(response))
+        #expect(try again.next() == .response(response))
     }
 
     @Test func largestInterleavedFrameAndEmptyOne() throws {
@@ -224,7 +238,7 @@ extension String {
     /// The request text with its header-ending blank line replaced, to add headers and a body.
     func replacingFirstBlankLine(with replacement: String) -> String {
         var bytes = Array(utf8)
-        for index in 0..<(bytes.count - 3) where bytes[index..<index + 4] == [13, 10, 13, 10] {
+        for index in 0..<(bytes.count - 3) where bytes[index..<index + 4].elementsEqual([13, 10, 13, 10]) {
             bytes.replaceSubrange(index..<index + 4, with: Array(replacement.utf8))
             return String(decoding: bytes, as: UTF8.self)
         }
