@@ -44,6 +44,21 @@ struct StreampointCommand: ParsableCommand {
             for lab use only (logged at startup). Viewer ports and the admin API are
             always plain: they serve ordinary RTSP and HTTP clients.
 
+            Media server (--rtsp and --web; they need the streampoint channel, see
+            below): the streampoint pulls each camera target once, through one
+            tunnel, and serves every viewer from that copy, starting each at the
+            last keyframe:
+              rtsp://RTSP/<agent-id>/<target>?token=T        VLC, ffplay, NVRs (TCP)
+              http://WEB/play/<agent-id>/<target>?token=T    player page (browsers)
+              ws://WEB/live/<agent-id>/<target>?token=T      fMP4 over WebSocket
+            T is a viewer token from the endpoint (POST /api/agents/<id>/viewer-token),
+            checked here with the keys the channel brings; without a valid token
+            for that camera and target a viewer gets 401. The pull stops
+            --pull-linger seconds after the last viewer leaves and reconnects with
+            backoff if the camera drops while viewers remain. A viewer that falls
+            behind skips to the next keyframe; it never slows the others.
+            docs/MEDIA.md has the details.
+
             When a camera disconnects, its viewer ports close; running tunnels end
             on their own. The URLs use --public-host, so set it to the name viewers
             use when --viewer-bind is 0.0.0.0.
@@ -51,8 +66,10 @@ struct StreampointCommand: ParsableCommand {
             stdout carries only the lines scripts parse:
               streampoint: agents listening on HOST:PORT
               streampoint: admin listening on HOST:PORT
+              streampoint: rtsp listening on HOST:PORT     (with --rtsp)
+              streampoint: web listening on HOST:PORT      (with --web)
               streampoint: agent <agent-id> target <name> at <url>
-            Logs go to stderr. Tickets and tunnel bind tokens are never logged.
+            Logs go to stderr. Tickets, tunnel bind tokens and viewer tokens are never logged.
 
             Admin API (JSON): GET /health, /agents, /agents/<id>, /tunnels.
             GET /metrics answers in the Prometheus text format: agents registered,
@@ -129,6 +146,9 @@ struct StreampointCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Seconds a camera's pull stays open after its last viewer leaves.", valueName: "seconds"))
     var pullLinger: Double = 20
 
+    @Option(help: ArgumentHelp("KiB of video a media viewer may fall behind before it skips to the next keyframe (at most 600 frames either way).", valueName: "KiB"))
+    var viewerQueueKib: Int = 8192
+
     func validate() throws {
         guard !id.isEmpty else { throw ValidationError("--id must not be empty") }
         guard HostPort(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, got \(listen)") }
@@ -147,6 +167,7 @@ struct StreampointCommand: ParsableCommand {
         if let rtsp, HostPort(rtsp) == nil { throw ValidationError("--rtsp must be HOST:PORT, got \(rtsp)") }
         if let web, HostPort(web) == nil { throw ValidationError("--web must be HOST:PORT, got \(web)") }
         guard pullLinger >= 0, pullLinger <= 3600 else { throw ValidationError("--pull-linger must be 0...3600 seconds") }
+        guard (256...262_144).contains(viewerQueueKib) else { throw ValidationError("--viewer-queue-kib must be 256...262144") }
         if (rtsp != nil || web != nil) && endpointAPI.isEmpty {
             throw ValidationError("--rtsp and --web need the streampoint channel (--endpoint-api and --endpoint-token-file): viewer tokens are checked with the keys it brings")
         }
@@ -184,6 +205,7 @@ struct StreampointCommand: ParsableCommand {
             viewerPortBase: viewerPortBase, heartbeat: link.heartbeatInterval,
             peerTimeout: link.peerTimeoutInterval, maxTunnels: maxTunnels)
         config.mediaLinger = pullLinger
+        config.viewerQueueBytes = viewerQueueKib * 1024
         let registry = StreampointRegistry(config: config, eventLoop: loop)
 
         let agents: Channel

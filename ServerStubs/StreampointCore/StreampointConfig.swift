@@ -14,6 +14,8 @@ public struct StreampointConfig {
     public var maxPortAttempts = 1024
     /// Seconds a media pull outlives its last viewer (MediaMTX's sourceOnDemand).
     public var mediaLinger: Double = 20
+    /// Bytes a media viewer's queue may hold before it skips to the next keyframe.
+    public var viewerQueueBytes = 8 << 20
 
     public init(streampointID: String, ticketKey: [UInt8], viewerBind: String, publicHost: String, viewerPortBase: Int,
                 heartbeat: TimeAmount, peerTimeout: TimeAmount, maxTunnels: Int) {

@@ -189,3 +189,33 @@ extension EndToEnd {
     }
 }
 }
+
+extension EndToEnd.MediaStreamingTests {
+    /// The camera's RTSP server dies and comes back on the same port while a
+    /// viewer plays: the pull reconnects with backoff and the viewer keeps its
+    /// connection, carrying on with rebased timestamps.
+    @Test func aCameraRestartMidStreamKeepsTheViewerConnected() throws {
+        let cluster = try Cluster()
+        defer { cluster.stop(); cluster.removeDirectory() }
+        try cluster.startServers()
+        let ports = try cluster.startMediaStreampoint()
+        try cluster.startAgent()
+        _ = try cluster.viewerURL(target: "rtsp")
+        let token = try cluster.viewerToken()
+        let url = "rtsp://127.0.0.1:\(ports.rtsp)/\(cluster.agentID)/rtsp?token=\(token)"
+
+        let restarter = Thread {
+            Thread.sleep(forTimeInterval: 3)
+            cluster.simcam.stop()
+            Thread.sleep(forTimeInterval: 1)
+            cluster.simcam = try? cluster.spawn("simcam-restarted", Binaries.host("camagent-simcam"),
+                                                ["--rtsp-port", "\(cluster.rtspPort)", "--http-port", "0"])
+        }
+        restarter.start()
+        // One viewer connection for 12 s of stream time across the restart.
+        let frames = try countFrames(url, seconds: 12)
+        #expect(frames >= 200, "only \(frames) frames across the camera restart\n\(cluster.streampoint.stderr)")
+        #expect(cluster.simcam.stdout.contains("simcam: rtsp listening on"), "the camera came back")
+        #expect(cluster.tunnelsOpened(toPort: cluster.rtspPort) >= 2, "the pull reconnected through a new tunnel")
+    }
+}

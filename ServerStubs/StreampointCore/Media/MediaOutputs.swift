@@ -28,7 +28,6 @@ public final class MediaOutputs {
 
     public func bindRTSP(host: String, port: Int) -> EventLoopFuture<Channel> {
         let table = registry.media
-        ServerLog.info("streampoint", "RTSP viewers: rtsp://\(host):\(port)/<agent-id>/<target>?token=T (TCP interleaved only)")
         return ServerBootstrap(group: registry.eventLoop)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(ChannelOptions.backlog, value: 256)

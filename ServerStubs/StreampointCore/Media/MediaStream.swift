@@ -37,7 +37,7 @@ final class MediaStream {
     var viewerCount: Int { fanout.viewerCount }
     var isPlaying: Bool { machine.isPlaying }
 
-    init(agentID: String, target: String, url: String, linger: Double, registry: StreampointRegistry) {
+    init(agentID: String, target: String, url: String, linger: Double, queueBytes: Int, registry: StreampointRegistry) {
         self.agentID = agentID
         self.target = target
         self.registry = registry
@@ -45,7 +45,8 @@ final class MediaStream {
         var configuration = IngestStateMachine.Configuration(url: url)
         configuration.linger = linger
         machine = IngestStateMachine(configuration: configuration, seed: UInt64.random(in: .min ... .max))
-        fanout = MediaFanout()
+        fanout = MediaFanout(configuration: .init(
+            queueLimits: MediaBufferLimits(maxBytes: queueBytes, maxFrames: ViewerQueue.defaultLimits.maxFrames)))
     }
 
     static func now() -> Double { Double(NIODeadline.now().uptimeNanoseconds) / 1e9 }

@@ -24,7 +24,7 @@ public final class MediaStreamTable {
         guard let tunnelTarget = registry.announcedTarget(agentID: agentID, name: target) else { return nil }
         let host = tunnelTarget.host.contains(":") ? "[\(tunnelTarget.host)]" : tunnelTarget.host
         let stream = MediaStream(agentID: agentID, target: target, url: "rtsp://\(host):\(tunnelTarget.port)/",
-                                 linger: linger, registry: registry)
+                                 linger: linger, queueBytes: registry.config.viewerQueueBytes, registry: registry)
         stream.onIdle = { [weak self] idle in
             guard let self, self.streams[key] === idle else { return }
             self.streams[key] = nil
