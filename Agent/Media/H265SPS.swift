@@ -27,6 +27,9 @@ public struct H265SPS: Sendable, Equatable {
     /// The 48 bits of general constraint indicator flags, right-aligned.
     public var constraintIndicatorFlags: UInt64 = 0
     public var levelIDC: UInt8 = 0
+    /// sps_max_sub_layers_minus1 and sps_temporal_id_nesting_flag, which hvcC repeats.
+    public var maxSubLayersMinus1: UInt8 = 0
+    public var temporalIDNesting = false
     public var chromaFormatIDC: UInt8 = 1
     public var bitDepthLuma: UInt8 = 8
     public var bitDepthChroma: UInt8 = 8
@@ -41,7 +44,8 @@ public struct H265SPS: Sendable, Equatable {
         var r = BitReader(unescapeRBSP(nal[2...]))
         try r.skip(4)  // sps_video_parameter_set_id
         let maxSubLayersMinus1 = Int(try r.bits(3))
-        try r.skip(1)  // sps_temporal_id_nesting_flag
+        self.maxSubLayersMinus1 = UInt8(maxSubLayersMinus1)
+        temporalIDNesting = try r.flag()
         // profile_tier_level(1, sps_max_sub_layers_minus1), H.265 §7.3.3
         profileSpace = UInt8(try r.bits(2))
         tierFlag = try r.flag()

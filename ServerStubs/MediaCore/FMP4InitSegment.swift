@@ -6,8 +6,8 @@
 /// One track of the init segment, with what was parsed from its configuration.
 struct FMP4TrackEntry {
     enum Configuration {
-        case avc(AVCSequenceInfo)
-        case hevc(HEVCSequenceInfo)
+        case avc(H264SPS)
+        case hevc(H265SPS)
         case aac(AACConfigInfo)
     }
 
@@ -19,24 +19,29 @@ struct FMP4TrackEntry {
 
     var codecString: String {
         switch configuration {
-        case .avc(let info): info.codecString
+        case .avc(let info): info.mseCodecString
         case .hevc(let info): info.codecString
         case .aac(let info): info.codecString
         }
     }
 
-    /// The SPS's size wins over a zero in the description (H.265 only: the H.264 size
-    /// needs a full SPS parse, which CamMedia provides in TrackDescription).
+    /// The SPS's size wins over a zero in the description.
     var width: Int {
         if description.width > 0 { return description.width }
-        if case .hevc(let info) = configuration { return info.width }
-        return 0
+        switch configuration {
+        case .avc(let info): return info.width
+        case .hevc(let info): return info.width
+        case .aac: return 0
+        }
     }
 
     var height: Int {
         if description.height > 0 { return description.height }
-        if case .hevc(let info) = configuration { return info.height }
-        return 0
+        switch configuration {
+        case .avc(let info): return info.height
+        case .hevc(let info): return info.height
+        case .aac: return 0
+        }
     }
 }
 
@@ -170,39 +175,39 @@ enum FMP4InitSegment {
     }
 
     /// AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.3.3.1).
-    private static func writeAVCConfiguration(_ info: AVCSequenceInfo, _ description: TrackDescription, into w: inout BoxWriter) {
+    private static func writeAVCConfiguration(_ info: H264SPS, _ description: TrackDescription, into w: inout BoxWriter) {
         w.u8(1)
-        w.u8(info.profileIndication)
-        w.u8(info.profileCompatibility)
-        w.u8(info.levelIndication)
+        w.u8(info.profileIDC)
+        w.u8(info.constraintFlags)
+        w.u8(info.levelIDC)
         w.u8(0xFC | 3)                       // 4-byte NAL unit lengths, as MediaFrame carries them
         w.u8(0xE0 | 1)
         w.u16(UInt16(description.sps.count)); w.append(description.sps)
         w.u8(1)
         w.u16(UInt16(description.pps.count)); w.append(description.pps)
-        if AVCSequenceInfo.profilesWithChromaFields.contains(info.profileIndication) {
-            w.u8(0xFC | info.chromaFormat)
-            w.u8(0xF8 | info.bitDepthLumaMinus8)
-            w.u8(0xF8 | info.bitDepthChromaMinus8)
+        if avcProfilesWithChromaFields.contains(info.profileIDC) {
+            w.u8(0xFC | info.chromaFormatIDC)
+            w.u8(0xF8 | (info.bitDepthLuma - 8))
+            w.u8(0xF8 | (info.bitDepthChroma - 8))
             w.u8(0)                          // no SPS extensions
         }
     }
 
     /// HEVCDecoderConfigurationRecord (ISO/IEC 14496-15 §8.3.3.1).
-    private static func writeHEVCConfiguration(_ info: HEVCSequenceInfo, _ description: TrackDescription, into w: inout BoxWriter) {
+    private static func writeHEVCConfiguration(_ info: H265SPS, _ description: TrackDescription, into w: inout BoxWriter) {
         w.u8(1)
-        w.u8(info.profileSpace << 6 | (info.tierFlag ? 0x20 : 0) | info.profileIdc)
+        w.u8(info.profileSpace << 6 | (info.tierFlag ? 0x20 : 0) | info.profileIDC)
         w.u32(info.profileCompatibilityFlags)
-        w.append(info.constraintIndicatorFlags)
-        w.u8(info.levelIdc)
+        w.append(info.constraintIndicatorBytes)
+        w.u8(info.levelIDC)
         w.u16(0xF000)                        // min_spatial_segmentation_idc 0: unknown
         w.u8(0xFC)                           // parallelismType 0: unknown
-        w.u8(0xFC | info.chromaFormat)
-        w.u8(0xF8 | info.bitDepthLumaMinus8)
-        w.u8(0xF8 | info.bitDepthChromaMinus8)
+        w.u8(0xFC | info.chromaFormatIDC)
+        w.u8(0xF8 | (info.bitDepthLuma - 8))
+        w.u8(0xF8 | (info.bitDepthChroma - 8))
         w.u16(0)                             // avgFrameRate: unspecified
         // constantFrameRate 0, numTemporalLayers, temporalIdNested, lengthSizeMinusOne 3.
-        w.u8((info.maxSubLayersMinus1 + 1) << 3 | (info.temporalIdNesting ? 0x04 : 0) | 3)
+        w.u8((info.maxSubLayersMinus1 + 1) << 3 | (info.temporalIDNesting ? 0x04 : 0) | 3)
         w.u8(3)
         for (type, unit) in [(UInt8(32), description.vps), (33, description.sps), (34, description.pps)] {
             w.u8(0x80 | type)                // array_completeness: hvc1 keeps every parameter set here

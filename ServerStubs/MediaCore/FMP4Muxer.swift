@@ -96,12 +96,12 @@ public struct FMP4Muxer: Sendable {
             switch description.codec {
             case .h264:
                 guard !description.pps.isEmpty, description.sps.count <= 0xFFFF, description.pps.count <= 0xFFFF,
-                      let info = AVCSequenceInfo(sps: description.sps) else { throw .missingParameterSets(.h264) }
+                      let info = try? H264SPS(nal: description.sps) else { throw .missingParameterSets(.h264) }
                 configuration = .avc(info)
             case .h265:
                 guard !description.vps.isEmpty, !description.pps.isEmpty, description.vps.count <= 0xFFFF,
                       description.sps.count <= 0xFFFF, description.pps.count <= 0xFFFF,
-                      let info = HEVCSequenceInfo(sps: description.sps) else { throw .missingParameterSets(.h265) }
+                      let info = try? H265SPS(nal: description.sps) else { throw .missingParameterSets(.h265) }
                 configuration = .hevc(info)
             case .aac:
                 guard description.audioConfig.count < 0x70,

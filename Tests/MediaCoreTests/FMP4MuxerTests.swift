@@ -85,14 +85,14 @@ import Testing
         #expect(muxer.width == 320 && muxer.height == 240)
     }
 
-    @Test func unknownPictureSizeStillWritesValidBoxes() throws {
+    @Test func aDescriptionWithoutPictureSizeTakesItFromTheSPS() throws {
         var description = Self.h264
         description.width = 0
         description.height = 0
         let muxer = try FMP4Muxer(tracks: [.init(description, frameTrack: 0)])
         let moov = try ParsedBox.parse(muxer.initSegment)[1]
-        #expect(moov.child("trak/tkhd")!.u32(at: 76) == 0)
-        #expect(muxer.width == 0 && muxer.height == 0)
+        #expect(moov.child("trak/tkhd")!.u32(at: 76) == 320 << 16)
+        #expect(muxer.width == 320 && muxer.height == 240)
     }
 
     @Test func mediaSegmentOffsetsPointAtEachFramesBytes() throws {
