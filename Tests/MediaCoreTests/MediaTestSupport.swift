@@ -6,29 +6,6 @@ import MediaCore
 /// turned into one length-prefixed MediaFrame. Test-only; CamMedia's own
 /// splitter replaces this once both land.
 enum ElementaryStream {
-    static func splitAnnexB(_ data: [UInt8]) -> [[UInt8]] {
-        var units: [[UInt8]] = []
-        var start: Int?
-        func emit(upTo end: Int) {
-            guard let from = start else { return }
-            var to = end
-            while to > from && data[to - 1] == 0 { to -= 1 }
-            if to > from { units.append(Array(data[from..<to])) }
-        }
-        var i = 0
-        while i + 2 < data.count {
-            if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
-                emit(upTo: i)
-                start = i + 3
-                i += 3
-            } else {
-                i += 1
-            }
-        }
-        emit(upTo: data.count)
-        return units
-    }
-
     struct AccessUnit {
         var nalUnits: [[UInt8]] = []
         var isKeyframe = false

@@ -143,25 +143,7 @@ struct PlayerTestError: Error, CustomStringConvertible {
 /// length-prefixed access unit per frame (each slice here is one whole picture).
 enum ClipFrames {
     static func h264(_ data: [UInt8]) -> (TrackDescription, [MediaFrame]) {
-        var units: [[UInt8]] = []
-        var start: Int?
-        var index = 0
-        func emit(_ end: Int) {
-            guard let from = start else { return }
-            var to = end
-            while to > from && data[to - 1] == 0 { to -= 1 }
-            if to > from { units.append(Array(data[from..<to])) }
-        }
-        while index + 2 < data.count {
-            if data[index] == 0 && data[index + 1] == 0 && data[index + 2] == 1 {
-                emit(index)
-                start = index + 3
-                index += 3
-            } else {
-                index += 1
-            }
-        }
-        emit(data.count)
+        let units = splitAnnexB(data)
         var frames: [MediaFrame] = []
         var pending: [UInt8] = []
         for unit in units {
