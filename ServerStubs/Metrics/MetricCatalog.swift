@@ -120,6 +120,12 @@ public enum MetricCatalog {
         case fromViewer = "from_viewer"
     }
 
+    /// Which media output a viewer uses.
+    public enum MediaOutput: String, CaseIterable, Sendable {
+        case rtsp
+        case web
+    }
+
     /// Why the streampoint refused an agent link.
     public enum LinkRejection: String, CaseIterable, Sendable {
         case invalidTicket = "invalid_ticket"
@@ -223,6 +229,19 @@ public enum MetricCatalog {
     public static let viewers = MetricDefinition(
         "camagent_streampoint_viewers", .gauge,
         "Viewer connections on the viewer ports right now (pending and open tunnels).")
+    public static let mediaPulls = MetricDefinition(
+        "camagent_streampoint_media_pulls", .gauge,
+        "Camera targets being pulled right now (one tunnel each, whatever the viewers).")
+    public static let mediaViewers = MetricDefinition(
+        "camagent_streampoint_media_viewers", .gauge,
+        "Viewers served from the pulls right now, by output.",
+        labels: [("output", values(MediaOutput.self))])
+    public static let mediaDroppedFrames = MetricDefinition(
+        "camagent_streampoint_media_dropped_frames_total", .counter,
+        "Frames media viewers skipped to catch up (a viewer that falls behind skips to the next keyframe).")
+    public static let viewerTokenRefusals = MetricDefinition(
+        "camagent_streampoint_viewer_token_refusals_total", .counter,
+        "Media viewer requests refused for a missing, invalid or expired viewer token.")
     public static let streampointHandshakeDuration = MetricDefinition(
         "camagent_streampoint_handshake_duration_seconds", .histogram(handshakeBuckets),
         "Accepted agent link to its ticket (control) or bind token (data) accepted.",
@@ -235,7 +254,7 @@ public enum MetricCatalog {
 
     public static let streampoint: [MetricDefinition] = [
         agentsRegistered, registrations, linkRejections, tunnelsOpen, tunnels, tunnelFailures, bytes, viewers,
-        streampointHandshakeDuration,
+        mediaPulls, mediaViewers, mediaDroppedFrames, viewerTokenRefusals, streampointHandshakeDuration,
     ]
 
     public static let all = endpoint + streampoint

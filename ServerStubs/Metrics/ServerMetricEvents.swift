@@ -98,6 +98,24 @@ public enum StreampointMetrics {
     private static let fromViewer = MetricCatalog.bytes.counter([("direction", MetricCatalog.Direction.fromViewer.rawValue)])
     private static let viewerCount = MetricCatalog.viewers.meter()
     private static let handshakes = MetricCatalog.streampointHandshakeDuration.timers(by: MetricCatalog.StreampointLink.self)
+    private static let pulls = MetricCatalog.mediaPulls.meter()
+    private static let mediaViewerCounts = Dictionary(uniqueKeysWithValues: MetricCatalog.MediaOutput.allCases.map {
+        ($0, MetricCatalog.mediaViewers.meter([("output", $0.rawValue)]))
+    })
+    private static let droppedFrames = MetricCatalog.mediaDroppedFrames.counter()
+    private static let tokenRefusals = MetricCatalog.viewerTokenRefusals.counter()
+
+    public static func mediaPullStarted() { pulls.increment() }
+
+    public static func mediaPullStopped() { pulls.decrement() }
+
+    public static func mediaViewerJoined(_ output: MetricCatalog.MediaOutput) { mediaViewerCounts[output]?.increment() }
+
+    public static func mediaViewerLeft(_ output: MetricCatalog.MediaOutput) { mediaViewerCounts[output]?.decrement() }
+
+    public static func mediaFramesDropped(_ count: Int) { droppedFrames.increment(by: Int64(count)) }
+
+    public static func viewerTokenRefused() { tokenRefusals.increment() }
 
     public static func agentsRegistered(_ count: Int) { registeredAgents.set(count) }
 

@@ -28,8 +28,11 @@ final class ViewerHandler: ChannelDuplexHandler {
         self.fixedViewerAddress = viewerAddress
     }
 
+    /// The streampoint's own pull is not a viewer of the viewer ports.
+    private var countsAsViewer: Bool { fixedViewerAddress == nil }
+
     func channelActive(context: ChannelHandlerContext) {
-        StreampointMetrics.viewerConnected()
+        if countsAsViewer { StreampointMetrics.viewerConnected() }
         let viewer = fixedViewerAddress ?? describeRemote(context.channel.remoteAddress)
         tunnel = registry.openTunnel(sessionID: sessionID, agentID: agentID, target: target,
                                      viewer: context, viewerAddress: viewer)
@@ -63,7 +66,7 @@ final class ViewerHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        StreampointMetrics.viewerDisconnected()
+        if countsAsViewer { StreampointMetrics.viewerDisconnected() }
         tunnel?.channelInactive(.viewer)
         tunnel = nil
         context.fireChannelInactive()

@@ -6,6 +6,7 @@ extension Cluster {
     struct MediaPorts {
         var rtsp: Int
         var web: Int
+        var admin: Int
     }
 
     /// After `startServers()`: restarts the streampoint on its agent port with the
@@ -22,6 +23,7 @@ extension Cluster {
             "--rtsp", "127.0.0.1:0", "--web", "127.0.0.1:0",
         ] + extraArguments)
         _ = try streampoint.waitForLine(startingWith: "streampoint: agents listening on ")
+        let admin = try port(fromAnnouncement: streampoint.waitForLine(startingWith: "streampoint: admin listening on "))
         let rtsp = try port(fromAnnouncement: streampoint.waitForLine(startingWith: "streampoint: rtsp listening on "))
         let web = try port(fromAnnouncement: streampoint.waitForLine(startingWith: "streampoint: web listening on "))
         let deadline = Date().addingTimeInterval(15)
@@ -31,7 +33,7 @@ extension Cluster {
         guard streampoint.stderr.contains("viewer-token keys from the endpoint") else {
             throw ClusterError("the streampoint never received the viewer-token keys\n\(allLogs)")
         }
-        return MediaPorts(rtsp: rtsp, web: web)
+        return MediaPorts(rtsp: rtsp, web: web, admin: admin)
     }
 
     /// A viewer token from the endpoint's API, as an operator's portal would get one.

@@ -83,6 +83,10 @@ extension EndToEnd {
             }
         }
         #expect(cluster.tunnelsOpened(toPort: cluster.rtspPort) == 1, "one pull for every viewer\n\(cluster.agent?.stderr ?? "")")
+        // The pull lingers after its viewers: /metrics shows one pull and no media viewers left.
+        let metrics = try apiRequest(port: ports.admin, "GET", "/metrics").body
+        #expect(metrics.contains("camagent_streampoint_media_pulls 1"), "\(metrics)")
+        #expect(metrics.contains(#"camagent_streampoint_media_viewers{output="rtsp"} 0"#), "\(metrics)")
         #expect(!cluster.allLogs.contains(token), "viewer tokens must never be logged")
     }
 
@@ -133,6 +137,8 @@ extension EndToEnd {
             "Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
         ]) == 101)
         #expect(try describeStatus(port: ports.rtsp, uri: "rtsp://127.0.0.1:\(ports.rtsp)/\(agent)/rtsp?token=\(good)") == 200)
+        let metrics = try apiRequest(port: ports.admin, "GET", "/metrics").body
+        #expect(metrics.contains("camagent_streampoint_viewer_token_refusals_total 18"), "six bad tokens on three URLs\n\(metrics)")
         for token in [good, otherCamera, otherTarget, expiring] {
             #expect(!cluster.allLogs.contains(token), "viewer tokens must never be logged")
         }

@@ -26,7 +26,7 @@ final class LiveViewerHandler: ChannelInboundHandler, MediaViewerOutput {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        StreampointMetrics.viewerConnected()
+        StreampointMetrics.mediaViewerJoined(.web)
         viewer = stream.attach(self)
     }
 
@@ -34,7 +34,7 @@ final class LiveViewerHandler: ChannelInboundHandler, MediaViewerOutput {
         if let viewer { stream.detach(viewer) }
         viewer = nil
         self.context = nil
-        StreampointMetrics.viewerDisconnected()
+        StreampointMetrics.mediaViewerLeft(.web)
     }
 
     // MARK: MediaViewerOutput

@@ -17,13 +17,15 @@ public enum MediaHTTPServer {
     /// What the server needs from the rest of the streampoint.
     public struct Hooks: Sendable {
         /// Whether the route's token admits the viewer (called on the event loop).
-        public var admit: @Sendable (ViewerRoute) -> ViewerAdmissionResult
+        /// `final` is false for the WebSocket upgrade's look ahead: a refusal is
+        /// then answered, and counted, by the plain request handler.
+        public var admit: @Sendable (ViewerRoute, _ final: Bool) -> ViewerAdmissionResult
         /// The player page for an admitted /play route.
         public var playerPage: @Sendable (ViewerRoute) -> String
         /// The handler that serves an admitted /live WebSocket; nil when the stream went away meanwhile.
         public var liveHandler: @Sendable (ViewerRoute, Channel) -> ChannelHandler?
 
-        public init(admit: @escaping @Sendable (ViewerRoute) -> ViewerAdmissionResult,
+        public init(admit: @escaping @Sendable (ViewerRoute, _ final: Bool) -> ViewerAdmissionResult,
                     playerPage: @escaping @Sendable (ViewerRoute) -> String,
                     liveHandler: @escaping @Sendable (ViewerRoute, Channel) -> ChannelHandler?) {
             self.admit = admit
@@ -45,7 +47,7 @@ public enum MediaHTTPServer {
                     maxFrameSize: maxInboundFrame,
                     shouldUpgrade: { channel, head in
                         guard case .success(let route) = ViewerRoute.http(head.uri, authorization: head.headers.first(name: "authorization")),
-                              route.kind == .live, case .admit = hooks.admit(route)
+                              route.kind == .live, case .admit = hooks.admit(route, false)
                         else { return channel.eventLoop.makeSucceededFuture(nil) }
                         return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
                     },
@@ -111,7 +113,7 @@ final class MediaHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .success(let parsed): route = parsed
         case .failure(let failure): return send(context, head, .notFound, json: failure.description)
         }
-        switch hooks.admit(route) {
+        switch hooks.admit(route, true) {
         case .refuse(let reason):
             return send(context, head, .unauthorized, json: reason,
                         extra: [("WWW-Authenticate", #"Bearer realm="camagent viewer""#)])

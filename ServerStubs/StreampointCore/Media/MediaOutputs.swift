@@ -2,6 +2,7 @@ import CamNIO
 import MediaCore
 import NIOCore
 import NIOPosix
+import ServerMetrics
 
 /// The viewer-facing servers of the media pipeline: RTSP and the web port
 /// (player page and fMP4 WebSocket). Both run on the registry's event loop,
@@ -15,9 +16,10 @@ public final class MediaOutputs {
 
     /// A viewer's way in: a valid token for this agent and target, and a
     /// registered agent that announced the target.
-    func admit(_ route: ViewerRoute) -> ViewerAdmissionResult {
+    func admit(_ route: ViewerRoute, counted: Bool = true) -> ViewerAdmissionResult {
         registry.eventLoop.assertInEventLoop()
         if let refusal = registry.viewerTokenRefusal(route.token, agentID: route.agentID, target: route.target) {
+            if counted { StreampointMetrics.viewerTokenRefused() }
             return .refuse(refusal)
         }
         guard registry.announcedTarget(agentID: route.agentID, name: route.target) != nil else {
@@ -43,7 +45,7 @@ public final class MediaOutputs {
     public func bindWeb(host: String, port: Int) -> EventLoopFuture<Channel> {
         let registry = self.registry
         let hooks = MediaHTTPServer.Hooks(
-            admit: { [self] route in admit(route) },
+            admit: { [self] route, final in admit(route, counted: final) },
             playerPage: { _ in PlayerPage.html },
             liveHandler: { route, _ in
                 registry.media.stream(agentID: route.agentID, target: route.target).map(LiveViewerHandler.init(stream:))

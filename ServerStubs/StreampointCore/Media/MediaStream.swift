@@ -30,6 +30,8 @@ final class MediaStream {
     private var timer: Scheduled<Void>?
     private var scheduledFor: Double?
     private var frames: [MediaFrame] = []
+    /// Whether this stream counts in the media_pulls gauge.
+    private var countedAsPulling = false
     /// Called once the pull has stopped and no viewer is left: the table forgets the stream.
     var onIdle: ((MediaStream) -> Void)?
 
@@ -67,6 +69,7 @@ final class MediaStream {
         eventLoop.assertInEventLoop()
         guard outputs.removeValue(forKey: id) != nil else { return }
         if let stats = fanout.removeViewer(id), stats.droppedFrames > 0 {
+            StreampointMetrics.mediaFramesDropped(stats.droppedFrames)
             ServerLog.info("streampoint", "\(label): \(id) left having skipped \(stats.droppedFrames) frames (\(stats.droppedBytes) bytes) in \(stats.skips) skips to a keyframe")
         }
         handle(.viewerLeft)
@@ -82,7 +85,9 @@ final class MediaStream {
     func end(reason: String) {
         let ending = outputs
         outputs.removeAll()
-        for id in ending.keys { _ = fanout.removeViewer(id) }
+        for id in ending.keys {
+            if let stats = fanout.removeViewer(id) { StreampointMetrics.mediaFramesDropped(stats.droppedFrames) }
+        }
         for output in ending.values { output.streamEnded(reason: reason) }
         for _ in ending { handle(.viewerLeft) }
         if let current = channel { current.channel.close(promise: nil) }
@@ -96,6 +101,10 @@ final class MediaStream {
 
     private func perform(_ actions: [IngestStateMachine.Action]) {
         for action in actions { perform(action) }
+        if machine.isPlaying != countedAsPulling {
+            countedAsPulling = machine.isPlaying
+            if countedAsPulling { StreampointMetrics.mediaPullStarted() } else { StreampointMetrics.mediaPullStopped() }
+        }
         rearmTimer()
         if machine.isIdle, outputs.isEmpty, channel == nil { onIdle?(self) }
     }

@@ -2,6 +2,7 @@ import CamNIO
 import Foundation
 import MediaCore
 import NIOCore
+import ServerMetrics
 
 /// One RTSP player (VLC, ffplay, an NVR) on the streampoint's RTSP port,
 /// served from the camera's single pull: DESCRIBE answers with the pulled
@@ -120,6 +121,7 @@ final class RTSPViewerHandler: ChannelInboundHandler, MediaViewerOutput {
         }
         phase = .describing(cseq: cseq ?? "0", route: parsed, deadline: timeout)
         viewer = stream.attach(self)
+        StreampointMetrics.mediaViewerJoined(.rtsp)
     }
 
     private func describeTimedOut() {
@@ -273,6 +275,7 @@ final class RTSPViewerHandler: ChannelInboundHandler, MediaViewerOutput {
     }
 
     func streamEnded(reason: String) {
+        if viewer != nil { StreampointMetrics.mediaViewerLeft(.rtsp) }
         viewer = nil
         context?.close(promise: nil)
     }
@@ -285,7 +288,10 @@ final class RTSPViewerHandler: ChannelInboundHandler, MediaViewerOutput {
     func channelInactive(context: ChannelHandlerContext) {
         if case .describing(_, _, let deadline) = phase { deadline?.cancel() }
         phase = .closed
-        if let viewer, let stream { stream.detach(viewer) }
+        if let viewer, let stream {
+            stream.detach(viewer)
+            StreampointMetrics.mediaViewerLeft(.rtsp)
+        }
         viewer = nil
         stream = nil
         self.context = nil
