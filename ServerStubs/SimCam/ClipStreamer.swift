@@ -17,7 +17,7 @@ struct ClipStreamer {
     let clip: H264Clip
     let rtpChannel: UInt8
     let rtcpChannel: UInt8
-    private(set) var packetizer: H264Packetizer
+    private(set) var packetizer: VideoPacketizer
     let timestampBase: UInt32
     private let frameRate: (num: UInt64, den: UInt64)
 
@@ -36,7 +36,9 @@ struct ClipStreamer {
         self.clip = clip
         self.rtpChannel = rtpChannel
         self.rtcpChannel = rtcpChannel
-        self.packetizer = H264Packetizer(ssrc: ssrc, initialSequenceNumber: initialSequenceNumber)
+        self.packetizer = clip.codec == .h265
+            ? .h265(H265Packetizer(ssrc: ssrc, initialSequenceNumber: initialSequenceNumber))
+            : .h264(H264Packetizer(ssrc: ssrc, initialSequenceNumber: initialSequenceNumber))
         self.timestampBase = timestampBase
         self.frameRate = clip.frameRate
     }
@@ -78,7 +80,7 @@ struct ClipStreamer {
             if au.isIDR {
                 // Parameter sets ride in front of every IDR so late joiners and
                 // recovering clients need nothing from SDP.
-                nals.insert(contentsOf: clip.spsList + clip.ppsList, at: 0)
+                nals.insert(contentsOf: clip.parameterSets, at: 0)
             }
             var packets: [[UInt8]] = []
             packetizer.packetize(nalUnits: nals.map { $0[...] }, timestamp: ts, into: &packets)
@@ -132,4 +134,24 @@ private func appendInterleaved(_ packet: [UInt8], channel: UInt8, to out: inout 
     out.writeInteger(channel)
     out.writeInteger(UInt16(packet.count))
     out.writeBytes(packet)
+}
+
+/// The clip's packetiser: H.264 (RFC 6184) or H.265 (RFC 7798), both CamMedia's.
+enum VideoPacketizer {
+    case h264(H264Packetizer)
+    case h265(H265Packetizer)
+
+    var writer: RTPPacketWriter {
+        switch self {
+        case .h264(let p): return p.writer
+        case .h265(let p): return p.writer
+        }
+    }
+
+    mutating func packetize(nalUnits: [ArraySlice<UInt8>], timestamp: UInt32, into packets: inout [[UInt8]]) {
+        switch self {
+        case .h264(var p): p.packetize(nalUnits: nalUnits, timestamp: timestamp, into: &packets); self = .h264(p)
+        case .h265(var p): p.packetize(nalUnits: nalUnits, timestamp: timestamp, into: &packets); self = .h265(p)
+        }
+    }
 }

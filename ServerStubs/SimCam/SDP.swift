@@ -17,13 +17,13 @@ func makeSDP(clip: H264Clip, sessionID: UInt64, originAddress: String, isIPv6: B
     let fpsText = fr.den == 1 ? "\(fr.num)" : String(format: "%.3f", fps)
 
     // The clip's first SPS and PPS are the ones its stream uses.
-    let track = TrackDescription(codec: .h264, clockRate: 90000, payloadType: 96, sps: clip.sps, pps: clip.pps,
-                                 width: clip.info.width, height: clip.info.height)
+    let track = TrackDescription(codec: clip.codec, clockRate: 90000, payloadType: 96, vps: clip.vps, sps: clip.sps, pps: clip.pps,
+                                 width: clip.width, height: clip.height)
     let video = SDPMedia(
         track: track, control: trackControl, bandwidthKbps: kbps,
         extraAttributes: [
             SDPAttribute("framerate", fpsText),
-            SDPAttribute("framesize", "96 \(clip.info.width)-\(clip.info.height)"),
+            SDPAttribute("framesize", "96 \(clip.width)-\(clip.height)"),
         ])
     let description = SessionDescription(
         origin: SessionDescription.origin(sessionID: sessionID, address: originAddress),

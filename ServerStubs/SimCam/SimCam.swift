@@ -55,7 +55,7 @@ struct SimCam: ParsableCommand {
     @Option(help: "Address to listen on, for both servers.")
     var bind: String = "127.0.0.1"
 
-    @Option(help: ArgumentHelp("Annex-B H.264 file to loop instead of the bundled clip.", valueName: "file"))
+    @Option(help: ArgumentHelp("Annex-B H.264 file to loop instead of the bundled clip; a name ending .h265 or .hevc is read as H.265.", valueName: "file"))
     var clip: String?
 
     @Option(help: ArgumentHelp("JPEG file to serve at /snapshot.jpg instead of the bundled one.", valueName: "file"))
@@ -71,7 +71,9 @@ struct SimCam: ParsableCommand {
         let clipBytes = try loadMedia(override: clip, resource: "clip", ext: "h264")
         let h264: H264Clip
         do {
-            h264 = try H264Clip(annexB: clipBytes)
+            // H.265 elementary streams are named .h265 or .hevc (what ffmpeg's -f hevc writes).
+            let hevc = clip.map { $0.hasSuffix(".h265") || $0.hasSuffix(".hevc") } ?? false
+            h264 = try H264Clip(annexB: clipBytes, codec: hevc ? .h265 : .h264)
         } catch {
             throw StartupError("cannot use clip \(clip ?? "(bundled)"): \(error)")
         }
@@ -81,9 +83,9 @@ struct SimCam: ParsableCommand {
         }
         let fr = h264.frameRate
         logEvent(
-            "clip: \(h264.accessUnits.count) frames, \(h264.idrCount) IDR, \(h264.info.width)x\(h264.info.height) @ "
+            "clip: \(h264.codec == .h265 ? "H.265" : "H.264"), \(h264.accessUnits.count) frames, \(h264.idrCount) IDR, \(h264.width)x\(h264.height) @ "
                 + "\(fr.den == 1 ? "\(fr.num)" : String(format: "%.3f", Double(fr.num) / Double(fr.den))) fps, "
-                + "profile-level-id \(h264.info.profileLevelID)")
+                + (h264.profileLevelID.map { "profile-level-id \($0)" } ?? "hvc1"))
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         defer { try? group.syncShutdownGracefully() }

@@ -225,3 +225,58 @@ extension EndToEnd.MediaStreamingTests {
         #expect(cluster.tunnelsOpened(toPort: cluster.rtspPort) >= 2, "the pull reconnected through a new tunnel")
     }
 }
+
+extension EndToEnd.MediaStreamingTests {
+    /// An H.265 camera (simcam looping the realistic 1080p H.265 stream) plays
+    /// through the streampoint's RTSP server, and its fMP4 WebSocket output,
+    /// saved to a file without the kind bytes, is H.265 that ffprobe decodes.
+    @Test func anH265CameraPlaysThroughRTSPAndAsFMP4() throws {
+        let media = try realisticMedia()
+        let cluster = try Cluster()
+        defer { cluster.stop(); cluster.removeDirectory() }
+        try cluster.startServers(simcamArguments: ["--clip", media.appendingPathComponent("main-h265.h265").path])
+        let ports = try cluster.startMediaStreampoint()
+        try cluster.startAgent()
+        _ = try cluster.viewerURL(target: "rtsp")
+        let token = try cluster.viewerToken()
+        let ffprobe = try #require(which("ffprobe"))
+
+        let (status, out, err) = try run(ffprobe, [
+            "-v", "error", "-rtsp_transport", "tcp", "-select_streams", "v:0", "-count_frames",
+            "-show_entries", "stream=codec_name,width,height,nb_read_frames", "-of", "csv=p=0", "-read_intervals", "%+3",
+            "rtsp://127.0.0.1:\(ports.rtsp)/\(cluster.agentID)/rtsp?token=\(token)",
+        ], timeout: 60)
+        #expect(status == 0, "\(err)")
+        let fields = out.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",").map(String.init)
+        #expect(fields.count == 4 && fields[0] == "hevc" && fields[1] == "1920" && fields[2] == "1080", "\(out)")
+        #expect((Int(fields.last ?? "") ?? 0) >= 50, "\(out)")
+
+        // The browser output, as a WebSocket client sees it, for 3 s.
+        let saved = cluster.path("live.mp4")
+        let client = """
+        import sys, time, websocket
+        ws = websocket.create_connection(sys.argv[1], timeout=10)
+        init = ws.recv()
+        print(init)
+        end = time.time() + 3
+        with open(sys.argv[2], "wb") as out:
+            while time.time() < end:
+                message = ws.recv()
+                if isinstance(message, bytes) and message:
+                    out.write(message[1:])
+        ws.close()
+        """
+        let live = "ws://127.0.0.1:\(ports.web)/live/\(cluster.agentID)/rtsp?token=\(token)"
+        let (clientStatus, initMessage, clientError) = try run("/usr/bin/python3", ["-c", client, live, saved], timeout: 60)
+        #expect(clientStatus == 0, "\(clientError)")
+        #expect(initMessage.contains(#""codec":"hvc1."#) && initMessage.contains(#""width":1920"#), "\(initMessage)")
+        let (probeStatus, probed, probeError) = try run(ffprobe, [
+            "-v", "error", "-select_streams", "v:0", "-count_frames",
+            "-show_entries", "stream=codec_name,width,height,nb_read_frames", "-of", "csv=p=0", saved,
+        ], timeout: 60)
+        #expect(probeStatus == 0, "\(probeError)")
+        let probedFields = probed.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",").map(String.init)
+        #expect(probedFields.count == 4 && probedFields[0] == "hevc" && probedFields[1] == "1920", "\(probed)")
+        #expect((Int(probedFields.last ?? "") ?? 0) >= 50, "\(probed)")
+    }
+}
