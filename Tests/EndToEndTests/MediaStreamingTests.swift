@@ -82,7 +82,7 @@ extension EndToEnd {
             case .failure(let error): Issue.record("viewer \(index): \(error)\n\(cluster.allLogs)")
             }
         }
-        #expect(cluster.tunnelsOpened(toPort: cluster.rtspPort) == 1, "one pull for every viewer\n\(cluster.agent?.stderr ?? "")")
+        #expect(cluster.tunnelsOpened(toPort: cluster.rtspPort) == 1, "one pull for every viewer\n\(cluster.agent?.stderr ?? "")\n\(cluster.streampoint.stderr)")
         // The pull lingers after its viewers: /metrics shows one pull and no media viewers left.
         let metrics = try apiRequest(port: ports.admin, "GET", "/metrics").body
         #expect(metrics.contains("camagent_streampoint_media_pulls 1"), "\(metrics)")

@@ -34,6 +34,8 @@ public enum MediaHTTPServer {
         }
     }
 
+    static let idleTimeout: TimeAmount = .seconds(60)
+
     /// Largest frame a player may send us; it only ever sends close and pong.
     static let maxInboundFrame = 4096
 
@@ -61,13 +63,31 @@ public enum MediaHTTPServer {
                         }
                     })
                 let http = MediaHTTPHandler(hooks: hooks)
-                return channel.pipeline.configureHTTPServerPipeline(
+                // Nothing read or written for a minute (an idle keep-alive, a
+                // viewer stalled that long): the connection goes.
+                let idle = IdleStateHandler(allTimeout: idleTimeout)
+                return channel.pipeline.addHandlers([idle, IdleConnectionCloser()]).flatMap {
+                    channel.pipeline.configureHTTPServerPipeline(
                     withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
                         context.pipeline.removeHandler(http, promise: nil)
                     })
-                ).flatMap { channel.pipeline.addHandler(http) }
+                    ).flatMap { channel.pipeline.addHandler(http) }
+                }
             }
             .bind(host: host, port: port)
+    }
+}
+
+/// Closes the connection when IdleStateHandler says it has been idle.
+final class IdleConnectionCloser: ChannelInboundHandler {
+    typealias InboundIn = NIOAny
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 }
 

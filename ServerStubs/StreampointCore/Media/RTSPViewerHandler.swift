@@ -40,6 +40,9 @@ final class RTSPViewerHandler: ChannelInboundHandler, MediaViewerOutput {
     private var packets: [[UInt8]] = []
     private var timestamps = TimestampRebaser()
     private static let describeTimeout: TimeAmount = .seconds(15)
+    /// A connection that has not asked for a stream by then is closed: an
+    /// unauthenticated socket must not be held open for free.
+    private static let firstDescribeDeadline: TimeAmount = .seconds(15)
     private static let writeBatch = 64
 
     init(table: MediaStreamTable, admit: @escaping (ViewerRoute) -> ViewerAdmissionResult) {
@@ -47,7 +50,13 @@ final class RTSPViewerHandler: ChannelInboundHandler, MediaViewerOutput {
         self.admit = admit
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        context.eventLoop.scheduleTask(in: Self.firstDescribeDeadline) { [weak self] () -> Void in
+            guard let self, case .idle = self.phase else { return }
+            self.context?.close(promise: nil)
+        }
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
