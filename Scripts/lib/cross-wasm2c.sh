@@ -273,6 +273,8 @@ build_target_wasm2c() {
                 fi
                 wasm_objects+=("$obj/$mod.o")
                 ;;
+            swift-check)
+                ;;  # proved Embedded-clean by the native targets; not part of the agent
             c)
                 mapfile -t files < <(find_sources "$SRC_ROOT/$dir" c)
                 host_sources+=("${files[@]}")
