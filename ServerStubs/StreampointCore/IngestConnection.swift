@@ -66,13 +66,3 @@ extension StreampointRegistry {
         return tunnelSide.and(pullSide).map { $0.1 }
     }
 }
-
-extension StreampointRegistry {
-    /// Why `token` does not admit a viewer of `target` of `agentID`, or nil when it does.
-    func viewerTokenRefusal(_ token: String?, agentID: String, target: String) -> String? {
-        switch viewerTokens.verify(token: token, agentID: agentID, target: target) {
-        case .success: return nil
-        case .failure(let refusal): return refusal.description
-        }
-    }
-}

@@ -52,24 +52,6 @@ public enum APIToken {
         Hex.encode(hash(token))
     }
 
-    /// Base64url without padding (RFC 4648 §5).
-    static func base64URL(_ bytes: [UInt8]) -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count * 4 + 2) / 3)
-        var index = 0
-        while index < bytes.count {
-            let b0 = UInt32(bytes[index])
-            let b1 = index + 1 < bytes.count ? UInt32(bytes[index + 1]) : 0
-            let b2 = index + 2 < bytes.count ? UInt32(bytes[index + 2]) : 0
-            let triple = b0 << 16 | b1 << 8 | b2
-            let remaining = bytes.count - index
-            out.append(alphabet[Int(triple >> 18 & 63)])
-            out.append(alphabet[Int(triple >> 12 & 63)])
-            if remaining > 1 { out.append(alphabet[Int(triple >> 6 & 63)]) }
-            if remaining > 2 { out.append(alphabet[Int(triple & 63)]) }
-            index += 3
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    /// Base64url without padding (RFC 4648 §5), as viewer tokens spell it.
+    static func base64URL(_ bytes: [UInt8]) -> String { Base64URL.encode(bytes) }
 }

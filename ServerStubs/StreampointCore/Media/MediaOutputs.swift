@@ -18,9 +18,9 @@ public final class MediaOutputs {
     /// registered agent that announced the target.
     func admit(_ route: ViewerRoute, counted: Bool = true) -> ViewerAdmissionResult {
         registry.eventLoop.assertInEventLoop()
-        if let refusal = registry.viewerTokenRefusal(route.token, agentID: route.agentID, target: route.target) {
+        if case .failure(let refusal) = registry.viewerTokens.verify(token: route.token, agentID: route.agentID, target: route.target) {
             if counted { StreampointMetrics.viewerTokenRefused() }
-            return .refuse(refusal)
+            return .refuse(refusal.description)
         }
         guard registry.announcedTarget(agentID: route.agentID, name: route.target) != nil else {
             return .notFound("agent \(route.agentID) has no target \(route.target) on this streampoint (is the camera online?)")

@@ -1,3 +1,4 @@
+import CamNIO
 import CamProtocol
 
 /// Where a viewer asked to go, from an RTSP or HTTP request target:
@@ -69,18 +70,9 @@ public struct ViewerRoute: Equatable, Sendable {
     }
 
     /// The query's `token` wins over the header: a player page passes it on to /live.
+    /// An empty value counts as no token.
     private static func token(query: Substring, authorization: String?) -> String? {
-        for pair in query.split(separator: "&") {
-            let field = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            if field.count == 2, field[0] == "token", !field[1].isEmpty { return String(field[1]) }
-        }
-        if let authorization {
-            let words = authorization.split(separator: " ", maxSplits: 1)
-            if words.count == 2, words[0].lowercased() == "bearer" {
-                let value = words[1].trimmingCharacters(in: .whitespaces)
-                if !value.isEmpty { return value }
-            }
-        }
-        return nil
+        guard let token = ViewerToken.presented(query: query, authorization: authorization), !token.isEmpty else { return nil }
+        return token
     }
 }
