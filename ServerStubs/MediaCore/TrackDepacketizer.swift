@@ -58,6 +58,16 @@ public enum TrackDepacketizer: Sendable {
         return copy
     }
 
+    /// Moves when in-band parameter sets change (always 0 for audio), so that
+    /// `updated` (an SPS parse) runs only then, not for every frame.
+    public var parameterSetsVersion: Int {
+        switch self {
+        case .h264(let d): return d.parameterSetsVersion
+        case .h265(let d): return d.parameterSetsVersion
+        case .aac, .g711: return 0
+        }
+    }
+
     public var stats: DepacketizerStats {
         switch self {
         case .h264(let d): return d.stats

@@ -27,6 +27,8 @@ final class MediaStream {
     private var channel: (id: IngestStateMachine.ConnectionID, channel: Channel)?
     private var routes: [UInt8: Int] = [:]
     private var depacketizers: [TrackDepacketizer] = []
+    /// Each depacketiser's parameter-set version when its track was last published.
+    private var publishedParameterSets: [Int] = []
     private var timer: Scheduled<Void>?
     private var scheduledFor: Double?
     private var frames: [MediaFrame] = []
@@ -134,6 +136,7 @@ final class MediaStream {
             // The picture size comes from the SDP's own parameter sets, so that an
             // identical in-band SPS later is not mistaken for a change.
             let tracks = zip(depacketizers, described).map { $0.updated($1) }
+            publishedParameterSets = depacketizers.map(\.parameterSetsVersion)
             for entry in channels { routes[entry.rtp] = entry.track }
             for id in fanout.sourceStarted(tracks: tracks) { outputs[id]?.mediaAvailable() }
             ServerLog.info("streampoint", "\(label): pulling \(tracks.map { "\($0.codec)" }.joined(separator: "+"))")
@@ -148,8 +151,11 @@ final class MediaStream {
         }
     }
 
+    /// A deadline that moved later (every frame pushes the media timeout on)
+    /// keeps the armed timer: its tick finds nothing due and arms the next one.
     private func rearmTimer() {
         let deadline = machine.nextDeadline
+        if let deadline, let armed = scheduledFor, timer != nil, armed <= deadline { return }
         guard deadline != scheduledFor else { return }
         timer?.cancel()
         timer = nil
@@ -219,7 +225,10 @@ final class MediaStream {
         }
         guard !frames.isEmpty else { return }
         let tracks = fanout.tracks
-        if tracks.indices.contains(track) {
+        let version = depacketizers[track].parameterSetsVersion
+        if tracks.indices.contains(track), publishedParameterSets.indices.contains(track),
+           version != publishedParameterSets[track] {
+            publishedParameterSets[track] = version
             let updated = depacketizers[track].updated(tracks[track])
             if Self.isMaterialChange(from: tracks[track], to: updated) {
                 var changed = tracks
