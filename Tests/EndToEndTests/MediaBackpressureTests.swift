@@ -11,12 +11,10 @@ extension EndToEnd {
         let media = try realisticMedia()
         let cluster = try Cluster()
         defer { cluster.stop(); cluster.removeDirectory() }
-        try cluster.startServers(simcamArguments: ["--clip", media.appendingPathComponent("main-h264.h264").path])
         // Queues of 2 MiB, so that a stalled viewer overflows within the test
         // even after the kernel's socket buffers have taken their share.
-        let ports = try cluster.startMediaStreampoint(extraArguments: ["--viewer-queue-kib", "2048"])
-        try cluster.startAgent()
-        _ = try cluster.viewerURL(target: "rtsp")
+        let ports = try cluster.startMediaCamera(simcamArguments: ["--clip", media.appendingPathComponent("main-h264.h264").path],
+                                                 streampointArguments: ["--viewer-queue-kib", "2048"])
         let token = try cluster.viewerToken()
         let agent = cluster.agentID
         let pid = cluster.streampoint.process.processIdentifier

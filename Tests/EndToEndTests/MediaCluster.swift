@@ -36,6 +36,15 @@ extension Cluster {
         return MediaPorts(rtsp: rtsp, web: web, admin: admin)
     }
 
+    /// The whole cluster with a media streampoint, and the agent registered there.
+    func startMediaCamera(simcamArguments: [String] = [], streampointArguments: [String] = []) throws -> MediaPorts {
+        try startServers(simcamArguments: simcamArguments)
+        let ports = try startMediaStreampoint(extraArguments: streampointArguments)
+        try startAgent()
+        _ = try viewerURL(target: "rtsp")
+        return ports
+    }
+
     /// A viewer token from the endpoint's API, as an operator's portal would get one.
     func viewerToken(agent: String? = nil, target: String = "rtsp", ttlSeconds: Int = 600) throws -> String {
         let answer = try apiRequest(port: endpointAdminPort, "POST", "/api/agents/\(agent ?? agentID)/viewer-token",

@@ -42,10 +42,7 @@ extension EndToEnd {
     @Test func tenRTSPViewersAndTwoBrowsersShareOneTunnel() throws {
         let cluster = try Cluster()
         defer { cluster.stop(); cluster.removeDirectory() }
-        try cluster.startServers()
-        let ports = try cluster.startMediaStreampoint()
-        try cluster.startAgent()
-        _ = try cluster.viewerURL(target: "rtsp")
+        let ports = try cluster.startMediaCamera()
         let token = try cluster.viewerToken()
         let url = "rtsp://127.0.0.1:\(ports.rtsp)/\(cluster.agentID)/rtsp?token=\(token)"
 
@@ -147,10 +144,7 @@ extension EndToEnd {
     @Test func aUDPSetupIsAnswered461SoPlayersFallBackToTCPAtOnce() throws {
         let cluster = try Cluster()
         defer { cluster.stop(); cluster.removeDirectory() }
-        try cluster.startServers()
-        let ports = try cluster.startMediaStreampoint()
-        try cluster.startAgent()
-        _ = try cluster.viewerURL(target: "rtsp")
+        let ports = try cluster.startMediaCamera()
         let token = try cluster.viewerToken()
         let base = "rtsp://127.0.0.1:\(ports.rtsp)/\(cluster.agentID)/rtsp"
         let client = try RawClient(port: ports.rtsp)
@@ -172,10 +166,7 @@ extension EndToEnd {
     @Test func thePullStopsTwentySecondsAfterTheLastViewerLeaves() throws {
         let cluster = try Cluster()
         defer { cluster.stop(); cluster.removeDirectory() }
-        try cluster.startServers()
-        let ports = try cluster.startMediaStreampoint()
-        try cluster.startAgent()
-        _ = try cluster.viewerURL(target: "rtsp")
+        let ports = try cluster.startMediaCamera()
         let token = try cluster.viewerToken()
         let frames = try countFrames("rtsp://127.0.0.1:\(ports.rtsp)/\(cluster.agentID)/rtsp?token=\(token)", seconds: 2)
         #expect(frames >= 25)
@@ -203,10 +194,7 @@ extension EndToEnd.MediaStreamingTests {
     @Test func aCameraRestartMidStreamKeepsTheViewerConnected() throws {
         let cluster = try Cluster()
         defer { cluster.stop(); cluster.removeDirectory() }
-        try cluster.startServers()
-        let ports = try cluster.startMediaStreampoint()
-        try cluster.startAgent()
-        _ = try cluster.viewerURL(target: "rtsp")
+        let ports = try cluster.startMediaCamera()
         let token = try cluster.viewerToken()
         let url = "rtsp://127.0.0.1:\(ports.rtsp)/\(cluster.agentID)/rtsp?token=\(token)"
 
@@ -234,10 +222,7 @@ extension EndToEnd.MediaStreamingTests {
         let media = try realisticMedia()
         let cluster = try Cluster()
         defer { cluster.stop(); cluster.removeDirectory() }
-        try cluster.startServers(simcamArguments: ["--clip", media.appendingPathComponent("main-h265.h265").path])
-        let ports = try cluster.startMediaStreampoint()
-        try cluster.startAgent()
-        _ = try cluster.viewerURL(target: "rtsp")
+        let ports = try cluster.startMediaCamera(simcamArguments: ["--clip", media.appendingPathComponent("main-h265.h265").path])
         let token = try cluster.viewerToken()
         let ffprobe = try #require(which("ffprobe"))
 
