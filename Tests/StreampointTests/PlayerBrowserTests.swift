@@ -75,7 +75,11 @@ import Testing
                 continuation.finish()
             },
             logger: Logger(label: "player-test-server", factory: { _ in SwiftLogNoOpLogHandler() }))
-        let server = Task { try await app.runService(gracefulShutdownSignals: []) }
+        // Paced in real time: it must not wait for the cooperative pool (see DedicatedTaskExecutor).
+        let executor = DedicatedTaskExecutor(label: "player-test-server")
+        let server = Task {
+            try await withTaskExecutorPreference(executor) { try await app.runService(gracefulShutdownSignals: []) }
+        }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next(), port > 0 else {
             server.cancel()
