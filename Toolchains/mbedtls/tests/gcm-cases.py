@@ -78,6 +78,8 @@ def chunks_for(length, rnd):
 
 def text_length(rnd):
     r = rnd.random()
+    if r < 0.05:
+        return 0  # AAD alone (GMAC), or nothing at all
     if r < 0.5:
         return rnd.randrange(0, 300)
     if r < 0.9:
