@@ -33,6 +33,7 @@
 
 #include "mbedtls/gcm.h"
 #include "mbedtls/aes.h"
+#include "mbedtls/cipher.h"
 #include "mbedtls/platform_util.h"
 
 #include <string.h>
@@ -462,6 +463,10 @@ int mbedtls_gcm_starts(mbedtls_gcm_context *ctx, int mode,
     ctx->mode = mode;
     ctx->len = 0;
     ctx->add_len = 0;
+    /* No key yet: gcm.c's cipher layer answers this (and nothing crashes). */
+    if (ctx->aes.nr == 0) {
+        return MBEDTLS_ERR_CIPHER_BAD_INPUT_DATA;
+    }
 
     if (iv_len == 12) {
         memcpy(ctx->y, iv, 12);
@@ -497,6 +502,9 @@ int mbedtls_gcm_update(mbedtls_gcm_context *ctx, size_t length,
     ctx->len += length;
     if (length == 0) {
         return 0;
+    }
+    if (ctx->aes.nr == 0) {
+        return MBEDTLS_ERR_CIPHER_BAD_INPUT_DATA;
     }
     if (ctx->hardware) {
         hw_update(ctx, length, input, output);

@@ -133,6 +133,16 @@ static void api_edges(int expect_hw)
     CHECK(is_zero((const unsigned char *) &ctx, sizeof(ctx)), "free left key material");
     mbedtls_gcm_free(NULL);
 
+    /* Used before any key: an error, the same one gcm.c gives. */
+    for (i = 0; i < 2; i++) {
+        int iv_len = i ? 16 : 12, ours;
+        mbedtls_gcm_init(&ctx);
+        ours = mbedtls_gcm_starts(&ctx, MBEDTLS_GCM_ENCRYPT, iv, (size_t) iv_len, NULL, 0);
+        if (ours == 0) ours = mbedtls_gcm_update(&ctx, 32, buf, buf);
+        mbedtls_gcm_free(&ctx);
+        CHECK(ours != 0 && ours == ref_gcm_unkeyed(iv_len, 32), "unkeyed use: %d, gcm.c %d", ours, ref_gcm_unkeyed(iv_len, 32));
+    }
+
     /* Output 5 bytes before the input (backward overlap) is allowed and must
      * read every input byte before overwriting it, as gcm.c does. */
     for (i = 0; i < 96; i++) buf[i] = ref_buf[i] = (unsigned char) (i * 7 + 1);
