@@ -56,8 +56,9 @@ struct SimCam: ParsableCommand {
                   rtsp://127.0.0.1:8554/stream
               ffplay -rtsp_transport tcp rtsp://127.0.0.1:8554/stream
               curl -o snap.jpg http://127.0.0.1:8080/snapshot.jpg
-              camagent-simcam --stream /main=.build/simcam-media/main-h264.h264,audio=.build/simcam-media/main-h264.aac \\
-                  --stream /sub=.build/simcam-media/sub-h264.h264
+              M=.build/simcam-media   # Scripts/make-simcam-media --realistic
+              camagent-simcam --stream /main=$M/main-h264.h264,audio=$M/main-h264.aac \\
+                  --stream /sub=$M/sub-h264.h264
             """
     )
 
