@@ -200,5 +200,6 @@ let package = Package(
             ],
             path: "Tests/StreampointTests", swiftSettings: stubSettings),
         .testTarget(name: "FirmwareTests", dependencies: ["camagent-firmware"], path: "Tests/FirmwareTests", exclude: ["boot"], swiftSettings: stubSettings),
+        .testTarget(name: "SimCamTests", dependencies: ["camagent-simcam"], path: "Tests/SimCamTests", swiftSettings: stubSettings),
     ]
 )

@@ -3,11 +3,16 @@ public struct TunnelTarget: Equatable, Sendable {
     public var name: String
     public var host: String
     public var port: UInt16
+    /// The RTSP path the streampoint's media pull asks for (`/Streaming/Channels/101`);
+    /// empty when the config gave none. Never part of the tunnel allowlist: a
+    /// tunnel still goes to host:port.
+    public var path: String
 
-    public init(name: String, host: String, port: UInt16) {
+    public init(name: String, host: String, port: UInt16, path: String = "") {
         self.name = name
         self.host = host
         self.port = port
+        self.path = path
     }
 }
 
@@ -204,6 +209,13 @@ extension Message {
                 w.string(target.host)
                 w.u16(target.port)
             }
+            // The paths were appended in a compatible revision: one string per
+            // target, sent only when some target has one (PROTOCOL §4.3).
+            var hasPath = false
+            for target in targets where !target.path.isEmpty { hasPath = true }
+            if hasPath {
+                for target in targets { w.string(target.path) }
+            }
         case .streamRegistered(let streampointID):
             w.string(streampointID)
         case .tunnelOpen(let tunnelID, let host, let port, let bindToken):
@@ -317,6 +329,10 @@ extension Message {
                 let name = try r.string()
                 let host = try r.host()
                 targets.append(TunnelTarget(name: name, host: host, port: try r.u16()))
+            }
+            // Absent paths (an agent without any, or one that predates them): none.
+            if r.remaining > 0 {
+                for index in 0..<targets.count { targets[index].path = try r.string() }
             }
             self = .streamRegister(ticket: ticket, targets: targets)
         case .streamRegistered:

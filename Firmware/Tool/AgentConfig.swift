@@ -19,11 +19,12 @@ struct AgentConfig {
     /// Router boards: NAME=HOST of each LAN camera.
     var cameras: [(name: String, host: String)]
 
-    /// The agent's `target` lines.
+    /// The agent's `target` lines. The camera's own RTSP target carries the
+    /// board's `rtsp_path`, which the streampoint's media pull asks for.
     var targets: [String] {
         switch board.agentType {
         case .camera:
-            return ["rtsp=127.0.0.1:\(board.rtspPort!)", "http=127.0.0.1:\(board.httpPort!)"]
+            return ["rtsp=127.0.0.1:\(board.rtspPort!)\(board.rtspPath)", "http=127.0.0.1:\(board.httpPort!)"]
         case .router:
             return cameras.flatMap { camera in
                 ["\(camera.name)-rtsp=\(camera.host):\(board.cameraRTSPPort!)",

@@ -117,19 +117,26 @@ struct ClipStreamer {
     /// SR to map RTP time to wall-clock time; RFC 3550 requires the CNAME in every
     /// compound packet.
     func appendSenderReport(ntpTime: (seconds: UInt32, fraction: UInt32), lastTimestamp: UInt32, cname: String, to out: inout ByteBuffer) {
-        var rtcp: [UInt8] = []
-        let ntp = UInt64(ntpTime.seconds) << 32 | UInt64(ntpTime.fraction)
-        RTCPWriter.appendSenderReport(packetizer.writer.senderReport(ntpTime: ntp, rtpTimestamp: lastTimestamp), to: &rtcp)
-        RTCPWriter.appendSourceDescription(ssrc: packetizer.writer.ssrc, cname: Array(cname.utf8), to: &rtcp)
-        appendInterleaved(rtcp, channel: rtcpChannel, to: &out)
+        appendRTCPSenderReport(writer: packetizer.writer, channel: rtcpChannel, ntpTime: ntpTime, rtpTimestamp: lastTimestamp,
+                               cname: cname, to: &out)
     }
 
     /// Timestamp of the frame most recently passed to `tick`.
     var lastTimestamp: UInt32 { timestamp(forFrame: frameIndex &- 1) }
 }
 
+/// RTCP sender report + SDES CNAME (RFC 3550 §6.4.1, §6.5) for one track, interleaved.
+func appendRTCPSenderReport(writer: RTPPacketWriter, channel: UInt8, ntpTime: (seconds: UInt32, fraction: UInt32),
+                            rtpTimestamp: UInt32, cname: String, to out: inout ByteBuffer) {
+    var rtcp: [UInt8] = []
+    let ntp = UInt64(ntpTime.seconds) << 32 | UInt64(ntpTime.fraction)
+    RTCPWriter.appendSenderReport(writer.senderReport(ntpTime: ntp, rtpTimestamp: rtpTimestamp), to: &rtcp)
+    RTCPWriter.appendSourceDescription(ssrc: writer.ssrc, cname: Array(cname.utf8), to: &rtcp)
+    appendInterleaved(rtcp, channel: channel, to: &out)
+}
+
 /// RTSP interleaved framing (RFC 2326 §10.12): '$', channel, 16-bit length, packet.
-private func appendInterleaved(_ packet: [UInt8], channel: UInt8, to out: inout ByteBuffer) {
+func appendInterleaved(_ packet: [UInt8], channel: UInt8, to out: inout ByteBuffer) {
     out.writeInteger(UInt8(ascii: "$"))
     out.writeInteger(channel)
     out.writeInteger(UInt16(packet.count))

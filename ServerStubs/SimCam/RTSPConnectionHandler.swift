@@ -4,7 +4,8 @@ import NIOCore
 
 /// Shared, immutable configuration for every RTSP connection.
 struct RTSPServerConfig: Sendable {
-    let clip: H264Clip
+    /// The streams and the paths they are served at (StreamCatalog).
+    let catalog: StreamCatalog
     /// How often an RTCP sender report accompanies the video.
     let senderReportInterval: TimeAmount = .seconds(5)
     /// Advertised in the Session header so clients send keepalives, as they
@@ -12,8 +13,9 @@ struct RTSPServerConfig: Sendable {
     let sessionTimeoutSeconds = 60
 }
 
-/// One RTSP-over-TCP client. Each connection has at most one session with one
-/// track, and streams on its own timer so clients are fully independent.
+/// One RTSP-over-TCP client. Each connection has at most one session, on one
+/// stream (video, and audio when the stream has it), and streams on its own
+/// timer so clients are fully independent.
 final class RTSPConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = RTSPInbound
     typealias OutboundOut = ByteBuffer
@@ -25,7 +27,10 @@ final class RTSPConnectionHandler: ChannelInboundHandler {
     private var peer = "?"
 
     private var sessionID: String?
+    /// The stream this connection's session was set up on.
+    private var stream: SimStream?
     private var streamer: ClipStreamer?
+    private var audio: AudioStreamer?
     private var setupURI: String?
     private var playing = false
     private var timer: Scheduled<Void>?
@@ -58,7 +63,8 @@ final class RTSPConnectionHandler: ChannelInboundHandler {
         stopStreaming()
         var stats = ""
         if let s = streamer {
-            stats = " (sent \(s.framesSent) frames, skipped \(s.framesSkipped), \(s.loopsCompleted) loops)"
+            stats = " (sent \(s.framesSent) frames, skipped \(s.framesSkipped), \(s.loopsCompleted) loops"
+                + (audio.map { ", \($0.framesSent) audio frames" } ?? "") + ")"
         }
         logEvent("rtsp client \(peer) disconnected\(stats)")
         context.fireChannelInactive()
@@ -144,11 +150,15 @@ final class RTSPConnectionHandler: ChannelInboundHandler {
             send(RTSPResponse(406, "Not Acceptable"), cseq: req.cseq)
             return
         }
+        guard let (described, _) = config.catalog.lookup(requestURI: req.uri) else {
+            send(RTSPResponse(404, "Not Found"), cseq: req.cseq)
+            return
+        }
         let local = context?.localAddress
         let origin = local?.ipAddress ?? "0.0.0.0"
         let isV6: Bool
         if case .v6 = local { isV6 = true } else { isV6 = false }
-        let sdp = makeSDP(clip: config.clip, sessionID: UInt64.random(in: 1...UInt64(Int64.max)), originAddress: origin, isIPv6: isV6)
+        let sdp = makeSDP(stream: described, sessionID: UInt64.random(in: 1...UInt64(Int64.max)), originAddress: origin, isIPv6: isV6)
         var resp = RTSPResponse(200, "OK")
         resp.add("Content-Base", RTSPURL.contentBase(forRequestURI: req.uri))
         resp.add("Content-Type", "application/sdp")
@@ -171,6 +181,15 @@ final class RTSPConnectionHandler: ChannelInboundHandler {
             send(RTSPResponse(455, "Method Not Valid in This State"), cseq: req.cseq)
             return
         }
+        guard let (target, track) = config.catalog.lookup(requestURI: req.uri), (track ?? 0) < target.trackCount else {
+            send(RTSPResponse(404, "Not Found"), cseq: req.cseq)
+            return
+        }
+        if let bound = stream, bound.path != target.path {
+            // One session plays one stream; a second stream needs its own connection.
+            send(RTSPResponse(459, "Aggregate Operation Not Allowed"), cseq: req.cseq)
+            return
+        }
         guard let offered = RTSPTransport.firstInterleavedChannels(in: transportHeader) else {
             // Only TCP is offered because the stream is reached through a TCP
             // relay; 461 tells the client to retry with RTP/AVP/TCP.
@@ -183,16 +202,28 @@ final class RTSPConnectionHandler: ChannelInboundHandler {
         let channels = (rtp: UInt8(offered.rtp), rtcp: UInt8(offered.rtcp))
         let id = sessionID ?? String(format: "%016llX", UInt64.random(in: 1...UInt64.max))
         sessionID = id
-        setupURI = req.uri
-        let s = ClipStreamer(
-            clip: config.clip, rtpChannel: channels.rtp, rtcpChannel: channels.rtcp,
-            ssrc: UInt32.random(in: 1...UInt32.max),
-            initialSequenceNumber: UInt16.random(in: 0...UInt16.max),
-            timestampBase: UInt32.random(in: 0...UInt32.max))
-        streamer = s
+        stream = target
+        let ssrc: UInt32
+        if track == 1, let audioClip = target.audio {
+            let a = AudioStreamer(
+                audio: audioClip, rtpChannel: channels.rtp, rtcpChannel: channels.rtcp,
+                ssrc: UInt32.random(in: 1...UInt32.max), initialSequenceNumber: UInt16.random(in: 0...UInt16.max),
+                timestampBase: UInt32.random(in: 0...UInt32.max), setupURI: req.uri)
+            audio = a
+            ssrc = a.ssrc
+        } else {
+            setupURI = req.uri
+            let s = ClipStreamer(
+                clip: target.clip, rtpChannel: channels.rtp, rtcpChannel: channels.rtcp,
+                ssrc: UInt32.random(in: 1...UInt32.max),
+                initialSequenceNumber: UInt16.random(in: 0...UInt16.max),
+                timestampBase: UInt32.random(in: 0...UInt32.max))
+            streamer = s
+            ssrc = s.ssrc
+        }
 
         var resp = RTSPResponse(200, "OK")
-        let transport = RTSPTransport(lowerTransport: .tcp, interleaved: offered, ssrc: s.ssrc, mode: "PLAY")
+        let transport = RTSPTransport(lowerTransport: .tcp, interleaved: offered, ssrc: ssrc, mode: "PLAY")
         resp.add("Transport", transport.headerValue)
         resp.add("Session", sessionHeaderValue(id))
         send(resp, cseq: req.cseq)
@@ -218,7 +249,11 @@ final class RTSPConnectionHandler: ChannelInboundHandler {
         let trackURL = setupURI.map { uri in
             uri.hasSuffix(trackControl) ? uri : RTSPURL.contentBase(forRequestURI: uri) + trackControl
         } ?? RTSPURL.contentBase(forRequestURI: req.uri) + trackControl
-        resp.add("RTP-Info", "url=\(trackURL);seq=\(s.nextSequenceNumber);rtptime=\(s.nextTimestamp)")
+        var rtpInfo = "url=\(trackURL);seq=\(s.nextSequenceNumber);rtptime=\(s.nextTimestamp)"
+        if let a = audio {
+            rtpInfo += ",url=\(a.setupURI);seq=\(a.nextSequenceNumber);rtptime=\(a.timestamp(atPicture: s.frameIndex))"
+        }
+        resp.add("RTP-Info", rtpInfo)
         send(resp, cseq: req.cseq)
         if !playing { startStreaming() }
     }
@@ -248,7 +283,9 @@ final class RTSPConnectionHandler: ChannelInboundHandler {
             logEvent("rtsp client \(peer) teardown (sent \(s.framesSent) frames, skipped \(s.framesSkipped))")
         }
         sessionID = nil
+        stream = nil
         streamer = nil
+        audio = nil
         setupURI = nil
         send(RTSPResponse(200, "OK"), cseq: req.cseq)
     }
@@ -290,6 +327,7 @@ final class RTSPConnectionHandler: ChannelInboundHandler {
         timer = nil
         guard playing, let context, context.channel.isActive, var s = streamer else { return }
         var out = context.channel.allocator.buffer(capacity: 8 * 1024)
+        let (position, frameIndex) = (s.position, s.frameIndex)
         let outcome = s.tick(writable: context.channel.isWritable, into: &out)
         switch outcome {
         case .stalled:
@@ -300,10 +338,14 @@ final class RTSPConnectionHandler: ChannelInboundHandler {
             break
         }
         if outcome != .stalled && outcome != .skipping {
+            // The picture's audio goes (and is dropped) with it, so the two stay in step.
+            audio?.send(picture: position, frameIndex: frameIndex, into: &out)
             let now = NIODeadline.now()
             if lastSenderReport.map({ now - $0 >= config.senderReportInterval }) ?? true {
                 lastSenderReport = now
-                s.appendSenderReport(ntpTime: ntpNow(), lastTimestamp: s.lastTimestamp, cname: "camagent-simcam", to: &out)
+                let ntp = ntpNow()
+                s.appendSenderReport(ntpTime: ntp, lastTimestamp: s.lastTimestamp, cname: "camagent-simcam", to: &out)
+                audio?.appendSenderReport(ntpTime: ntp, atPicture: frameIndex, cname: "camagent-simcam", to: &out)
             }
         }
         streamer = s

@@ -8,7 +8,7 @@ import NIOPosix
 struct SimCam: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "camagent-simcam",
-        abstract: "A simulated IP camera: an RTSP H.264 stream and an HTTP JPEG snapshot.",
+        abstract: "A simulated IP camera: RTSP H.264/H.265 streams (with AAC audio) and an HTTP JPEG snapshot.",
         discussion: """
             Stands in for a real IP camera in camagent tests and demos. It serves:
 
@@ -21,6 +21,15 @@ struct SimCam: ParsableCommand {
                     relays. Each client gets an independent stream; a client that stops
                     reading has frames dropped until the next keyframe.
 
+                    With --stream (repeatable) it serves several streams, each at its own
+                    path, as a camera serves its main and sub streams:
+                      --stream /main=main.h264,audio=main.aac --stream /sub=sub.h264
+                    A stream with audio has a second track (trackID=1): AAC from the
+                    ADTS file, RTP payload type 97, RFC 3640 AAC-hbr, looping in step
+                    with the video. Paths then match exactly (a track's /trackID=N may
+                    follow), / serves the --clip (or bundled) stream, and any other path
+                    is answered 404 Not Found.
+
               HTTP  http://HOST:HTTP_PORT/snapshot.jpg   (GET or HEAD; image/jpeg)
                     http://HOST:HTTP_PORT/                (small index page)
 
@@ -29,6 +38,10 @@ struct SimCam: ParsableCommand {
             must be a raw Annex-B H.264 stream with SPS/PPS and at least one IDR, without
             B-frames, e.g.:
               ffmpeg -i in.mp4 -c:v libx264 -bf 0 -g 25 -f h264 clip.h264
+            and audio an ADTS AAC stream, e.g.:
+              ffmpeg -i in.mp4 -vn -c:a aac -ac 1 -f adts audio.aac
+            Scripts/make-simcam-media --realistic makes a 1080p main stream with audio
+            and a 640x360 substream in .build/simcam-media.
 
             Port 0 picks a free port. Once listening, exactly one line per listener
             is printed to stdout (and flushed), which scripts can parse:
@@ -43,6 +56,9 @@ struct SimCam: ParsableCommand {
                   rtsp://127.0.0.1:8554/stream
               ffplay -rtsp_transport tcp rtsp://127.0.0.1:8554/stream
               curl -o snap.jpg http://127.0.0.1:8080/snapshot.jpg
+              M=.build/simcam-media   # Scripts/make-simcam-media --realistic
+              camagent-simcam --stream /main=$M/main-h264.h264,audio=$M/main-h264.aac \\
+                  --stream /sub=$M/sub-h264.h264
             """
     )
 
@@ -61,6 +77,11 @@ struct SimCam: ParsableCommand {
     @Option(help: ArgumentHelp("JPEG file to serve at /snapshot.jpg instead of the bundled one.", valueName: "file"))
     var snapshot: String?
 
+    @Option(name: .customLong("stream"),
+            help: ArgumentHelp("Serve another stream at PATH: an Annex-B video file (.h265/.hevc read as H.265), optionally with ADTS AAC audio. Repeatable.",
+                               valueName: "/PATH=FILE[,audio=FILE]"))
+    var streams: [String] = []
+
     func validate() throws {
         for (name, port) in [("--rtsp-port", rtspPort), ("--http-port", httpPort)] where !(0...65535).contains(port) {
             throw ValidationError("\(name) must be between 0 and 65535, got \(port)")
@@ -69,23 +90,21 @@ struct SimCam: ParsableCommand {
 
     func run() throws {
         let clipBytes = try loadMedia(override: clip, resource: "clip", ext: "h264")
-        let h264: H264Clip
-        do {
-            // H.265 elementary streams are named .h265 or .hevc (what ffmpeg's -f hevc writes).
-            let hevc = clip.map { $0.hasSuffix(".h265") || $0.hasSuffix(".hevc") } ?? false
-            h264 = try H264Clip(annexB: clipBytes, codec: hevc ? .h265 : .h264)
-        } catch {
-            throw StartupError("cannot use clip \(clip ?? "(bundled)"): \(error)")
+        let defaultStream = SimStream(path: "/", clip: try StreamCatalog.loadClip(bytes: clipBytes, named: clip), audio: nil)
+        var extraStreams: [SimStream] = []
+        for option in streams {
+            let (path, video, audio) = try StreamCatalog.parseOption(option)
+            guard !extraStreams.contains(where: { $0.path == path }) else { throw StartupError("--stream \(path) given twice") }
+            extraStreams.append(try StreamCatalog.loadStream(path: path, video: video, audio: audio))
         }
+        let catalog = StreamCatalog(defaultStream: defaultStream, extra: extraStreams)
         let jpeg = try loadMedia(override: snapshot, resource: "snapshot", ext: "jpg")
         if !(jpeg.count > 2 && jpeg[0] == 0xFF && jpeg[1] == 0xD8) {
             logEvent("warning: snapshot does not start with a JPEG SOI marker; serving it anyway")
         }
-        let fr = h264.frameRate
-        logEvent(
-            "clip: \(h264.codec == .h265 ? "H.265" : "H.264"), \(h264.accessUnits.count) frames, \(h264.idrCount) IDR, \(h264.width)x\(h264.height) @ "
-                + "\(fr.den == 1 ? "\(fr.num)" : String(format: "%.3f", Double(fr.num) / Double(fr.den))) fps, "
-                + (h264.profileLevelID.map { "profile-level-id \($0)" } ?? "hvc1"))
+        for stream in [defaultStream] + extraStreams {
+            logEvent("clip \(stream.summary)\(catalog.anyPathIsDefault ? " (served at any path)" : "")")
+        }
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         defer { try? group.syncShutdownGracefully() }
@@ -105,7 +124,7 @@ struct SimCam: ParsableCommand {
         }
         defer { shutdown.succeed(0) }  // never leave a promise unfulfilled
 
-        let rtspConfig = RTSPServerConfig(clip: h264)
+        let rtspConfig = RTSPServerConfig(catalog: catalog)
         let rtsp = try ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

@@ -169,12 +169,16 @@ struct StreampointLinkStateMachine {
     }
 
     /// Target names become URLs and admin keys: they must be present and unique.
+    /// A path goes into the pull's request line, so it must keep to the config's rule.
     static func checkTargets(_ targets: [TunnelTarget]) -> String? {
         var seen = Set<String>()
         for target in targets {
             if target.name.isEmpty { return "STREAM_REGISTER has a target without a name" }
             if target.host.isEmpty { return "target \(target.name) has no host" }
             if target.port == 0 { return "target \(target.name) has port 0" }
+            if !target.path.isEmpty && !RTSPPathSyntax.isValid(target.path) {
+                return "target \(target.name) has an RTSP path that is not printable ASCII from / (at most 128 bytes)"
+            }
             if !seen.insert(target.name).inserted { return "STREAM_REGISTER names target \(target.name) twice" }
         }
         return nil

@@ -20,6 +20,8 @@ let allMessages: [Message] = [
     .ticketRequest,
     .streamRegister(ticket: [5, 6], targets: [TunnelTarget(name: "rtsp", host: "127.0.0.1", port: 8554),
                                               TunnelTarget(name: "http", host: "127.0.0.1", port: 80)]),
+    .streamRegister(ticket: [7], targets: [TunnelTarget(name: "rtsp", host: "127.0.0.1", port: 554, path: "/Streaming/Channels/101"),
+                                           TunnelTarget(name: "http", host: "127.0.0.1", port: 80)]),
     .streamRegistered(streampointID: "sp1"),
     .tunnelOpen(tunnelID: 0xDEADBEEF, host: "127.0.0.1", port: 8554, bindToken: [UInt8](repeating: 5, count: 16)),
     .tunnelOpenFailed(tunnelID: 7, code: .targetNotAllowed, message: "no"),

@@ -37,10 +37,12 @@ extension Cluster {
     }
 
     /// The whole cluster with a media streampoint, and the agent registered there.
-    func startMediaCamera(simcamArguments: [String] = [], streampointArguments: [String] = []) throws -> MediaPorts {
+    /// `agentConfig` writes the agent's config once simcam's ports are known (default: `agentConfig()`).
+    func startMediaCamera(simcamArguments: [String] = [], streampointArguments: [String] = [],
+                          agentConfig: ((Cluster) -> String)? = nil) throws -> MediaPorts {
         try startServers(simcamArguments: simcamArguments)
         let ports = try startMediaStreampoint(extraArguments: streampointArguments)
-        try startAgent()
+        try startAgent(config: agentConfig?(self))
         _ = try viewerURL(target: "rtsp")
         return ports
     }
@@ -71,4 +73,55 @@ func realisticMedia() throws -> URL {
     let (status, out, err) = try run("/bin/bash", [script, "--realistic", directory.path], timeout: 900)
     guard status == 0 else { throw ClusterError("make-simcam-media --realistic failed (\(status)): \(out) \(err)") }
     return directory
+}
+
+/// Saves a `/live/…` WebSocket's media segments, kind bytes stripped, to `file`
+/// for `seconds` (a playable fragmented MP4, as a browser would get it);
+/// returns the first (`init`) text message.
+func saveLiveOutput(_ url: String, to file: String, seconds: Int) throws -> String {
+    let client = """
+    import sys, time, websocket
+    ws = websocket.create_connection(sys.argv[1], timeout=10)
+    init = ws.recv()
+    print(init)
+    end = time.time() + float(sys.argv[3])
+    with open(sys.argv[2], "wb") as out:
+        while time.time() < end:
+            message = ws.recv()
+            if isinstance(message, bytes) and message:
+                out.write(message[1:])
+    ws.close()
+    """
+    let (status, initMessage, error) = try run("/usr/bin/python3", ["-c", client, url, file, "\(seconds)"], timeout: 60)
+    guard status == 0 else { throw ClusterError("the WebSocket client of \(url) failed (\(status)): \(error)") }
+    return initMessage
+}
+
+/// One stream as ffprobe reports it: `codec_type`, `codec_name`, size, and the
+/// frames it decoded (`-count_frames`).
+struct ProbedStream {
+    var type: String
+    var codec: String
+    var width: Int
+    var height: Int
+    var frames: Int
+}
+
+/// Every stream of `input` (an RTSP URL, read for `seconds`, or a file), decoded by ffprobe.
+func probeStreams(_ input: String, seconds: Int? = nil) throws -> [ProbedStream] {
+    guard let ffprobe = which("ffprobe") else { throw ClusterError("ffprobe is not installed (Scripts/test installs ffmpeg)") }
+    var arguments = ["-v", "error", "-count_frames", "-show_entries", "stream=codec_type,codec_name,width,height,nb_read_frames",
+                     "-of", "json"]
+    if input.hasPrefix("rtsp://") { arguments += ["-rtsp_transport", "tcp"] }
+    if let seconds { arguments += ["-read_intervals", "%+\(seconds)"] }
+    let (status, out, err) = try run(ffprobe, arguments + [input], timeout: 90)
+    guard status == 0, let object = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any],
+          let streams = object["streams"] as? [[String: Any]] else {
+        throw ClusterError("ffprobe \(input) failed (status \(status)): \(out) \(err)")
+    }
+    return streams.map { stream in
+        ProbedStream(type: stream["codec_type"] as? String ?? "", codec: stream["codec_name"] as? String ?? "",
+                     width: stream["width"] as? Int ?? 0, height: stream["height"] as? Int ?? 0,
+                     frames: Int(stream["nb_read_frames"] as? String ?? "") ?? 0)
+    }
 }

@@ -301,8 +301,9 @@ final class Cluster {
     /// `tls` (default: as the servers run) gives `endpoint = https://localhost:PORT`
     /// and `ca_file` (default: the test CA) instead of `endpoint = http://127.0.0.1:PORT`
     /// with `allow_plaintext = yes` (the agent refuses plain servers without it).
+    /// `rtspPath` follows the port of the `rtsp` target (`/main` gives `target = rtsp=127.0.0.1:PORT/main`).
     func agentConfig(key: String? = nil, endpointPort: Int? = nil, tls: Bool? = nil, caFile: String? = nil,
-                     extra: String = "") -> String {
+                     rtspPath: String = "", extra: String = "") -> String {
         let endpointPort = endpointPort ?? self.endpointPort
         let endpointLines = (tls ?? serversUseTLS)
             ? "endpoint = https://localhost:\(endpointPort)\nca_file = \(caFile ?? pkiPath("ca.pem"))"
@@ -311,7 +312,7 @@ final class Cluster {
         agent_id = \(agentID)
         device_key = \(key ?? deviceKey)
         \(endpointLines)
-        target = rtsp=127.0.0.1:\(rtspPort)
+        target = rtsp=127.0.0.1:\(rtspPort)\(rtspPath)
         target = http=127.0.0.1:\(httpPort)
         backoff_initial_ms = 200
         backoff_max_ms = 2000

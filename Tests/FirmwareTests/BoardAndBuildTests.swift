@@ -79,7 +79,7 @@ import Testing
         #expect(FileManager.default.contents(atPath: scratch.path("x/usr/bin/camagent")) == Data(agent))
         let config = try String(contentsOfFile: scratch.path("x/etc/camagent/camagent.conf"), encoding: .utf8)
         #expect(config.contains("endpoint = https://endpoint.example.net\n") && config.contains("ca_file = /etc/camagent/ca.pem\n"))
-        #expect(config.contains("target = rtsp=127.0.0.1:554\n") && config.contains("state_file = /mnt/mtd/camagent/state\n"))
+        #expect(config.contains("target = rtsp=127.0.0.1:554/stream0\n") && config.contains("state_file = /mnt/mtd/camagent/state\n"))
         #expect(!config.contains("activation_secret =") && !config.contains("serial ="))
         let script = scratch.path("x/etc/init.d/S95camagent")
         #expect(try shell("sh -n '\(script)'").status == 0, "the init script is not valid sh")

@@ -34,7 +34,7 @@ import Testing
             for line in ["serial = \(serial)", "activation_secret = \(secret)", "model = IPC-HI3518EV200", "firmware = V5.00.R03",
                          "state_file = /mnt/mtd/camagent/state", "endpoint = https://endpoint.example.net",
                          "endpoint = https://backup.example.net:7443", "ca_file = /etc/camagent/ca.pem",
-                         "target = rtsp=127.0.0.1:554", "target = http=127.0.0.1:80"] {
+                         "target = rtsp=127.0.0.1:554/stream0", "target = http=127.0.0.1:80"] {
                 #expect(config.contains(line + "\n"), "\(line)\n\(config)")
             }
             #expect(config.contains("mac = ") == !mac.isEmpty)

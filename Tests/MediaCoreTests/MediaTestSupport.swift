@@ -68,32 +68,15 @@ enum ElementaryStream {
         return (description, frames)
     }
 
-    /// ADTS (ISO/IEC 14496-3 §1.A.2) stripped to raw AAC frames, and the
-    /// AudioSpecificConfig its first header implies.
+    /// ADTS stripped to raw AAC frames (CamMedia's ADTSStream), and the
+    /// AudioSpecificConfig its headers imply.
     static func aacFrames(_ adts: [UInt8], track: Int = 0) -> (TrackDescription, [MediaFrame])? {
-        var frames: [MediaFrame] = []
-        var config: [UInt8] = []
-        var sampleRate: UInt32 = 0
-        var offset = 0
-        while offset + 7 <= adts.count, frames.count < 100_000 {
-            guard adts[offset] == 0xFF, adts[offset + 1] & 0xF0 == 0xF0 else { return nil }
-            let protectionAbsent = adts[offset + 1] & 1 == 1
-            let objectType = (adts[offset + 2] >> 6) + 1
-            let rateIndex = (adts[offset + 2] >> 2) & 0xF
-            let channels = (adts[offset + 2] & 1) << 2 | adts[offset + 3] >> 6
-            let length = Int(adts[offset + 3] & 3) << 11 | Int(adts[offset + 4]) << 3 | Int(adts[offset + 5] >> 5)
-            let header = protectionAbsent ? 7 : 9
-            guard length > header, offset + length <= adts.count else { return nil }
-            if config.isEmpty {
-                config = [objectType << 3 | rateIndex >> 1, (rateIndex & 1) << 7 | channels << 3]
-                sampleRate = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350][Int(rateIndex)]
-            }
-            frames.append(MediaFrame(codec: .aac, track: track, timestamp: Int64(frames.count) * 1024, isKeyframe: true,
-                                     payload: Array(adts[(offset + header)..<(offset + length)])))
-            offset += length
+        guard let stream = try? ADTSStream(parsing: adts) else { return nil }
+        let frames = stream.frames.enumerated().map { index, payload in
+            MediaFrame(codec: .aac, track: track, timestamp: Int64(index) * 1024, isKeyframe: true, payload: payload)
         }
-        guard !frames.isEmpty else { return nil }
-        return (TrackDescription(codec: .aac, clockRate: sampleRate, payloadType: 97, audioConfig: config, channels: 1), frames)
+        return (TrackDescription(codec: .aac, clockRate: stream.sampleRate, payloadType: 97,
+                                 audioConfig: stream.audioSpecificConfig, channels: stream.channels), frames)
     }
 }
 

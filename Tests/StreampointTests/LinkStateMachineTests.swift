@@ -47,6 +47,11 @@ final class LinkStateMachineTests: XCTestCase {
         XCTAssertEqual(StreampointLinkStateMachine.checkTargets([TunnelTarget(name: "x", host: "h", port: 0)]),
                        "target x has port 0")
         XCTAssertNil(StreampointLinkStateMachine.checkTargets([rtspTarget, TunnelTarget(name: "http", host: "h", port: 80)]))
+        XCTAssertNil(StreampointLinkStateMachine.checkTargets([TunnelTarget(name: "rtsp", host: "h", port: 554, path: "/live/main")]))
+        XCTAssertEqual(StreampointLinkStateMachine.checkTargets([TunnelTarget(name: "rtsp", host: "h", port: 554, path: "/a\r\nCSeq: 9")]),
+                       "target rtsp has an RTSP path that is not printable ASCII from / (at most 128 bytes)")
+        XCTAssertEqual(StreampointLinkStateMachine.checkTargets([TunnelTarget(name: "rtsp", host: "h", port: 554, path: "live")]),
+                       "target rtsp has an RTSP path that is not printable ASCII from / (at most 128 bytes)")
     }
 
     func testARevokedAgentIsRefusedButOnlyAfterItsTicketVerifies() {

@@ -22,8 +22,7 @@ public final class MediaStreamTable {
         let key = Self.key(agentID, target)
         if let existing = streams[key] { return existing }
         guard let tunnelTarget = registry.announcedTarget(agentID: agentID, name: target) else { return nil }
-        let host = tunnelTarget.host.contains(":") ? "[\(tunnelTarget.host)]" : tunnelTarget.host
-        let stream = MediaStream(agentID: agentID, target: target, url: "rtsp://\(host):\(tunnelTarget.port)/",
+        let stream = MediaStream(agentID: agentID, target: target, url: MediaPullURL.make(target: tunnelTarget),
                                  linger: linger, queueBytes: registry.config.viewerQueueBytes, registry: registry)
         stream.onIdle = { [weak self] idle in
             guard let self, self.streams[key] === idle else { return }

@@ -44,6 +44,12 @@ let everyMessage: [Message] = [
     .tunnelOpen(tunnelID: 7, host: "127.0.0.1", port: 554, bindToken: bindToken),
     .tunnelOpenFailed(tunnelID: 7, code: .targetUnreachable, message: "connection refused"),
     .tunnelBind(tunnelID: 7, bindToken: bindToken),
+    // The appended RTSP paths (PROTOCOL §4.3): one per target, empty for none.
+    .streamRegister(ticket: ticket, targets: [
+        TunnelTarget(name: "rtsp", host: "127.0.0.1", port: 554, path: "/Streaming/Channels/101"),
+        TunnelTarget(name: "rtsp-sub", host: "127.0.0.1", port: 554, path: "/Streaming/Channels/102?transportmode=unicast"),
+        TunnelTarget(name: "http", host: "::1", port: 80),
+    ]),
 ]
 
 func write(_ directory: String, _ name: String, _ content: [UInt8]) {
