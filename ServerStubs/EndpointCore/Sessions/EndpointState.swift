@@ -171,11 +171,15 @@ public final class EndpointState: @unchecked Sendable {
 
     func sessionAuthenticated(agentID: String, handler: EndpointLinkHandler, remote: String) {
         eventLoop.preconditionInEventLoop()
-        if let old = sessions.session(of: agentID), old !== handler {
+        let old = sessions.session(of: agentID)
+        // The table names the new session before the old one is closed: that
+        // close may run at once (a writable socket), and its sessionClosed must
+        // not release the presence row the new session has just claimed.
+        sessions.authenticated(agentID: agentID, session: handler, remote: remote, now: Date())
+        if let old, old !== handler {
             ServerLog.info(component, "agent \(agentID): new session from \(remote) replaces the one from \(old.remote)")
             old.replaced()
         }
-        sessions.authenticated(agentID: agentID, session: handler, remote: remote, now: Date())
         EndpointMetrics.agentsOnline(sessions.count)
         handler.push(assignment(for: agentID))
         if let configPush { handler.push(configPush) }

@@ -38,7 +38,7 @@ struct SessionTable<Session: AnyObject> {
 
     func status(of agentID: String) -> AgentStatus? { status[agentID] }
 
-    /// Makes `session` the agent's live one (the caller ends the one it replaces first).
+    /// Makes `session` the agent's live one; the caller then ends the one it replaces.
     mutating func authenticated(agentID: String, session: Session, remote: String, now: Date) {
         sessions[agentID] = session
         var entry = status[agentID] ?? AgentStatus()
