@@ -70,8 +70,9 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "ServerStubs/Metrics", swiftSettings: stubSettings),
-        // The endpoint's logic that outlives a process: the registry store (SQLite
-        // through GRDB, PostgreSQL through postgres-nio) and what it records.
+        // The endpoint's logic: the registry store (SQLite through GRDB, PostgreSQL
+        // through postgres-nio), the agent link (state machine and NIO handler), the
+        // session table, assignment and admission, and the HTTP API and console.
         .target(
             name: "EndpointCore",
             dependencies: [
@@ -185,6 +186,7 @@ let package = Package(
             dependencies: [
                 "camagent-endpoint", "EndpointCore", "CamProtocol", "CamNIO", "ServerMetrics",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "Tests/EndpointTests", swiftSettings: stubSettings),

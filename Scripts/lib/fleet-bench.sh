@@ -13,7 +13,9 @@
 # connected agent, the histogram of reconnect times and the attempt rate.
 # TLS unless CLUSTER_PLAIN is set. Uses cluster_init's keys and test PKI.
 # FLEET_RAMP_SECONDS (default 30) spreads the agents' first start; 0 starts all
-# at once (a cold-start herd: see README, Fleet simulator).
+# at once (a cold-start herd: see README, Fleet simulator). FLEET_ENDPOINT_BIN and
+# FLEET_MAKE_REGISTRY_BIN run another build's endpoint and make-registry (the
+# JSON-registry baseline); the fleet itself is always this build's.
 
 if [[ -n "${_CAMAGENT_FLEET_BENCH_SH:-}" ]]; then return 0; fi
 _CAMAGENT_FLEET_BENCH_SH=1
@@ -56,7 +58,8 @@ fleet_bench() {
     echo "== fleet: $count simulated agents over $mode, brought up over ${FLEET_RAMP_SECONDS:-30} s, endpoint kill -9 and restart"
     head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$CLUSTER_WORK/fleet.seed"
     local registry=${FLEET_REGISTRY:-$CLUSTER_WORK/fleet-registry.sqlite}
-    "$bin/camagent-fleet" make-registry --count "$count" --key-seed "$CLUSTER_WORK/fleet.seed" \
+    local endpoint_bin=${FLEET_ENDPOINT_BIN:-$bin/camagent-endpoint}
+    "${FLEET_MAKE_REGISTRY_BIN:-$bin/camagent-fleet}" make-registry --count "$count" --key-seed "$CLUSTER_WORK/fleet.seed" \
         --out "$registry" | sed 's/^/  /'
 
     cluster_spawn fleet-streampoint "$bin/camagent-streampoint" --id fleet-sp --listen "$listen:0" --admin 127.0.0.1:0 \
@@ -68,7 +71,7 @@ fleet_bench() {
 
     ep_args=(serve --admin 127.0.0.1:0 --registry "$registry"
              --ticket-key-file "$CLUSTER_WORK/ticket.key" --streampoint "fleet-sp=$sp_address" --log-level warn "${tls_args[@]}")
-    cluster_spawn fleet-endpoint "$bin/camagent-endpoint" "${ep_args[@]}" --listen "$listen:0"
+    cluster_spawn fleet-endpoint "$endpoint_bin" "${ep_args[@]}" --listen "$listen:0"
     ep_pid=$LAST_PID
     EP=$(cluster_wait_line fleet-endpoint "endpoint: agents listening on ")
 
@@ -81,7 +84,7 @@ fleet_bench() {
     local follower=$!
     if fleet_wait_line fleet "fleet: ready for the endpoint restart" 180; then
         kill -9 "$ep_pid"; wait "$ep_pid" 2>/dev/null || true
-        cluster_spawn fleet-endpoint-restarted "$bin/camagent-endpoint" "${ep_args[@]}" --listen "$listen:${EP##*:}"
+        cluster_spawn fleet-endpoint-restarted "$endpoint_bin" "${ep_args[@]}" --listen "$listen:${EP##*:}"
         ep_pid=$LAST_PID
         cluster_wait_line fleet-endpoint-restarted "endpoint: agents listening on " >/dev/null
     fi
@@ -170,23 +173,37 @@ bench_postgres_stop() {
 
 # fleet_backends_bench BIN_DIR COUNT: the same fleet (all agents started at
 # once, no ramp, no boot jitter: the endpoint's login rate is the limit) against
-# an endpoint on SQLite and on PostgreSQL, in one run; then the figures side
-# by side: logins per second, time to authenticated (p50, p99), the endpoint's
-# RSS per agent, and the time until all are back after its kill -9.
+# the last endpoint with the JSON registry file (built from git history, see
+# bench_json_endpoint), and against this build's endpoint on SQLite and on
+# PostgreSQL, in one run; then the figures side by side: logins per second, time
+# to authenticated (p50, p99), the endpoint's RSS per agent, and the time until
+# all are back after its kill -9.
 fleet_backends_bench() {
-    local bin=$1 count=$2 backend pg_dir summary=()
+    local bin=$1 count=$2 backend pg_dir summary=() json_bin
     # Not under CLUSTER_WORK: the postgres user must reach it, and that is 0700 root.
     pg_dir=$(mktemp -d /tmp/camagent-bench-pg.XXXXXX)
-    for backend in sqlite postgres; do
-        local registry="$CLUSTER_WORK/fleet-$backend.sqlite"
-        if [[ $backend == postgres ]] && ! registry=$(bench_postgres_start "$pg_dir"); then
+    for backend in json sqlite postgres; do
+        local registry="$CLUSTER_WORK/fleet-$backend.sqlite" endpoint_bin="" registry_bin=""
+        if [[ $backend == json ]]; then
+            echo "== registry backend: json (the endpoint of commit $BENCH_JSON_COMMIT, the last with the JSON file)"
+            if ! json_bin=$(bench_json_endpoint); then
+                echo "  (it did not build; see $CLUSTER_WORK/json-build.log)"
+                summary+=("$(printf '  %-10s %10s' json "not built")")
+                continue
+            fi
+            registry="$CLUSTER_WORK/fleet-json.json"
+            endpoint_bin=$json_bin/camagent-endpoint
+            registry_bin=$json_bin/camagent-fleet
+        elif [[ $backend == postgres ]] && ! registry=$(bench_postgres_start "$pg_dir"); then
             echo "== registry backend: postgres: the throwaway PostgreSQL did not start:" >&2
             tail -5 "$pg_dir"/*.log >&2 || true
             bench_postgres_stop "$pg_dir"
             return 1
+        else
+            echo "== registry backend: $backend"
         fi
-        echo "== registry backend: $backend"
-        FLEET_REGISTRY=$registry FLEET_RAMP_SECONDS=0 fleet_bench "$bin" "$count" || echo "  ($backend run failed)"
+        FLEET_ENDPOINT_BIN=$endpoint_bin FLEET_MAKE_REGISTRY_BIN=$registry_bin FLEET_REGISTRY=$registry FLEET_RAMP_SECONDS=0 \
+            fleet_bench "$bin" "$count" || echo "  ($backend run failed)"
         [[ $backend == postgres ]] && bench_postgres_stop "$pg_dir"
         local out="$CLUSTER_WORK/fleet.out" up p50 p99 rss back
         up=$(sed -n 's/.*result bring-up agents=[0-9]* all_up_ms=\([0-9]*\).*/\1/p' "$out" | tail -1)
@@ -202,4 +219,28 @@ fleet_backends_bench() {
     echo "== registry backends, $count agents started at once (same run)"
     printf '  %-10s %10s %10s %10s %14s %14s\n' backend "logins/s" "auth p50" "auth p99" "EP B/agent" "all back"
     printf '%s\n' "${summary[@]}"
+}
+
+# The last commit whose endpoint kept its registry in a JSON file rewritten
+# whole on every change; the next one (411c41d) moved it to SQLite/PostgreSQL.
+BENCH_JSON_COMMIT=db3bbc9
+
+# bench_json_endpoint: builds that commit's camagent-endpoint and camagent-fleet
+# (whose make-registry writes the JSON file) in release, from `git archive` into
+# .build-bench-json-src (no worktree: nothing in the repository changes), with
+# --scratch-path .build-bench-json; prints their bin directory. Built once, kept.
+bench_json_endpoint() {
+    local root src scratch log="$CLUSTER_WORK/json-build.log"
+    root=$(git rev-parse --show-toplevel)
+    src="$root/.build-bench-json-src"
+    scratch="$root/.build-bench-json"
+    if [[ "$(cat "$src/.camagent-commit" 2>/dev/null)" != "$BENCH_JSON_COMMIT" ]]; then
+        rm -rf "$src"
+        mkdir -p "$src"
+        git -C "$root" archive "$BENCH_JSON_COMMIT" | tar -x -C "$src" || return 1
+        echo "$BENCH_JSON_COMMIT" >"$src/.camagent-commit"
+    fi
+    (cd "$src" && swift build -c release --scratch-path "$scratch" --product camagent-endpoint \
+        && swift build -c release --scratch-path "$scratch" --product camagent-fleet) >"$log" 2>&1 || return 1
+    (cd "$src" && swift build -c release --scratch-path "$scratch" --show-bin-path)
 }

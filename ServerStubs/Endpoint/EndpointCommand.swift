@@ -8,6 +8,9 @@ import NIOCore
 import NIOPosix
 import ServerMetrics
 
+/// The endpoint's log lines carry this; EndpointCore's use the same.
+let component = "endpoint"
+
 struct EndpointCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "camagent-endpoint",
@@ -389,11 +392,12 @@ struct Serve: ParsableCommand {
         // One thread: links, timers and the admin API share the state without locks.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
+        let agentEndpoints = try AgentEndpointOption.parseList(agentEndpoint)
         let settings = EndpointState.Settings(
             endpointID: endpointID, streampoints: streampoints, ticketKey: ticketKey,
             ticketLifetime: UInt64(ticketLifetime),
-            link: .init(serverName: name, heartbeatSeconds: UInt16(link.heartbeat), peerTimeoutSeconds: UInt16(link.peerTimeout)),
-            agentEndpoints: try AgentEndpointOption.parseList(agentEndpoint), mainRecheckSeconds: UInt16(mainRecheck))
+            serverName: name, heartbeatSeconds: UInt16(link.heartbeat), peerTimeoutSeconds: UInt16(link.peerTimeout),
+            agentEndpoints: agentEndpoints, mainRecheckSeconds: UInt16(mainRecheck), maxPending: link.maxPending)
         let state = EndpointState(eventLoop: loop, settings: settings, registryWorker: registryWorker)
         let hub = StreampointHub()
         state.streampointHub = hub
@@ -401,10 +405,6 @@ struct Serve: ParsableCommand {
         _ = try? loop.flatSubmit { state.refreshRegistry() }.wait()
         ServerLog.info(component, "registry \(store.displayName) (schema \(SQLRegistryStore.schemaVersion)); this endpoint is \(endpointID) in its presence rows")
         state.startRegistryWatch()
-        let heartbeatAmount = link.heartbeatInterval
-        let peerTimeoutAmount = link.peerTimeoutInterval
-        // No per-address cap here: cameras behind one NAT log in through one address.
-        let pendingBudget = PendingLinkBudget(limit: link.maxPending)
 
         let agentChannel: Channel
         do {
@@ -412,22 +412,7 @@ struct Serve: ParsableCommand {
                 .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
                 .serverChannelOption(ChannelOptions.backlog, value: 256)
                 .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-                .childChannelInitializer { channel in
-                    let remote = describeRemote(channel.remoteAddress)
-                    guard let slot = pendingBudget.admit(channel, component: component) else {
-                        return channel.close()
-                    }
-                    let keepalive = LinkKeepaliveHandler(component: component, handshakeTimeout: .seconds(10),
-                                                         heartbeatInterval: heartbeatAmount, peerTimeout: peerTimeoutAmount,
-                                                         pendingSlot: slot)
-                    return channel.eventLoop.makeCompletedFuture {
-                        try tls?.addHandlers(to: channel, component: component)
-                        try channel.pipeline.syncOperations.addHandler(keepalive)
-                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LinkDecoder()))
-                        try channel.pipeline.syncOperations.addHandler(
-                            EndpointLinkHandler(state: state, keepalive: keepalive, remote: remote))
-                    }
-                }
+                .childChannelInitializer { channel in state.initializeAgentLink(channel, tls: tls) }
                 .bind(host: listenAddress.host, port: listenAddress.port).wait()
         } catch {
             try? group.syncShutdownGracefully()
@@ -446,15 +431,7 @@ struct Serve: ParsableCommand {
         consoleRoutes.add(to: api.router)
         AuditRoute.add(to: api.router, authenticator: console)
         AdminAPI(state: state, hub: hub).addRoutes(to: api.router)
-        ViewerTokenAPI.add(to: api.router, hub: hub) { agentID in
-            // The registry as it is now (a CLI enrol or revoke included); with it away, the last copy.
-            try await loop.flatSubmit {
-                state.refreshRegistry().recover { _ in }.map { () -> ViewerTokenAPI.Agent? in
-                    guard let agent = state.registry[agentID] else { return nil }
-                    return .init(revoked: state.registry.revocation(ofAgent: agentID) != nil, streampoint: agent.streampoint)
-                }
-            }.get()
-        }
+        ViewerTokenAPI.add(to: api.router, hub: hub) { agentID in try await state.viewerTokenAgent(agentID) }
         StreampointChannel.install(on: api, hub: hub, tokens: tokens)
         let adminBound: SocketAddress
         do {
@@ -488,9 +465,9 @@ struct Serve: ParsableCommand {
         AgentLinkTLS.logMode(component, tls)
         ServerLog.info(component, "streampoints: " + streampoints.map { "\($0.id)=\($0.address)" }.joined(separator: ", ")
                        + " (default \(streampoints[0].id)); heartbeat \(link.heartbeat) s, peer timeout \(link.peerTimeout) s, tickets \(ticketLifetime) s")
-        if !settings.agentEndpoints.isEmpty {
+        if !agentEndpoints.isEmpty {
             ServerLog.info(component, "pushing endpoint list to agents: "
-                           + settings.agentEndpoints.map(AgentEndpointOption.display).joined(separator: ", ")
+                           + agentEndpoints.map(AgentEndpointOption.display).joined(separator: ", ")
                            + (mainRecheck > 0 ? "; main rechecked every \(mainRecheck) s" : "; main recheck: the agents' default"))
         }
         for sp in streampoints where sp.tls && sp.hostIsIPAddress {

@@ -15,6 +15,7 @@ public final class LinkKeepaliveHandler: ChannelDuplexHandler {
     private let heartbeatInterval: TimeAmount
     private let peerTimeout: TimeAmount
     private let component: String
+    /// On the event loop's clock, so a test's EmbeddedEventLoop can run the peer timeout.
     private var lastInbound = NIODeadline.now()
     private var established = false
     private var handshakeTask: Scheduled<Void>?
@@ -60,13 +61,13 @@ public final class LinkKeepaliveHandler: ChannelDuplexHandler {
         established = true
         releasePendingSlot()
         handshakeTask?.cancel()
-        lastInbound = .now()
+        lastInbound = context.eventLoop.now
         let channel = context.channel
         let component = self.component
         let heartbeat = Message.heartbeat.encoded()
         tickTask = context.eventLoop.scheduleRepeatedTask(initialDelay: heartbeatInterval, delay: heartbeatInterval) { [weak self] task in
             guard let self else { task.cancel(); return }
-            if NIODeadline.now() - self.lastInbound > self.peerTimeout {
+            if channel.eventLoop.now - self.lastInbound > self.peerTimeout {
                 ServerLog.warn(component, "\(describeRemote(channel.remoteAddress)) silent for more than \(self.peerTimeout.nanoseconds / 1_000_000_000) s; closing")
                 channel.close(promise: nil)
                 task.cancel()
@@ -91,7 +92,7 @@ public final class LinkKeepaliveHandler: ChannelDuplexHandler {
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        lastInbound = .now()
+        lastInbound = context.eventLoop.now
         context.fireChannelRead(data)
     }
 

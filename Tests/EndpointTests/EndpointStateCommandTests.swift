@@ -1,4 +1,3 @@
-@testable import camagent_endpoint
 @testable import EndpointCore
 import CamNIO
 import CamProtocol
@@ -29,7 +28,7 @@ import Testing
             let settings = EndpointState.Settings(
                 endpointID: "test-endpoint", streampoints: try streampoints.map { try StreampointInfo(argument: $0) },
                 ticketKey: [UInt8](repeating: 7, count: 32), ticketLifetime: 300,
-                link: .init(serverName: "t", heartbeatSeconds: 10, peerTimeoutSeconds: 30),
+                serverName: "t", heartbeatSeconds: 10, peerTimeoutSeconds: 30,
                 agentEndpoints: agentEndpoints, mainRecheckSeconds: 30, commandTimeout: commandTimeout)
             state = EndpointState(eventLoop: group.next(), settings: settings, registryWorker: RegistryWorker(store: store))
             try state.eventLoop.flatSubmit { [state] in state.refreshRegistry() }.wait()
@@ -200,7 +199,7 @@ import Testing
         let id2 = try #require(try fixture.onLoop { fixture.state.pendingCommands.entries.keys.first })
         try fixture.onLoop { fixture.state.commandResultReceived(agentID: agentID, commandID: id2, code: .unexpectedMessage, message: "no") }
         _ = try refused.wait()
-        #expect(try fixture.onLoop { !fixture.state.resetAllowances.isGranted(serial: unit.serial, now: monotonicSeconds()) })
+        #expect(try fixture.onLoop { !fixture.state.admission.resetAllowances.isGranted(serial: unit.serial, now: monotonicSeconds()) })
     }
 }
 

@@ -1,4 +1,4 @@
-@testable import camagent_endpoint
+@testable import EndpointCore
 import CamProtocol
 import ServerMetrics
 import Testing

@@ -1,4 +1,3 @@
-@testable import camagent_endpoint
 @testable import EndpointCore
 import CamProtocol
 

@@ -1,5 +1,4 @@
 import CamProtocol
-import EndpointCore
 
 /// What the link state machine may look up; EndpointState in the server, a
 /// plain registry and limiter in tests. Lookups only: every change comes back

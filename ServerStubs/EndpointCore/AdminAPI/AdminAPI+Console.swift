@@ -1,6 +1,5 @@
 import CamNIO
 import CamProtocol
-import EndpointCore
 import Foundation
 import Hummingbird
 import NIOCore

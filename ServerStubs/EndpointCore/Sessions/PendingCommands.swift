@@ -1,5 +1,4 @@
 import CamProtocol
-import EndpointCore
 
 /// What an admin request waits for from an agent.
 enum AwaitedAnswer: Equatable {

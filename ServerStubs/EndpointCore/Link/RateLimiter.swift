@@ -1,5 +1,4 @@
 import CamProtocol
-import EndpointCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -50,7 +49,7 @@ struct AttemptSubject: Hashable, CustomStringConvertible {
 ///   known agent's id does not lock that agent out at all;
 /// - the per-address limit is higher (a NAT may hide several cameras) and only
 ///   blocks that address.
-struct FailureLimiter {
+public struct FailureLimiter {
     typealias Rule = FailureWindows.Rule
 
     struct Configuration: Equatable {
@@ -110,7 +109,7 @@ struct FailureLimiter {
     /// The per-address key of a peer: an IPv4 address as is (also when written as
     /// IPv4-mapped IPv6), an IPv6 address by its /64 prefix, since one host
     /// usually holds a whole /64 and could otherwise rotate through it.
-    static func addressKey(host: String) -> String {
+    public static func addressKey(host: String) -> String {
         var v6 = in6_addr()
         guard inet_pton(AF_INET6, host, &v6) == 1 else { return host }
         let bytes = withUnsafeBytes(of: &v6) { Array($0) }

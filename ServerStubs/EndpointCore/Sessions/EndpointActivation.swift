@@ -1,6 +1,5 @@
 import CamNIO
 import CamProtocol
-import EndpointCore
 import Foundation
 import NIOCore
 import ServerMetrics
@@ -26,7 +25,7 @@ struct LiveDirectory: EndpointDirectory {
     }
 
     func block(for subject: AttemptSubject) -> FailureLimiter.Block? {
-        state.failureLimiter.block(for: subject, now: monotonicSeconds())
+        state.admission.failures.block(for: subject, now: monotonicSeconds())
     }
 
     func randomBytes(_ count: Int) -> [UInt8] { state.randomBytes(count) }
@@ -37,11 +36,11 @@ struct LiveDirectory: EndpointDirectory {
 extension EndpointState {
     func attemptFailed(_ subject: AttemptSubject) {
         let now = monotonicSeconds()
-        let wasBlocked = failureLimiter.block(for: subject, now: now)
-        failureLimiter.recordFailure(subject, now: now)
-        if wasBlocked == nil, let block = failureLimiter.block(for: subject, now: now) {
+        let wasBlocked = admission.failures.block(for: subject, now: now)
+        admission.failures.recordFailure(subject, now: now)
+        if wasBlocked == nil, let block = admission.failures.block(for: subject, now: now) {
             let what = block == .address ? "address \(subject.address)" : subject.description
-            ServerLog.warn(component, "too many failed attempts: refusing \(what) for \(Int(failureLimiter.retryAfter(subject, now: now).rounded(.up))) s")
+            ServerLog.warn(component, "too many failed attempts: refusing \(what) for \(Int(admission.failures.retryAfter(subject, now: now).rounded(.up))) s")
         }
     }
 
@@ -49,7 +48,7 @@ extension EndpointState {
     /// store's, in claimSession: it sees sessions at every endpoint.)
     func authenticationSucceeded(agentID: String, host: String) {
         eventLoop.preconditionInEventLoop()
-        failureLimiter.recordSuccess(AttemptSubject(kind: .agent, id: agentID, host: host), now: monotonicSeconds())
+        admission.failures.recordSuccess(AttemptSubject(kind: .agent, id: agentID, host: host), now: monotonicSeconds())
     }
 
     /// Decides an activation whose proof was correct, in one store transaction
@@ -59,10 +58,10 @@ extension EndpointState {
     func activate(_ request: ActivationRequest, subject: AttemptSubject, remote: String) -> EventLoopFuture<ActivationOutcome> {
         eventLoop.preconditionInEventLoop()
         // The proof was right: whatever follows, this is not a guessing attempt.
-        failureLimiter.recordSuccess(subject, now: monotonicSeconds())
+        admission.failures.recordSuccess(subject, now: monotonicSeconds())
         // A unit that confirmed a reset activates again while its old session
         // may still look online: that once is not a clone.
-        let afterReset = resetAllowances.consume(serial: request.serial, now: monotonicSeconds())
+        let afterReset = admission.resetAllowances.consume(serial: request.serial, now: monotonicSeconds())
         let onlineHere = registry.units[request.serial].map { isOnline($0.agentID) } ?? false
         let presence = PresenceContext(endpointID: settings.endpointID, remoteHost: HostPort(remote)?.host ?? remote, now: unixNow())
         // No login deadline here, unlike claimSession: an activation the store

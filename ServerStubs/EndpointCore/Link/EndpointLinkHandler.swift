@@ -1,6 +1,5 @@
 import CamNIO
 import CamProtocol
-import EndpointCore
 import NIOCore
 import ServerMetrics
 

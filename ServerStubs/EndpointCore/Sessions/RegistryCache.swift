@@ -1,6 +1,5 @@
 import CamNIO
 import CamProtocol
-import EndpointCore
 import Foundation
 import NIOCore
 import ServerMetrics
@@ -15,7 +14,7 @@ extension EndpointState {
     /// activated or revoked elsewhere is known here at its next login.
     /// Requests that arrive while a refresh runs share the next one, which
     /// starts after it: none is answered by a read older than itself.
-    func refreshRegistry() -> EventLoopFuture<Void> {
+    public func refreshRegistry() -> EventLoopFuture<Void> {
         eventLoop.preconditionInEventLoop()
         guard refreshInFlight != nil else { return startRefresh() }
         if let queued = refreshQueued { return queued.futureResult }
@@ -151,7 +150,7 @@ extension EndpointState {
     /// Every second: pick up changes made elsewhere (a revocation then closes
     /// the live session here). Every PresenceRecord.renewSeconds: renew the
     /// leases of this endpoint's sessions.
-    func startRegistryWatch() {
+    public func startRegistryWatch() {
         eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [weak self] _ in
             _ = self?.refreshRegistry()
             // The first key read failed (registry away at start): try again until it works.
@@ -198,7 +197,7 @@ extension EndpointState {
     }
 
     /// Graceful stop: this endpoint's agents are online nowhere until they log in elsewhere.
-    func releaseAllPresence() -> EventLoopFuture<Void> {
+    public func releaseAllPresence() -> EventLoopFuture<Void> {
         let endpointID = settings.endpointID
         return registryWorker.run(on: eventLoop) { store in try store.releaseAllPresence(endpointID: endpointID) }
     }

@@ -1,6 +1,5 @@
 import CamNIO
 import CamProtocol
-import EndpointCore
 import Foundation
 import Hummingbird
 import NIOCore
@@ -251,11 +250,16 @@ struct StreampointView: Encodable {
 /// The endpoint's routes under /api/ (see `serve --help`). Hummingbird runs the
 /// handlers off the event loop; each hops onto the endpoint's loop, where the
 /// state lives.
-struct AdminAPI {
+public struct AdminAPI {
     let state: EndpointState
     let hub: StreampointHub
 
-    func addRoutes(to router: Router<APIRequestContext>) {
+    public init(state: EndpointState, hub: StreampointHub) {
+        self.state = state
+        self.hub = hub
+    }
+
+    public func addRoutes(to router: Router<APIRequestContext>) {
         on(router, "/api/agents", .get) { request, _ in
             // include=stats: the console's cameras list filters by bytes and errors.
             let include = request.uri.queryParameters.get("include")

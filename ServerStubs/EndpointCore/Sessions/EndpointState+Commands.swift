@@ -1,6 +1,5 @@
 import CamNIO
 import CamProtocol
-import EndpointCore
 import Foundation
 import NIOCore
 import ServerMetrics
@@ -119,8 +118,8 @@ extension EndpointState {
             session(of: agentID)?.closeQuietly(reason: "the agent reset itself")
             return
         }
-        resetAllowances.grant(serial: unit.serial, now: monotonicSeconds())
-        ServerLog.info(component, "unit \(unit.serial) (agent \(agentID)) may activate again within \(Int(resetAllowances.lifetime)) s after its reset")
+        admission.resetAllowances.grant(serial: unit.serial, now: monotonicSeconds())
+        ServerLog.info(component, "unit \(unit.serial) (agent \(agentID)) may activate again within \(Int(admission.resetAllowances.lifetime)) s after its reset")
         session(of: agentID)?.closeQuietly(reason: "the agent reset itself and activates again")
     }
 }
