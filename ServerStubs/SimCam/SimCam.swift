@@ -21,6 +21,11 @@ struct SimCam: ParsableCommand {
                     relays. Each client gets an independent stream; a client that stops
                     reading has frames dropped until the next keyframe.
 
+              With --rtsp-user NAME --rtsp-password-file FILE, every RTSP request but
+              OPTIONS needs that user's credentials: without or with wrong ones it gets
+              401 Unauthorized with WWW-Authenticate (Digest MD5 with qop=auth, or Basic
+              with --rtsp-auth basic), as real cameras answer.
+
               HTTP  http://HOST:HTTP_PORT/snapshot.jpg   (GET or HEAD; image/jpeg)
                     http://HOST:HTTP_PORT/                (small index page)
 
@@ -60,6 +65,15 @@ struct SimCam: ParsableCommand {
 
     @Option(help: ArgumentHelp("JPEG file to serve at /snapshot.jpg instead of the bundled one.", valueName: "file"))
     var snapshot: String?
+
+    @Option(help: ArgumentHelp("Ask RTSP clients for this user's credentials (401 with WWW-Authenticate on every request but OPTIONS).", valueName: "name"))
+    var rtspUser: String?
+
+    @Option(help: ArgumentHelp("File holding the --rtsp-user password (one trailing newline dropped).", valueName: "file"))
+    var rtspPasswordFile: String?
+
+    @Option(help: ArgumentHelp("How to ask: digest (MD5, qop=auth) or basic.", valueName: "digest|basic"))
+    var rtspAuth: RTSPAuthPolicy.Scheme = .digest
 
     func validate() throws {
         for (name, port) in [("--rtsp-port", rtspPort), ("--http-port", httpPort)] where !(0...65535).contains(port) {
@@ -105,7 +119,9 @@ struct SimCam: ParsableCommand {
         }
         defer { shutdown.succeed(0) }  // never leave a promise unfulfilled
 
-        let rtspConfig = RTSPServerConfig(clip: h264)
+        var rtspConfig = RTSPServerConfig(clip: h264)
+        rtspConfig.auth = try RTSPAuthPolicy.load(username: rtspUser, passwordFile: rtspPasswordFile, scheme: rtspAuth)
+        if let auth = rtspConfig.auth { logEvent("rtsp: \(auth.scheme.rawValue) authentication for user \(auth.username)") }
         let rtsp = try ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
