@@ -109,7 +109,7 @@ public enum StreampointChannelFrame: Equatable, Sendable {
 
     private static func parseCameraMedia(_ data: Data) throws(Malformed) -> CameraMediaPart {
         guard let wire = try? JSONDecoder().decode(CameraMediaWire.self, from: data) else {
-            throw Malformed(#"cameraMedia needs "part" and "parts" (integers) and "targets", an array of {"agent", "target"[, "path"][, "username", "password"]} strings"#)
+            throw Malformed(#"cameraMedia needs integers "part", "parts" and "targets" of {"agent","target"[,"path","username","password"]}"#)
         }
         guard (1...CameraMediaPart.maxParts).contains(wire.parts), (1...wire.parts).contains(wire.part) else {
             throw Malformed("cameraMedia: parts must be 1 to \(CameraMediaPart.maxParts) and part 1 to parts")

@@ -110,7 +110,7 @@ public struct EndpointChannelStateMachine {
             frame = try StreampointChannelFrame.parse(text)
         } catch {
             return [.logWarn("malformed channel frame from the endpoint: \(error.description); closing"),
-                    .close(code: 1007, reason: error.description)]
+                    .close(code: 1007, reason: Self.closeReason(error.description))]
         }
         switch frame {
         case .revoked(let set):
@@ -170,6 +170,11 @@ public struct EndpointChannelStateMachine {
         let withCredentials = collected.filter { $0.credentials != nil }.count
         return [.logInfo("camera media settings from the endpoint: \(collected.count) target(s), \(withCredentials) with credentials"),
                 .applyCameraMedia(collected)]
+    }
+
+    /// A close frame's reason must fit its 125-byte payload with the code.
+    static func closeReason(_ text: String) -> String {
+        String(decoding: Array(text.utf8.prefix(120)), as: UTF8.self)
     }
 
     /// The dial failed, or an established channel ended. `jitter` is uniform in 0..<1.

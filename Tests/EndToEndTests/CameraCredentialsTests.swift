@@ -1,3 +1,4 @@
+import CamNIO
 import EndpointCore
 import Foundation
 import Testing

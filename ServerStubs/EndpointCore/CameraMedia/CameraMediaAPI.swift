@@ -105,15 +105,15 @@ public enum CameraMediaAPI {
         guard let request = try? JSONDecoder().decode(SetRequest.self, from: body) else {
             throw APIError(.badRequest, "body must be JSON like \(bodyExample) (each field optional; password omitted keeps the stored one)")
         }
+        if request.username == nil, request.password != nil {
+            throw APIError(.badRequest, "a password needs a username")
+        }
         guard request.path != nil || request.username != nil else {
             throw APIError(.badRequest, "nothing to set: give path and/or username (DELETE clears a target's settings)")
         }
         if let path = request.path, let problem = CameraMediaRules.pathProblem(path) { throw APIError(.badRequest, "path: \(problem)") }
         if let username = request.username, let problem = CameraMediaRules.usernameProblem(username) {
             throw APIError(.badRequest, "username: \(problem)")
-        }
-        if request.username == nil, request.password != nil {
-            throw APIError(.badRequest, "a password needs a username")
         }
         if let password = request.password, let problem = CameraMediaRules.passwordProblem(password) {
             throw APIError(.badRequest, "password: \(problem)")
