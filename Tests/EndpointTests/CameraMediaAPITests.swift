@@ -63,6 +63,22 @@ import Testing
         #expect(try other.cameraMediaSettings(agentID: "cam-1", target: "rtsp") == nil)
     }
 
+    @Test func aSchemaFourRegistryGainsTheCameraMediaTable() throws {
+        let scratch = try Scratch()
+        let store = try scratch.open()
+        _ = try store.enroll(agentID: "cam-1", verifierHex: Self.verifier, streampoint: nil)
+        // Back to how a release with migrations 1 to 4 left it.
+        try store.database.transaction { session in
+            try session.execute("DROP TABLE camera_media", [])
+            try session.execute("UPDATE registry_meta SET value = 4 WHERE name = 'schema'", [])
+        }
+        store.close()
+        let reopened = try scratch.open()
+        defer { reopened.close() }
+        #expect(try reopened.cameraMediaSettings().isEmpty)
+        #expect(try reopened.setCameraMedia(agentID: "cam-1", target: "rtsp", path: "/live", username: nil, password: .keep, at: "t") != nil)
+    }
+
     // MARK: the API
 
     struct AdminOnly: APIAuthenticator {
