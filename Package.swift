@@ -119,6 +119,8 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                // Digest answers to cameras' 401 (MD5).
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "ServerStubs/StreampointCore", swiftSettings: stubSettings),
         .executableTarget(
@@ -138,6 +140,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // --rtsp-user: checking Digest answers (MD5).
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "ServerStubs/SimCam", resources: [.copy("Media")], swiftSettings: stubSettings),
 

@@ -118,6 +118,49 @@ public enum RTSPAuthChallenge: Sendable, Equatable {
     }
 }
 
+/// A request's `Authorization` header as a server (simcam) reads it, to check
+/// a client's answer: Basic's user and password, or Digest's parameters.
+public enum RTSPAuthorizationOffer: Sendable, Equatable {
+    case basic(username: String, password: String)
+    case digest(RTSPDigestParameters)
+
+    /// nil for other schemes, or Basic that is not base64 of `user:password`.
+    public init?(_ headerValue: String) {
+        let bytes = Array(headerValue.utf8)
+        let trimmed = trimmedASCIISpaces(bytes[...])
+        let schemeEnd = trimmed.firstIndex(where: isASCIISpace) ?? trimmed.endIndex
+        let scheme = trimmed[..<schemeEnd]
+        if bytesEqualIgnoringASCIICase(scheme, "Basic") {
+            guard let decoded = Base64.decode(string(trimmedASCIISpaces(trimmed[schemeEnd...]))),
+                  let colon = decoded.firstIndex(of: 0x3A) else { return nil }
+            self = .basic(username: string(decoded[..<colon]), password: string(decoded[(colon + 1)...]))
+        } else if bytesEqualIgnoringASCIICase(scheme, "Digest") {
+            self = .digest(RTSPDigestParameters(RTSPAuthChallenge.parseParameters(trimmed[schemeEnd...])))
+        } else {
+            return nil
+        }
+    }
+}
+
+/// `name=value` pairs of a Digest header, looked up without regard to case.
+public struct RTSPDigestParameters: Sendable, Equatable {
+    public var items: [RTSPDigestParameter]
+
+    init(_ pairs: [(name: String, value: String)]) {
+        items = pairs.map { RTSPDigestParameter(name: $0.name, value: $0.value) }
+    }
+
+    public subscript(name: String) -> String? {
+        for item in items where asciiCaseInsensitiveEqual(item.name, name) { return item.value }
+        return nil
+    }
+}
+
+public struct RTSPDigestParameter: Sendable, Equatable {
+    public var name: String
+    public var value: String
+}
+
 public enum RTSPAuthorization {
     /// `Basic base64(user:password)` (RFC 7617).
     public static func basic(username: String, password: String) -> String {

@@ -49,7 +49,8 @@ struct EndpointCommand: ParsableCommand {
             Key files hold hex, at least 16 bytes (`openssl rand -hex 32 > cam-1.key`).
             `serve` is the default subcommand. More: `camagent-endpoint help serve`,
             `camagent-endpoint help enroll`, `help add-unit`, `help import-units`,
-            `help revoke`, `help unrevoke`, `help import-registry`, `help token`, `help operator`.
+            `help revoke`, `help unrevoke`, `help import-registry`, `help token`, `help operator`,
+            `help camera media`.
 
             API: everything under http://ADMIN/api/ needs a bearer token made with
               camagent-endpoint token add --registry registry.sqlite --name ops > ops.token
@@ -58,7 +59,7 @@ struct EndpointCommand: ParsableCommand {
               camagent-endpoint operator add --registry registry.sqlite --name alice).
             """,
         subcommands: [Serve.self, Enroll.self, AddUnit.self, ImportUnits.self, Revoke.self, Unrevoke.self, ImportRegistry.self, TokenCommand.self,
-                      OperatorCommand.self, ViewerKeyCommand.self],
+                      OperatorCommand.self, ViewerKeyCommand.self, CameraCommand.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -202,6 +203,13 @@ struct Serve: ParsableCommand {
               POST /api/units                  a provisioning CSV (Content-Type: text/csv,
                                                at most 8 MiB), imported as `import-units`
                                                does, all rows or none: {imported, units}
+              GET|PUT|DELETE /api/agents/ID/targets/TARGET/media
+                                               how streampoints pull a camera target: PUT
+                                               {path, username, password} (password
+                                               omitted: the stored one stays); answers
+                                               {agent, target, path, username,
+                                               hasPassword, updatedAt}, never the
+                                               password (`help camera media`)
               GET  /api/audit?limit=N          the audit trail, newest first (N 1-5000,
                                                default 200): {at, actor, action, target,
                                                result}
@@ -432,6 +440,9 @@ struct Serve: ParsableCommand {
         AuditRoute.add(to: api.router, authenticator: console)
         AdminAPI(state: state, hub: hub).addRoutes(to: api.router)
         ViewerTokenAPI.add(to: api.router, hub: hub) { agentID in try await state.viewerTokenAgent(agentID) }
+        CameraMediaAPI.add(to: api.router, worker: registryWorker, loop: loop,
+                           agentExists: { agentID in try await state.agentExists(agentID) },
+                           changed: { await state.registryChanged() })
         StreampointChannel.install(on: api, hub: hub, tokens: tokens)
         let adminBound: SocketAddress
         do {

@@ -2,7 +2,8 @@ import CamNIO
 
 /// The registry's tables, as numbered migrations run at start. A migration is
 /// never edited once released: a change is a new one appended here (API tokens
-/// came as migration 2, the console's operators as 3, viewer-token keys as 4).
+/// came as migration 2, the console's operators as 3, viewer-token keys as 4,
+/// camera media settings as 5).
 enum RegistrySchema {
     /// Statements that SQLite and PostgreSQL both accept as written.
     static let migrations: [[String]] = [
@@ -98,6 +99,23 @@ enum RegistrySchema {
                 id BIGINT PRIMARY KEY,
                 secret TEXT NOT NULL,
                 created_at TEXT NOT NULL)
+            """,
+        ],
+        // 5: how streampoints pull each camera target: an RTSP path override and
+        // the camera's own credentials (docs/MEDIA.md). The password is kept as it
+        // is, not hashed: the streampoint must answer the camera's Digest
+        // challenge with it. Like viewer_token_keys, the registry is guarded as a
+        // secret store; the API and the logs never show a password.
+        [
+            """
+            CREATE TABLE camera_media (
+                agent_id TEXT NOT NULL,
+                target TEXT NOT NULL,
+                path TEXT,
+                username TEXT,
+                password TEXT,
+                updated_at TEXT NOT NULL,
+                PRIMARY KEY (agent_id, target))
             """,
         ],
     ]

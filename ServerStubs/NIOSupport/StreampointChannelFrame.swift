@@ -14,6 +14,10 @@ public enum StreampointChannelFrame: Equatable, Sendable {
     /// Endpoint → streampoint: every viewer-token key the streampoint accepts, newest
     /// (the one the endpoint signs with) first; it replaces the previous set (PROTOCOL §15.2, §16).
     case viewerKeys([ViewerTokenKey])
+    /// Endpoint → streampoint: one part of the full set of camera media settings
+    /// (RTSP path, credentials); the parts of one set follow each other, and the
+    /// last one replaces the streampoint's set (PROTOCOL §15.2).
+    case cameraMedia(CameraMediaPart)
     /// A "type" this version does not know: ignored, so either end can add messages first.
     case unknown(type: String)
 
@@ -39,6 +43,18 @@ public enum StreampointChannelFrame: Equatable, Sendable {
             var secret: String
         }
         var keys: [Key]
+    }
+    private struct CameraMediaWire: Decodable {
+        struct Target: Decodable {
+            var agent: String
+            var target: String
+            var path: String?
+            var username: String?
+            var password: String?
+        }
+        var part: Int
+        var parts: Int
+        var targets: [Target]
     }
     /// More than current + previous, so a rotation policy may keep a few; far fewer than a frame holds.
     public static let maxViewerKeys = 8
@@ -84,9 +100,35 @@ public enum StreampointChannelFrame: Equatable, Sendable {
                 keys.append(ViewerTokenKey(id: key.id, secret: secret))
             }
             return .viewerKeys(keys)
+        case "cameraMedia":
+            return .cameraMedia(try parseCameraMedia(data))
         default:
             return .unknown(type: typed.type)
         }
+    }
+
+    private static func parseCameraMedia(_ data: Data) throws(Malformed) -> CameraMediaPart {
+        guard let wire = try? JSONDecoder().decode(CameraMediaWire.self, from: data) else {
+            throw Malformed(#"cameraMedia needs integers "part", "parts" and "targets" of {"agent","target"[,"path","username","password"]}"#)
+        }
+        guard (1...CameraMediaPart.maxParts).contains(wire.parts), (1...wire.parts).contains(wire.part) else {
+            throw Malformed("cameraMedia: parts must be 1 to \(CameraMediaPart.maxParts) and part 1 to parts")
+        }
+        var targets: [CameraMediaTarget] = []
+        var seen = Set<String>()
+        for entry in wire.targets {
+            guard (entry.username == nil) == (entry.password == nil) else {
+                throw Malformed("cameraMedia: username and password come together or not at all")
+            }
+            let credentials = entry.username.map { CameraCredentials(username: $0, password: entry.password ?? "") }
+            let target = CameraMediaTarget(agentID: entry.agent, target: entry.target, path: entry.path, credentials: credentials)
+            if let problem = target.problem { throw Malformed("cameraMedia: \(problem)") }
+            guard seen.insert(entry.agent + "/" + entry.target).inserted else {
+                throw Malformed("cameraMedia: \(LogText.peer(entry.agent))/\(LogText.peer(entry.target)) repeated")
+            }
+            targets.append(target)
+        }
+        return CameraMediaPart(part: wire.part, parts: wire.parts, targets: targets)
     }
 
     /// The frame's text; keys sorted, so frames are byte-for-byte stable.
@@ -103,11 +145,68 @@ public enum StreampointChannelFrame: Equatable, Sendable {
         case .viewerKeys(let keys):
             object = ["type": "viewerKeys",
                       "keys": keys.map { ["id": Int($0.id), "secret": Base64URL.encode($0.secret)] as [String: Any] }]
+        case .cameraMedia(let part):
+            object = part.wireObject
         case .unknown(let type):
             object = ["type": type]
         }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// One `cameraMedia` frame: part `part` (from 1) of `parts`.
+public struct CameraMediaPart: Equatable, Sendable {
+    public var part: Int
+    public var parts: Int
+    public var targets: [CameraMediaTarget]
+
+    /// A set of more than about 300,000 typical entries is refused.
+    public static let maxParts = 1024
+    /// Room left under maxFrameBytes for the frame's own fields: a part is cut at this size.
+    public static let partBudgetBytes = 60 * 1024
+
+    public init(part: Int, parts: Int, targets: [CameraMediaTarget]) {
+        self.part = part
+        self.parts = parts
+        self.targets = targets
+    }
+
+    /// The whole set as the frames to send, in order: as many targets per
+    /// frame as fit partBudgetBytes, one empty part for an empty set.
+    public static func frames(for targets: [CameraMediaTarget]) -> [StreampointChannelFrame] {
+        var groups: [[CameraMediaTarget]] = [[]]
+        var size = 0
+        for target in targets {
+            let entrySize = Self.encodedSize(of: target) + 1
+            if size + entrySize > partBudgetBytes, !groups[groups.count - 1].isEmpty {
+                groups.append([])
+                size = 0
+            }
+            groups[groups.count - 1].append(target)
+            size += entrySize
+        }
+        return groups.enumerated().map { index, group in
+            .cameraMedia(CameraMediaPart(part: index + 1, parts: groups.count, targets: group))
+        }
+    }
+
+    static func entryObject(_ target: CameraMediaTarget) -> [String: Any] {
+        var entry: [String: Any] = ["agent": target.agentID, "target": target.target]
+        if let path = target.path { entry["path"] = path }
+        if let credentials = target.credentials {
+            entry["username"] = credentials.username
+            entry["password"] = credentials.password
+        }
+        return entry
+    }
+
+    static func encodedSize(of target: CameraMediaTarget) -> Int {
+        (try? JSONSerialization.data(withJSONObject: entryObject(target), options: [.sortedKeys, .withoutEscapingSlashes]))?.count ?? 0
+    }
+
+    var wireObject: [String: Any] {
+        ["type": "cameraMedia", "part": part, "parts": parts, "targets": targets.map(Self.entryObject)]
     }
 }
 

@@ -11,6 +11,8 @@ struct RTSPServerConfig: Sendable {
     /// Advertised in the Session header so clients send keepalives, as they
     /// would with a real camera. Not enforced: the TCP connection is the session.
     let sessionTimeoutSeconds = 60
+    /// --rtsp-user: requests need credentials (RTSPAuthCheck).
+    var auth: RTSPAuthPolicy? = nil
 }
 
 /// One RTSP-over-TCP client. Each connection has at most one session, on one
@@ -38,8 +40,11 @@ final class RTSPConnectionHandler: ChannelInboundHandler {
     private var pacingOriginFrame: UInt64 = 0
     private var lastSenderReport: NIODeadline?
 
+    private let authCheck: RTSPAuthCheck?
+
     init(config: RTSPServerConfig) {
         self.config = config
+        self.authCheck = config.auth.map(RTSPAuthCheck.init(policy:))
     }
 
     // MARK: channel lifecycle
@@ -116,6 +121,11 @@ final class RTSPConnectionHandler: ChannelInboundHandler {
             var resp = RTSPResponse(400, "Bad Request")
             resp.body = Array("missing CSeq\r\n".utf8)
             send(resp, cseq: nil)
+            return
+        }
+        if case .refused(let challenge, let why)? = authCheck?.check(req) {
+            logEvent("rtsp client \(peer): \(req.method) refused with 401: \(why)")
+            send(.unauthorized(challenge), cseq: cseq)
             return
         }
         switch req.method {

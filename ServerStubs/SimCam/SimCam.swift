@@ -30,6 +30,11 @@ struct SimCam: ParsableCommand {
                     follow), / serves the --clip (or bundled) stream, and any other path
                     is answered 404 Not Found.
 
+              With --rtsp-user NAME --rtsp-password-file FILE, every RTSP request but
+              OPTIONS needs that user's credentials: without or with wrong ones it gets
+              401 Unauthorized with WWW-Authenticate (Digest MD5 with qop=auth, or Basic
+              with --rtsp-auth basic), as real cameras answer.
+
               HTTP  http://HOST:HTTP_PORT/snapshot.jpg   (GET or HEAD; image/jpeg)
                     http://HOST:HTTP_PORT/                (small index page)
 
@@ -82,6 +87,15 @@ struct SimCam: ParsableCommand {
                                valueName: "/PATH=FILE[,audio=FILE]"))
     var streams: [String] = []
 
+    @Option(help: ArgumentHelp("Ask RTSP clients for this user's credentials (401 with WWW-Authenticate on every request but OPTIONS).", valueName: "name"))
+    var rtspUser: String?
+
+    @Option(help: ArgumentHelp("File holding the --rtsp-user password (one trailing newline dropped).", valueName: "file"))
+    var rtspPasswordFile: String?
+
+    @Option(help: ArgumentHelp("How to ask: digest (MD5, qop=auth) or basic.", valueName: "digest|basic"))
+    var rtspAuth: RTSPAuthPolicy.Scheme = .digest
+
     func validate() throws {
         for (name, port) in [("--rtsp-port", rtspPort), ("--http-port", httpPort)] where !(0...65535).contains(port) {
             throw ValidationError("\(name) must be between 0 and 65535, got \(port)")
@@ -124,7 +138,9 @@ struct SimCam: ParsableCommand {
         }
         defer { shutdown.succeed(0) }  // never leave a promise unfulfilled
 
-        let rtspConfig = RTSPServerConfig(catalog: catalog)
+        var rtspConfig = RTSPServerConfig(catalog: catalog)
+        rtspConfig.auth = try RTSPAuthPolicy.load(username: rtspUser, passwordFile: rtspPasswordFile, scheme: rtspAuth)
+        if let auth = rtspConfig.auth { logEvent("rtsp: \(auth.scheme.rawValue) authentication for user \(auth.username)") }
         let rtsp = try ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

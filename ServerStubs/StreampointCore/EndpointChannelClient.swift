@@ -7,11 +7,12 @@ import NIOCore
 /// The thin I/O driver of the streampoint channel: runs EndpointChannelStateMachine
 /// over hummingbird-websocket's WebSocketClient. Every decision is the machine's;
 /// this only dials, sleeps, reads and writes frames, hands the revoked set
-/// and load queries to the registry's event loop, and the viewer-token keys
-/// to the ViewerTokenVerifier.
+/// and load queries to the registry's event loop, the viewer-token keys
+/// to the ViewerTokenVerifier, and the camera media settings to the registry.
 public actor EndpointChannelClient {
     public typealias LoadSource = @Sendable () async -> StreampointLoad
     public typealias RevokedSink = @Sendable (Set<String>) async -> Void
+    public typealias CameraMediaSink = @Sendable ([CameraMediaTarget]) async -> Void
 
     /// Either side closes a silent channel: a ping every 15 s, and no pong by the next one closes it (≤ 30 s).
     static let pingPeriod: Duration = .seconds(15)
@@ -22,13 +23,16 @@ public actor EndpointChannelClient {
     private let loadSource: LoadSource
     private let revokedSink: RevokedSink
     private let viewerTokens: ViewerTokenVerifier?
+    private let cameraMediaSink: CameraMediaSink?
     private let clock = ContinuousClock()
     private let startedAt: ContinuousClock.Instant
 
     public init(configuration: EndpointChannelStateMachine.Configuration, token: String, eventLoopGroup: EventLoopGroup,
-                load: @escaping LoadSource, applyRevoked: @escaping RevokedSink, viewerTokens: ViewerTokenVerifier? = nil) {
+                load: @escaping LoadSource, applyRevoked: @escaping RevokedSink, viewerTokens: ViewerTokenVerifier? = nil,
+                applyCameraMedia: CameraMediaSink? = nil) {
         self.machine = EndpointChannelStateMachine(configuration: configuration)
         self.viewerTokens = viewerTokens
+        self.cameraMediaSink = applyCameraMedia
         self.token = token
         self.eventLoopGroup = eventLoopGroup
         self.loadSource = load
@@ -50,7 +54,10 @@ public actor EndpointChannelClient {
             applyRevoked: { revoked in
                 try? await loop.submit { confined.registry.applyRevoked(revoked) }.get()
             },
-            viewerTokens: registry.viewerTokens)
+            viewerTokens: registry.viewerTokens,
+            applyCameraMedia: { targets in
+                try? await loop.submit { confined.registry.media.applyCameraMedia(targets) }.get()
+            })
     }
 
     /// Carries the registry to closures that only touch it inside `loop.submit`, on its own event loop.
@@ -140,6 +147,8 @@ public actor EndpointChannelClient {
                 await revokedSink(revoked)
             case .applyViewerKeys(let keys):
                 viewerTokens?.replaceKeys(keys)
+            case .applyCameraMedia(let targets):
+                await cameraMediaSink?(targets)
             case .close(let code, let reason):
                 try await outbound.close(.init(codeNumber: Int(code)), reason: reason)
                 return true

@@ -30,6 +30,8 @@ public struct EndpointChannelStateMachine {
         case applyRevoked(Set<String>)
         /// Replace the viewer-token keys (newest first) the viewer outputs verify with.
         case applyViewerKeys([ViewerTokenKey])
+        /// Replace the camera media settings (RTSP paths, credentials) the pulls use.
+        case applyCameraMedia([CameraMediaTarget])
         /// Close the channel with this WebSocket close code (1007: a frame that is not what the spec says).
         case close(code: UInt16, reason: String)
         /// Dial again after this many seconds.
@@ -55,6 +57,10 @@ public struct EndpointChannelStateMachine {
     private(set) var revokedReceived = false
     /// Ids of the viewer-token keys last received (the keys themselves live in ViewerTokenVerifier).
     public private(set) var viewerKeyIDs: [UInt32] = []
+    /// The parts of a cameraMedia set received so far, until its last part.
+    private var cameraMediaParts: (next: Int, of: Int, targets: [CameraMediaTarget])?
+    /// How many targets the last complete set held (the settings themselves live in CameraMediaBook).
+    public private(set) var cameraMediaCount: Int?
 
     public init(configuration: Configuration) {
         precondition(!configuration.endpoints.isEmpty, "the channel needs at least one endpoint")
@@ -104,7 +110,7 @@ public struct EndpointChannelStateMachine {
             frame = try StreampointChannelFrame.parse(text)
         } catch {
             return [.logWarn("malformed channel frame from the endpoint: \(error.description); closing"),
-                    .close(code: 1007, reason: error.description)]
+                    .close(code: 1007, reason: Self.closeReason(error.description))]
         }
         switch frame {
         case .revoked(let set):
@@ -128,11 +134,47 @@ public struct EndpointChannelStateMachine {
             viewerKeyIDs = keys.map(\.id)
             actions.append(.applyViewerKeys(keys))
             return actions
+        case .cameraMedia(let part):
+            return receivedCameraMedia(part)
         case .unknown(let type):
             return [.logDebug("ignoring channel frame of unknown type \(LogText.peer(type))")]
         case .hello, .load:
             return [.logDebug("ignoring a streampoint's frame sent by the endpoint")]
         }
+    }
+
+    /// Parts come in order, 1 to `parts`, with nothing between them; the last
+    /// one applies the set. Logs counts only: the frames carry passwords.
+    private mutating func receivedCameraMedia(_ part: CameraMediaPart) -> [Action] {
+        var collected: [CameraMediaTarget]
+        if part.part == 1 {
+            collected = []
+        } else if let pending = cameraMediaParts, pending.next == part.part, pending.of == part.parts {
+            collected = pending.targets
+        } else {
+            cameraMediaParts = nil
+            let reason = "cameraMedia part \(part.part) of \(part.parts) out of order"
+            return [.logWarn("malformed channel frame from the endpoint: \(reason); closing"), .close(code: 1007, reason: reason)]
+        }
+        collected += part.targets
+        guard part.part == part.parts else {
+            cameraMediaParts = (part.part + 1, part.parts, collected)
+            return []
+        }
+        cameraMediaParts = nil
+        guard Set(collected.map { $0.agentID + "/" + $0.target }).count == collected.count else {
+            let reason = "cameraMedia names a camera target twice"
+            return [.logWarn("malformed channel frame from the endpoint: \(reason); closing"), .close(code: 1007, reason: reason)]
+        }
+        cameraMediaCount = collected.count
+        let withCredentials = collected.filter { $0.credentials != nil }.count
+        return [.logInfo("camera media settings from the endpoint: \(collected.count) target(s), \(withCredentials) with credentials"),
+                .applyCameraMedia(collected)]
+    }
+
+    /// A close frame's reason must fit its 125-byte payload with the code.
+    static func closeReason(_ text: String) -> String {
+        String(decoding: Array(text.utf8.prefix(120)), as: UTF8.self)
     }
 
     /// The dial failed, or an established channel ended. `jitter` is uniform in 0..<1.
@@ -150,6 +192,7 @@ public struct EndpointChannelStateMachine {
             return []
         }
         failures += 1
+        cameraMediaParts = nil
         // A channel that was up starts over at the main endpoint; a failed dial moves on down the list.
         let next = wasConnected ? 0 : (index + 1) % configuration.endpoints.count
         state = .waiting(index: next)

@@ -70,4 +70,16 @@ func sha256(_ input: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: input)) }
         #expect(value == "Digest username=\"admin\", realm=\"IP Camera(C1234)\", nonce=\"a1b2c3d4e5f60718293a4b5c6d7e8f90\", "
                 + "uri=\"\(uri)\", response=\"\(expected)\"")
     }
+
+    /// A server (simcam) reads the client's answer back with the same parser.
+    @Test func authorizationHeadersParseForAServer() {
+        #expect(RTSPAuthorizationOffer("Basic YWRtaW46MTI6MzQ=") == .basic(username: "admin", password: "12:34"))
+        #expect(RTSPAuthorizationOffer("Basic !!!") == nil)
+        #expect(RTSPAuthorizationOffer("Bearer abc") == nil)
+        let answer = RTSPAuthorization.digest(challenge: .init(realm: "cam", nonce: "n1", qop: ["auth"]), username: "ad\"min",
+                                              password: "pw", method: "DESCRIBE", uri: "rtsp://h/", cnonce: "c", nonceCount: 1, hash: md5)
+        guard case .digest(let parameters)? = RTSPAuthorizationOffer(answer) else { Issue.record("not Digest: \(answer)"); return }
+        #expect(parameters["USERNAME"] == "ad\"min" && parameters["uri"] == "rtsp://h/" && parameters["nc"] == "00000001")
+        #expect(parameters["response"]?.count == 32 && parameters["opaque"] == nil)
+    }
 }

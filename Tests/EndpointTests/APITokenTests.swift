@@ -58,6 +58,8 @@ import Testing
             for table in ["console_sessions", "operators", "audit"] { try session.execute("DROP TABLE \(table)", []) }
             // And the viewer-token keys of migration 4.
             try session.execute("DROP TABLE viewer_token_keys", [])
+            // And the camera media settings of migration 5.
+            try session.execute("DROP TABLE camera_media", [])
             try session.execute("UPDATE registry_meta SET value = 1 WHERE name = 'schema'", [])
         }
         store.close()

@@ -70,7 +70,7 @@ import Testing
         _ = try store.enroll(agentID: "cam-1", verifierHex: String(repeating: "ab", count: 32), streampoint: nil)
         // Back to how a release with migrations 1 and 2 (API tokens) left it.
         try store.database.transaction { session in
-            for table in ["console_sessions", "operators", "audit", "viewer_token_keys"] { try session.execute("DROP TABLE \(table)", []) }
+            for table in ["console_sessions", "operators", "audit", "viewer_token_keys", "camera_media"] { try session.execute("DROP TABLE \(table)", []) }
             try session.execute("UPDATE registry_meta SET value = 2 WHERE name = 'schema'", [])
         }
         store.close()
@@ -79,7 +79,7 @@ import Testing
         #expect(try reopened.snapshot().registry["cam-1"] != nil)
         #expect(try reopened.addOperator(OperatorRecord(name: "alice", password: try PasswordHash.make(password: "alice's long password"),
                                                         createdAt: "t")))
-        #expect(SQLRegistryStore.schemaVersion == 4)
+        #expect(SQLRegistryStore.schemaVersion == 5)
     }
 
     @Test func theAuditTrailKeepsEntriesNewestFirst() throws {

@@ -8,7 +8,8 @@ import NIOWebSocket
 /// The endpoint's side of the streampoint channel: `GET /api/streampoint-channel`
 /// upgraded to a WebSocket, opened with a token of role streampoint (checked by
 /// APIAuthMiddleware before the upgrade). Up come hello and load; down go
-/// the revoked set and the viewer-token keys, after hello and on every change.
+/// the revoked set, the viewer-token keys and the camera media settings,
+/// after hello and on every change.
 public enum StreampointChannel {
     public static let pingSeconds: Int64 = 10
     static let helloTimeout: Duration = .seconds(10)
@@ -72,8 +73,9 @@ public enum StreampointChannel {
         let writer = Task {
             var sentRevoked: [String]?
             var sentKeys: [ViewerTokenKey]?
+            var sentCameraMedia: [CameraMediaTarget]?
             for await _ in updates {
-                let (revoked, keys) = hub.currentFrames
+                let (revoked, keys, cameraMedia) = hub.currentFrames
                 if let revoked, revoked != sentRevoked {
                     try await outbound.write(.text(StreampointChannelFrame.revoked(Set(revoked)).text))
                     sentRevoked = revoked
@@ -81,6 +83,13 @@ public enum StreampointChannel {
                 if let keys, keys != sentKeys {
                     try await outbound.write(.text(StreampointChannelFrame.viewerKeys(keys).text))
                     sentKeys = keys
+                }
+                // Its parts back to back: nothing else is written between them.
+                if let cameraMedia, cameraMedia != sentCameraMedia {
+                    for frame in CameraMediaPart.frames(for: cameraMedia) {
+                        try await outbound.write(.text(frame.text))
+                    }
+                    sentCameraMedia = cameraMedia
                 }
             }
             // The hub let go without this handler ending: the endpoint is stopping.
@@ -105,7 +114,7 @@ public enum StreampointChannel {
             case .load(let load): hub.recordLoad(load, key: key)
             case .hello: APILog.logger.debug("\(who): repeated hello ignored")
             case .unknown(let type): APILog.logger.debug("\(who): unknown frame type \(bounded(type)) ignored")
-            case .revoked, .viewerKeys: APILog.logger.debug("\(who): an endpoint's frame sent by a streampoint ignored")
+            case .revoked, .viewerKeys, .cameraMedia: APILog.logger.debug("\(who): an endpoint's frame sent by a streampoint ignored")
             }
         }
     }

@@ -3,8 +3,8 @@ import Foundation
 import NIOConcurrencyHelpers
 
 /// The streampoints connected to this endpoint over the channel, their latest
-/// load, and what every one of them is told: the revoked set and the
-/// viewer-token keys (the newest of which also signs the tokens issued here). Called from the
+/// load, and what every one of them is told: the revoked set, the
+/// camera media settings and the viewer-token keys (the newest of which also signs the tokens issued here). Called from the
 /// channel handlers (async) and from the endpoint's event loop (the registry
 /// watch publishes the revoked set), so it keeps its state under a lock.
 public final class StreampointHub: @unchecked Sendable {
@@ -23,6 +23,7 @@ public final class StreampointHub: @unchecked Sendable {
     private struct State {
         var revoked: [String]? = nil
         var viewerKeys: [ViewerTokenKey]? = nil
+        var cameraMedia: [CameraMediaTarget]? = nil
         var connections: [Int: Connection] = [:]
         var subscribers: [Int: AsyncStream<Void>.Continuation] = [:]
         var nextKey = 0
@@ -53,14 +54,32 @@ public final class StreampointHub: @unchecked Sendable {
         for subscriber in subscribers { subscriber.yield() }
     }
 
+    /// Sets the camera media settings (paths, credentials) of every camera
+    /// target, sorted; channels hear of them only if they changed. Every
+    /// streampoint gets the whole set: after a failover an agent registers at
+    /// its backup, which must be able to pull it at once.
+    public func publishCameraMedia(_ targets: [CameraMediaTarget]) {
+        let sorted = targets.sorted { ($0.agentID, $0.target) < ($1.agentID, $1.target) }
+        let subscribers = state.withLockedValue { state -> [AsyncStream<Void>.Continuation] in
+            guard state.cameraMedia != sorted else { return [] }
+            state.cameraMedia = sorted
+            return Array(state.subscribers.values)
+        }
+        for subscriber in subscribers { subscriber.yield() }
+    }
+
+    /// Nil until the registry was read.
+    public var cameraMedia: [CameraMediaTarget]? { state.withLockedValue { $0.cameraMedia } }
+
     public var revoked: [String]? { state.withLockedValue { $0.revoked } }
     /// Newest first; nil until the registry was read.
     public var viewerKeys: [ViewerTokenKey]? { state.withLockedValue { $0.viewerKeys } }
 
-    /// The frames a channel is owed now: the revoked set and the viewer keys,
-    /// each once known. A channel's writer sends those that differ from what it sent last.
-    public var currentFrames: (revoked: [String]?, viewerKeys: [ViewerTokenKey]?) {
-        state.withLockedValue { ($0.revoked, $0.viewerKeys) }
+    /// The frames a channel is owed now: the revoked set, the viewer keys and
+    /// the camera media settings, each once known. A channel's writer sends
+    /// those that differ from what it sent last.
+    public var currentFrames: (revoked: [String]?, viewerKeys: [ViewerTokenKey]?, cameraMedia: [CameraMediaTarget]?) {
+        state.withLockedValue { ($0.revoked, $0.viewerKeys, $0.cameraMedia) }
     }
 
     /// A channel that said hello: `updates` fires at once, and after every

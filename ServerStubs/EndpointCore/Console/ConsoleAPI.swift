@@ -70,6 +70,12 @@ public struct APIAuditMiddleware: RouterMiddleware {
             let id = parts[2].removingPercentEncoding ?? parts[2]
             return (parts[3] == "streampoint" ? "switch-streampoint" : parts[3], id)
         }
+        // PUT/DELETE /api/agents/cam-1/targets/rtsp/media → ("camera-media-set", "cam-1/rtsp"): never the body.
+        if parts.count == 6, parts[1] == "agents", parts[3] == "targets", parts[5] == "media" {
+            let id = parts[2].removingPercentEncoding ?? parts[2]
+            let target = parts[4].removingPercentEncoding ?? parts[4]
+            return (method == .delete ? "camera-media-clear" : "camera-media-set", "\(id)/\(target)")
+        }
         if parts == ["api", "units"] { return ("import-units", "") }
         return ("\(method.rawValue) \(path)", "")
     }

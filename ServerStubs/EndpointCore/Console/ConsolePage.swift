@@ -96,6 +96,15 @@ enum ConsolePage {
           <span>valid <input id="viewer-ttl" type="number" min="60" max="86400" value="3600"> s</span>
           <button id="cmd-viewer-token" type="button">Viewer token</button>
         </div>
+        <div class="actions">
+          <label>Camera target <input id="media-target" maxlength="64" value="rtsp"></label>
+          <label>RTSP path <input id="media-path" maxlength="255" placeholder="/Streaming/Channels/101"></label>
+          <label>User <input id="media-username" maxlength="255" autocomplete="off"></label>
+          <label>Password <input id="media-password" type="password" maxlength="255" autocomplete="new-password" placeholder="unchanged"></label>
+          <button id="media-show" type="button">Show</button>
+          <button id="media-save" type="button">Save camera settings</button>
+          <button id="media-clear" type="button">Clear</button>
+        </div>
         <h2>Result</h2>
         <p id="command-summary" class="summary"></p>
         <pre id="command-result"></pre>

@@ -256,6 +256,29 @@ enum ConsoleScript {
         if (fresh.ok) renderCamera(fresh.data);
       }
 
+      // How streampoints pull a camera target. The password is sent, never shown
+      // back (the answer has only hasPassword), and the field is emptied at once.
+      async function cameraMedia(method) {
+        if (!currentAgent) return;
+        const target = $("#media-target").value || "rtsp";
+        const path = "/api/agents/" + encodeURIComponent(currentAgent) + "/targets/" + encodeURIComponent(target) + "/media";
+        let body;
+        if (method === "PUT") {
+          body = {};
+          if ($("#media-path").value) body.path = $("#media-path").value;
+          if ($("#media-username").value) body.username = $("#media-username").value;
+          if ($("#media-password").value) body.password = $("#media-password").value;
+        }
+        $("#media-password").value = "";
+        const result = await api(method, path, body);
+        showResult("camera settings", result);
+        if (result.ok && result.data) {
+          $("#media-path").value = result.data.path || "";
+          $("#media-username").value = result.data.username || "";
+          $("#media-password").placeholder = result.data.hasPassword ? "unchanged" : "none set";
+        }
+      }
+
       // ---- factory units ----
       async function unitsPage() {
         showPage("units");
@@ -355,6 +378,9 @@ enum ConsoleScript {
         // The answer (token and URL paths) shows in the result box; it is not kept anywhere else.
         $("#cmd-viewer-token").addEventListener("click", () => command("viewer token", "viewer-token",
           { target: $("#viewer-target").value || "rtsp", ttl_seconds: Number($("#viewer-ttl").value || 3600) }));
+        $("#media-show").addEventListener("click", () => cameraMedia("GET"));
+        $("#media-save").addEventListener("click", () => cameraMedia("PUT"));
+        $("#media-clear").addEventListener("click", () => cameraMedia("DELETE"));
         $("#units-upload").addEventListener("submit", uploadUnits);
         window.addEventListener("hashchange", route);
         const session = await api("GET", "/console/session");

@@ -260,6 +260,18 @@ public final class EndpointState: @unchecked Sendable {
         }.get()
     }
 
+    /// Whether the registry (re-read now, a CLI enrol included; with it away, the last copy) knows the agent.
+    public func agentExists(_ agentID: String) async throws -> Bool {
+        try await eventLoop.flatSubmit {
+            self.refreshRegistry().recover { _ in }.map { self.registry[agentID] != nil }
+        }.get()
+    }
+
+    /// Re-reads the registry at once, so a change made through the API goes down the channels now, not at the next poll.
+    public func registryChanged() async {
+        _ = try? await eventLoop.flatSubmit { self.refreshRegistry() }.get()
+    }
+
     /// The agent's latest report for `GET /api/agents/ID`.
     func statsView(of agentID: String) -> StatsView? {
         status(of: agentID)?.stats.map { StatsView($0, timestamp: isoFormatter.string(from:)) }

@@ -92,6 +92,27 @@ extension EndpointState {
         closeRevokedSessions()
         publishRevokedSet()
         loadViewerKeys()
+        loadCameraMedia()
+    }
+
+    /// Reads every camera target's media settings and hands them to the hub,
+    /// which sends them down every streampoint channel if they changed. Runs
+    /// after every reload, so a change made by the CLI or another endpoint is
+    /// picked up within the 1 s watch. Logs counts only: they hold passwords.
+    func loadCameraMedia() {
+        guard let streampointHub, let store = registryWorker.store as? CameraMediaStore else { return }
+        registryWorker.run(on: eventLoop) { _ in try store.cameraMediaSettings() }.whenComplete { result in
+            switch result {
+            case .success(let records):
+                let before = streampointHub.cameraMedia?.count
+                streampointHub.publishCameraMedia(records.map(\.settings))
+                if before != records.count {
+                    ServerLog.info(component, "camera media settings: \(records.count) target(s), \(records.filter { $0.settings.credentials != nil }.count) with credentials")
+                }
+            case .failure(let error):
+                self.registryFailed(error)
+            }
+        }
     }
 
     /// Reads the viewer-token keys (making the first one on a fresh registry)
@@ -155,6 +176,7 @@ extension EndpointState {
             _ = self?.refreshRegistry()
             // The first key read failed (registry away at start): try again until it works.
             if let self, let hub = streampointHub, hub.viewerKeys == nil, registryGeneration != nil { loadViewerKeys() }
+            if let self, let hub = streampointHub, hub.cameraMedia == nil, registryGeneration != nil { loadCameraMedia() }
         }
         let renew = TimeAmount.seconds(PresenceRecord.renewSeconds)
         eventLoop.scheduleRepeatedTask(initialDelay: renew, delay: renew) { [weak self] _ in

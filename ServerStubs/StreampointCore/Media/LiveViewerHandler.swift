@@ -60,6 +60,12 @@ final class LiveViewerHandler: ChannelInboundHandler, MediaViewerOutput {
         close(context: context, code: .goingAway)
     }
 
+    func pullProblem(_ message: String) {
+        guard let context, !closing else { return }
+        send(text: LivePlayerProtocol.statusMessage(message), context: context)
+        context.flush()
+    }
+
     private func write(_ item: ViewerItem, context: ChannelHandlerContext) {
         switch item {
         case .tracks(let tracks, _):

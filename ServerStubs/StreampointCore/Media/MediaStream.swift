@@ -1,4 +1,5 @@
 import CamNIO
+import CamProtocol
 import Foundation
 import MediaCore
 import NIOCore
@@ -10,6 +11,9 @@ protocol MediaViewerOutput: AnyObject {
     func mediaAvailable()
     /// The stream is gone for good (agent left, revoked, target gone): close.
     func streamEnded(reason: String)
+    /// The pull cannot get the picture and keeps retrying (e.g. the camera
+    /// refused the credentials): tell the viewer, who may stay or go.
+    func pullProblem(_ message: String)
 }
 
 /// One camera target's single pull and all its viewers, on the registry's
@@ -19,6 +23,8 @@ protocol MediaViewerOutput: AnyObject {
 final class MediaStream {
     let agentID: String
     let target: String
+    /// What the pull asks the camera for (MediaStreamTable.ingestURL).
+    let url: String
     private let registry: StreampointRegistry
     private let eventLoop: EventLoop
     private var machine: IngestStateMachine
@@ -34,6 +40,8 @@ final class MediaStream {
     private var frames: [MediaFrame] = []
     /// Whether this stream counts in the media_pulls gauge.
     private var countedAsPulling = false
+    /// The connection the camera's credentials were last given for: a 401 on it means they are wrong.
+    private var authorizedConnection: IngestStateMachine.ConnectionID?
     /// Called once the pull has stopped and no viewer is left: the table forgets the stream.
     var onIdle: ((MediaStream) -> Void)?
 
@@ -44,6 +52,7 @@ final class MediaStream {
     init(agentID: String, target: String, url: String, linger: Double, queueBytes: Int, registry: StreampointRegistry) {
         self.agentID = agentID
         self.target = target
+        self.url = url
         self.registry = registry
         self.eventLoop = registry.eventLoop
         var configuration = IngestStateMachine.Configuration(url: url)
@@ -123,9 +132,19 @@ final class MediaStream {
             guard let current = channel, current.id == id else { return }
             let bytes = RTSPEncoder.encode(request)
             current.channel.writeAndFlush(current.channel.allocator.buffer(bytes: bytes), promise: nil)
-        case .needAuthorization(let id, _):
-            // Camera credentials reach the streampoint over the channel (not yet): none here.
-            eventLoop.execute { [self] in handle(.authorization(id, nil)) }
+        case .needAuthorization(let id, let challenges):
+            let credentials = registry.media.cameraMedia(agentID: agentID, target: target)?.credentials
+            let authorizer = credentials.flatMap { CameraAuthorizer.make(challenges: challenges, credentials: $0) }
+            if authorizer != nil {
+                authorizedConnection = id
+            } else if credentials == nil {
+                ServerLog.warn("streampoint", "\(label): the camera asks for credentials and the endpoint holds none for it (PUT /api/agents/\(agentID)/targets/\(target)/media)")
+                tellViewers("the camera needs credentials, and none are set for it; retrying")
+            } else {
+                ServerLog.warn("streampoint", "\(label): the camera offers no Basic or MD5 Digest challenge the credentials could answer")
+                tellViewers("the camera asks for an authentication this streampoint cannot answer; retrying")
+            }
+            eventLoop.execute { [self] in handle(.authorization(id, authorizer)) }
         case .parseDescription(let id, let sdp, _):
             let description = Self.ingestDescription(sdp: sdp)
             if description == nil { ServerLog.warn("streampoint", "\(label): the camera's SDP has no track we can use") }
@@ -211,7 +230,21 @@ final class MediaStream {
     // Events from IngestRTSPHandler.
 
     func received(_ response: RTSPResponse, on id: IngestStateMachine.ConnectionID) {
+        if response.status == 401, authorizedConnection == id {
+            authorizedConnection = nil
+            let user = registry.media.cameraMedia(agentID: agentID, target: target)?.credentials?.username ?? "?"
+            ServerLog.warn("streampoint", "\(label): the camera refused the credentials of user \(LogText.peer(user)) (401); check them with GET /api/agents/\(agentID)/targets/\(target)/media")
+            tellViewers("the camera refused the credentials set for it; retrying")
+        }
         handle(.response(id, response))
+    }
+
+    /// Later on the loop: an RTSP viewer told closes, and its leaving must not
+    /// run inside the action being performed.
+    private func tellViewers(_ message: String) {
+        eventLoop.execute { [self] in
+            for output in outputs.values { output.pullProblem(message) }
+        }
     }
 
     func received(_ frame: RTSPInterleavedFrame, on id: IngestStateMachine.ConnectionID) {

@@ -283,6 +283,15 @@ final class RTSPViewerHandler: ChannelInboundHandler, MediaViewerOutput {
         context.write(wrapOutboundOut(buffer), promise: nil)
     }
 
+    /// A player still waiting for DESCRIBE hears why at once instead of after describeTimeout.
+    func pullProblem(_ message: String) {
+        guard let context, case .describing(let cseq, _, let deadline) = phase else { return }
+        deadline?.cancel()
+        phase = .closed
+        reply(context, RTSPResponse(status: 503, reason: "Service Unavailable", body: Array("\(message)\n".utf8)), cseq: cseq)
+        context.close(promise: nil)
+    }
+
     func streamEnded(reason: String) {
         if viewer != nil { StreampointMetrics.mediaViewerLeft(.rtsp) }
         viewer = nil
