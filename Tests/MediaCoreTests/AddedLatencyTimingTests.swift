@@ -13,8 +13,8 @@ import Testing
         queue.enqueue(video(2))
         let taken = (0..<4).compactMap { _ in queue.take() }
         #expect(taken.count == 4)
-        #expect(taken.map(\.arrivedAt) == [0, 1_000, 2_000, 0], "the marker and the untimed frame carry 0")
-        #expect(taken.compactMap(\.item.frame).map(\.timestamp) == [0, 3600, 7200])
+        #expect(taken.map { $0.arrivedAt } == [0, 1_000, 2_000, 0], "the marker and the untimed frame carry 0")
+        #expect(taken.compactMap { $0.item.frame }.map(\.timestamp) == [0, 3600, 7200])
         #expect(queue.take() == nil)
     }
 
