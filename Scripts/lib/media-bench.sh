@@ -200,9 +200,9 @@ media_bench() {
             "$(awk -v c="$cpu" -v b="$base_cpu" -v n="$n" 'BEGIN {printf "%.3f", (c - b) / n}')" \
             "$(awk -v r="$rss" -v b="$base_rss" -v n="$n" 'BEGIN {printf "%.0f", (r - b) / n}')" "$p50" "$p99"
         [[ $(media_field "$line" first_error) != none ]] && echo "          (first failure: $(media_field "$line" first_error))"
-        # Past saturation the figures only say "saturated": stop there.
+        # Past this point more viewers only show that they fall behind: stop.
         if awk -v m="$mean" -v s="$stream_mbps" 'BEGIN {exit !(m < 0.8 * s)}'; then
-            echo "  (viewers got under 80% of the stream rate: one core is saturated at $n)"
+            echo "  (viewers got under 80% of the stream rate at $n: stopping; CPU % is the share of its core the streampoint got)"
             break
         fi
     done
