@@ -89,7 +89,8 @@ final class CountingRTSPViewer {
         send("DESCRIBE \(url) RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\n\r\n")
         let described = try response(to: "DESCRIBE")
         let base = Self.header("Content-Base", in: described.head) ?? url
-        let controls = described.body.split(separator: "\n").compactMap { line -> String? in
+        // "\r\n" is one Character in Swift: split on either line ending.
+        let controls = described.body.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }).compactMap { line -> String? in
             let text = line.trimmingCharacters(in: .whitespacesAndNewlines)
             guard text.hasPrefix("a=control:"), text != "a=control:*" else { return nil }
             return String(text.dropFirst("a=control:".count))
