@@ -185,7 +185,7 @@ media_bench() {
     base_cpu=$(media_field "$line" cpu_pct)
     base_rss=$(media_field "$line" rss_kb)
     printf '  pulled, one viewer: streampoint CPU %s%%, RSS %s KiB\n' "$base_cpu" "$base_rss"
-    printf '  %7s %9s %12s %12s %7s %9s %11s %11s %9s %9s\n' viewers playing "Mbit/s each" "min / p10" "CPU %" "RSS MiB" "CPU/viewer" "KiB/viewer" "p50 ms" "p99 ms"
+    printf '  %7s %9s %12s %12s %7s %9s %11s %11s %9s %9s %10s\n' viewers playing "Mbit/s each" "min / p10" "CPU %" "RSS MiB" "CPU/viewer" "KiB/viewer" "p50 ms" "p99 ms" "client CPU"
     for n in ${MEDIA_STEPS:-50 100 200 400 600}; do
         media_scrape "$scrape_before"
         line=$(taskset -c 1 "$load" "$media_url" "$n" 5 --settle 1 --watch-pid "$SP_PID")
@@ -195,10 +195,11 @@ media_bench() {
         cpu=$(media_field "$line" cpu_pct)
         rss=$(media_field "$line" rss_kb)
         mean=$(media_field "$line" mbps_mean)
-        printf '  %7d %9s %12s %12s %7s %9s %10s%% %11s %9s %9s\n' "$n" "$(media_field "$line" playing)" "$mean" \
+        printf '  %7d %9s %12s %12s %7s %9s %10s%% %11s %9s %9s %9s%%\n' "$n" "$(media_field "$line" playing)" "$mean" \
             "$(media_field "$line" mbps_min) / $(media_field "$line" mbps_p10)" "$cpu" "$(awk -v r="$rss" 'BEGIN {printf "%.1f", r / 1024}')" \
             "$(awk -v c="$cpu" -v b="$base_cpu" -v n="$n" 'BEGIN {printf "%.3f", (c - b) / n}')" \
-            "$(awk -v r="$rss" -v b="$base_rss" -v n="$n" 'BEGIN {printf "%.0f", (r - b) / n}')" "$p50" "$p99"
+            "$(awk -v r="$rss" -v b="$base_rss" -v n="$n" 'BEGIN {printf "%.0f", (r - b) / n}')" "$p50" "$p99" \
+            "$(media_field "$line" client_cpu_pct)"
         [[ $(media_field "$line" first_error) != none ]] && echo "          (first failure: $(media_field "$line" first_error))"
         # Past this point more viewers only show that they fall behind: stop.
         if awk -v m="$mean" -v s="$stream_mbps" 'BEGIN {exit !(m < 0.8 * s)}'; then

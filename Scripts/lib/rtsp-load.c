@@ -12,7 +12,8 @@
 //   viewers, playing, failed, window_s, bytes (in the window), mbps_mean,
 //   mbps_min, mbps_p10 (per playing viewer), gbps_total, first_error; with
 //   --watch-pid also that process's CPU over the window (cpu_pct, 100 = one
-//   core) and its RSS at the end (rss_kb), read from /proc at the window's edges.
+//   core) and its RSS at the end (rss_kb), read from /proc at the window's edges;
+//   always the client's own CPU over the window (client_cpu_pct), to show it was not the limit.
 // SIGTERM or SIGINT ends the window early (the line is still printed): with a
 // long SECONDS it holds a stream open in the background.
 #define _GNU_SOURCE
@@ -29,6 +30,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -234,6 +236,13 @@ static long rss_kb(int pid) {
     return kb;
 }
 
+static double own_cpu_s(void) {
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    return (double)usage.ru_utime.tv_sec + (double)usage.ru_utime.tv_usec / 1e6
+        + (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec / 1e6;
+}
+
 static int compare_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -283,6 +292,7 @@ int main(int argc, char **argv) {
     int started = 0;
     double begin = now_s(), all_playing_at = 0, window_start = 0;
     long long ticks_at_start = 0;
+    double own_at_start = 0;
     char describe[2400];
     snprintf(describe, sizeof describe, "DESCRIBE %s RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\n\r\n", url);
 
@@ -326,6 +336,7 @@ int main(int argc, char **argv) {
             if (all_playing_at > 0 && now - all_playing_at >= settle) {
                 for (int i = 0; i < count; i++) conns[i].mark = conns[i].bytes;
                 if (watch) ticks_at_start = cpu_ticks(watch);
+                own_at_start = own_cpu_s();
                 window_start = now;
             }
         } else if (now - window_start >= seconds) {
@@ -333,7 +344,7 @@ int main(int argc, char **argv) {
         }
     }
     double window = window_start > 0 ? now_s() - window_start : 0;
-    double cpu_pct = -1;
+    double cpu_pct = -1, client_cpu_pct = window > 0 ? (own_cpu_s() - own_at_start) / window * 100 : -1;
     long rss = -1;
     if (watch && window > 0) {
         long long ticks = cpu_ticks(watch);
@@ -352,9 +363,9 @@ int main(int argc, char **argv) {
     qsort(rates, (size_t)playing, sizeof *rates, compare_double);
     double mean = playing && window > 0 ? (double)total * 8 / window / 1e6 / playing : 0;
     for (char *p = first_error; *p; p++) if (*p == ' ') *p = '_';
-    printf("viewers=%d playing=%d failed=%d window_s=%.2f bytes=%llu mbps_mean=%.3f mbps_min=%.3f mbps_p10=%.3f gbps_total=%.3f cpu_pct=%.1f rss_kb=%ld first_error=%s\n",
+    printf("viewers=%d playing=%d failed=%d window_s=%.2f bytes=%llu mbps_mean=%.3f mbps_min=%.3f mbps_p10=%.3f gbps_total=%.3f cpu_pct=%.1f rss_kb=%ld client_cpu_pct=%.1f first_error=%s\n",
            count, playing, count - playing, window, (unsigned long long)total, mean, playing ? rates[0] : 0,
-           playing ? rates[playing / 10] : 0, window > 0 ? (double)total * 8 / window / 1e9 : 0, cpu_pct, rss,
+           playing ? rates[playing / 10] : 0, window > 0 ? (double)total * 8 / window / 1e9 : 0, cpu_pct, rss, client_cpu_pct,
            first_error[0] ? first_error : "none");
     fflush(stdout);
     for (int i = 0; i < count; i++) if (conns[i].fd > 0) close(conns[i].fd);
