@@ -5,10 +5,14 @@
 #   source Scripts/lib/cluster.sh
 #   cluster_init                       # work dir, cleanup trap, keys, test PKI
 #   CLUSTER_PLAIN=1                    # before cluster_start_servers: plain TCP (lab) instead of TLS
-#   cluster_start_servers BIN_DIR      # sets RTSP HTTP SP SP_ADMIN EP EP_ADMIN EP_TOKEN_FILE (admin token for /api/);
+#   cluster_start_servers BIN_DIR      # sets RTSP HTTP SP SP_ADMIN SP_RTSP SP_WEB EP EP_ADMIN EP_TOKEN_FILE (admin token
+#                                      # for /api/), SIMCAM_PID and SP_PID;
 #                                      # the streampoint keeps its channel to the endpoint (token sp1.token)
 #   cluster_start_agent NAME CMD...    # writes $CLUSTER_WORK/NAME.conf, runs CMD --config it
 #   cluster_target_url NAME TARGET [N] # URL the streampoint announced (N-th time)
+#   cluster_viewer_token [TARGET] [TTL] # a viewer token from the endpoint's API (POST /api/agents/<id>/viewer-token)
+#   cluster_agent_bytes_up             # the agent's bytes sent up finished tunnels (fresh AGENT_STATS via the API)
+#   CLUSTER_SIMCAM_ARGS=(…) CLUSTER_STREAMPOINT_ARGS=(…)   # before cluster_start_servers: extra arguments
 # Every process started is stopped on exit. Logs: $CLUSTER_WORK/<name>.{out,err}
 
 if [[ -n "${_CAMAGENT_CLUSTER_SH:-}" ]]; then return 0; fi
@@ -64,7 +68,8 @@ cluster_start_servers() {
         listen=$(getent ahosts localhost | awk 'NR == 1 {print $1}')
         [[ $listen == *:* ]] && listen="[$listen]"
     fi
-    cluster_spawn simcam "$bin/camagent-simcam" --rtsp-port 0 --http-port 0
+    cluster_spawn simcam "$bin/camagent-simcam" --rtsp-port 0 --http-port 0 ${CLUSTER_SIMCAM_ARGS[@]+"${CLUSTER_SIMCAM_ARGS[@]}"}
+    SIMCAM_PID=$LAST_PID
     RTSP=$(cluster_wait_line simcam "simcam: rtsp listening on ")
     HTTP=$(cluster_wait_line simcam "simcam: http listening on ")
 
@@ -84,7 +89,8 @@ cluster_start_servers() {
     cluster_spawn streampoint "$bin/camagent-streampoint" --id sp1 --listen "$listen:0" --admin 127.0.0.1:0 \
         --ticket-key-file "$CLUSTER_WORK/ticket.key" "${tls_args[@]}" \
         --endpoint-api "http://127.0.0.1:$api_port" --endpoint-token-file "$CLUSTER_WORK/sp1.token" \
-        --rtsp 127.0.0.1:0 --web 127.0.0.1:0
+        --rtsp 127.0.0.1:0 --web 127.0.0.1:0 ${CLUSTER_STREAMPOINT_ARGS[@]+"${CLUSTER_STREAMPOINT_ARGS[@]}"}
+    SP_PID=$LAST_PID
     SP=$(cluster_wait_line streampoint "streampoint: agents listening on ")
     if [[ -n "${CLUSTER_PLAIN:-}" ]]; then sp_address=$SP; else sp_address="tls://localhost:${SP##*:}"; fi
     SP_ADMIN=$(cluster_wait_line streampoint "streampoint: admin listening on ")
@@ -120,4 +126,28 @@ CONF
 
 cluster_target_url() {
     cluster_wait_line streampoint "streampoint: agent $CLUSTER_AGENT_ID target $1 at " "${2:-1}"
+}
+
+# cluster_viewer_token [TARGET] [TTL_SECONDS]: prints a token, as an operator's
+# portal would get one; retries while the endpoint is still starting.
+cluster_viewer_token() {
+    local target=${1:-rtsp} ttl=${2:-86400} token=
+    for _ in $(seq 1 50); do
+        token=$(curl -sS --max-time 10 -X POST -H "Authorization: Bearer $(cat "$EP_TOKEN_FILE")" \
+            -H 'Content-Type: application/json' -d "{\"target\":\"$target\",\"ttl_seconds\":$ttl,\"label\":\"cluster\"}" \
+            "http://$EP_ADMIN/api/agents/$CLUSTER_AGENT_ID/viewer-token" |
+            python3 -c 'import json, sys; print(json.load(sys.stdin).get("token", ""))' 2>/dev/null || true)
+        [[ -n $token ]] && { printf '%s\n' "$token"; return 0; }
+        sleep 0.2
+    done
+    echo "cluster: the endpoint issued no viewer token" >&2
+    return 1
+}
+
+# cluster_agent_bytes_up: the agent's "bytes to the streampoint" counter (finished
+# tunnels only), from an AGENT_STATS it sends on request (STATS_REQUEST).
+cluster_agent_bytes_up() {
+    curl -sS --max-time 10 -X POST -H "Authorization: Bearer $(cat "$EP_TOKEN_FILE")" \
+        "http://$EP_ADMIN/api/agents/$CLUSTER_AGENT_ID/stats" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["stats"]["counters"]["bytesToStreampoint"])'
 }

@@ -112,19 +112,27 @@ public struct MediaFanout: Sendable {
     /// One frame from the source. Returns the viewers whose queue went from empty
     /// to non-empty while writable: those the I/O side must start writing to
     /// (the others are already writing, or wait for writability).
-    public mutating func ingest(_ frame: MediaFrame) -> [ViewerID] {
+    /// `arrivedAt` (uptime nanoseconds; 0: not timed) comes back from `take(for:)`
+    /// with the frame, for the added-latency histogram; the GOP cache does not
+    /// keep it, so a replayed frame is not timed.
+    public mutating func ingest(_ frame: MediaFrame, arrivedAt: UInt64 = 0) -> [ViewerID] {
         framesIn += 1
         bytesIn += frame.payload.count
         framesSinceStart += 1
         cache.append(frame)
-        return forEachQueue { $0.enqueue(frame) }
+        return forEachQueue { $0.enqueue(frame, arrivedAt: arrivedAt) }
     }
 
     /// The next item for this viewer's output, or nil when its queue is empty (or
     /// the viewer is unknown).
     public mutating func next(for id: ViewerID) -> ViewerItem? {
+        take(for: id)?.item
+    }
+
+    /// `next(for:)`, with the time the frame came in (0: not timed).
+    public mutating func take(for id: ViewerID) -> (item: ViewerItem, arrivedAt: UInt64)? {
         guard let index = slot[id] else { return nil }
-        return queues[index].next()
+        return queues[index].take()
     }
 
     /// The viewer's channel became writable or unwritable. Returns whether the I/O

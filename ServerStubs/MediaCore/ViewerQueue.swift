@@ -61,6 +61,10 @@ public struct ViewerQueue: Sendable {
     /// A ring by head index: `removeFirst` on an Array would move every element
     /// per frame. Taken slots are set to nil at once so their payloads are freed.
     private var storage: [ViewerItem?] = []
+    /// When each item's frame came in from the source (uptime nanoseconds), by
+    /// the same index as `storage`; 0: not timed (a marker, or a frame replayed
+    /// from the GOP cache). Feeds the added-latency histogram.
+    private var arrivals: [UInt64] = []
     private var head = 0
 
     public init(limits: MediaBufferLimits = ViewerQueue.defaultLimits) {
@@ -74,7 +78,8 @@ public struct ViewerQueue: Sendable {
     public var isSkipping: Bool { mode == .skipping }
 
     /// Offers one frame. Never blocks and never grows the queue past its limits.
-    public mutating func enqueue(_ frame: MediaFrame) {
+    /// `arrivedAt`: when it came in from the source, handed back by `take()`.
+    public mutating func enqueue(_ frame: MediaFrame, arrivedAt: UInt64 = 0) {
         let size = frame.payload.count
         let syncPoint = isSyncPoint(frame, streamHasVideo: streamHasVideo)
         switch mode {
@@ -105,7 +110,7 @@ public struct ViewerQueue: Sendable {
             }
             mode = .flowing
         }
-        append(.frame(frame))
+        append(.frame(frame), arrivedAt: arrivedAt)
         queuedBytes += size
         queuedFrames += 1
         stats.framesQueued += 1
@@ -144,8 +149,12 @@ public struct ViewerQueue: Sendable {
 
     /// The next item to write, or nil when the queue is empty. Does not look at
     /// `isWritable`: the I/O side asks only while its channel is writable.
-    public mutating func next() -> ViewerItem? {
+    public mutating func next() -> ViewerItem? { take()?.item }
+
+    /// `next()`, with the time the frame came in from the source (0: not timed).
+    public mutating func take() -> (item: ViewerItem, arrivedAt: UInt64)? {
         guard head < storage.count, let item = storage[head] else { return nil }
+        let arrivedAt = arrivals[head]
         storage[head] = nil
         head += 1
         if case .frame(let frame) = item {
@@ -154,11 +163,12 @@ public struct ViewerQueue: Sendable {
             stats.framesTaken += 1
         }
         compactIfWorthIt()
-        return item
+        return (item, arrivedAt)
     }
 
-    private mutating func append(_ item: ViewerItem) {
+    private mutating func append(_ item: ViewerItem, arrivedAt: UInt64 = 0) {
         storage.append(item)
+        arrivals.append(arrivedAt)
     }
 
     private mutating func drop(frames: Int, bytes: Int) {
@@ -187,22 +197,25 @@ public struct ViewerQueue: Sendable {
         }
         drop(frames: queuedFrames, bytes: queuedBytes)
         storage.removeAll(keepingCapacity: true)
+        arrivals.removeAll(keepingCapacity: true)
         head = 0
         queuedBytes = 0
         queuedFrames = 0
         if let newest, let firstWasChange {
-            storage.append(.tracks(newest, isChange: firstWasChange))
+            append(.tracks(newest, isChange: firstWasChange))
         } else if restarted {
-            storage.append(.discontinuity)
+            append(.discontinuity)
         }
     }
 
     private mutating func compactIfWorthIt() {
         if head == storage.count {
             storage.removeAll(keepingCapacity: true)
+            arrivals.removeAll(keepingCapacity: true)
             head = 0
         } else if head >= 256 && head * 2 >= storage.count {
             storage.removeFirst(head)
+            arrivals.removeFirst(head)
             head = 0
         }
     }

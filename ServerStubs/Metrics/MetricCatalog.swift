@@ -150,6 +150,11 @@ public enum MetricCatalog {
     /// in a few; the store's own bounded wait is a few seconds.
     static let databaseBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 
+    /// Re-packetising a frame and writing it takes microseconds on an idle
+    /// streampoint and milliseconds on a busy one; past a second the viewer's
+    /// socket, not the streampoint, is what holds the frame back.
+    static let mediaLatencyBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]
+
     private static func values<E: CaseIterable & RawRepresentable>(_: E.Type) -> [String] where E.RawValue == String {
         E.allCases.map(\.rawValue)
     }
@@ -239,6 +244,10 @@ public enum MetricCatalog {
     public static let mediaDroppedFrames = MetricDefinition(
         "camagent_streampoint_media_dropped_frames_total", .counter,
         "Frames media viewers skipped to catch up (a viewer that falls behind skips to the next keyframe).")
+    public static let mediaAddedLatency = MetricDefinition(
+        "camagent_streampoint_media_added_latency_seconds", .histogram(mediaLatencyBuckets),
+        "From a frame depacketised off the camera's tunnel to its write to a media viewer, by output.",
+        labels: [("output", values(MediaOutput.self))])
     public static let viewerTokenRefusals = MetricDefinition(
         "camagent_streampoint_viewer_token_refusals_total", .counter,
         "Media viewer requests refused for a missing, invalid or expired viewer token.")
@@ -254,7 +263,7 @@ public enum MetricCatalog {
 
     public static let streampoint: [MetricDefinition] = [
         agentsRegistered, registrations, linkRejections, tunnelsOpen, tunnels, tunnelFailures, bytes, viewers,
-        mediaPulls, mediaViewers, mediaDroppedFrames, viewerTokenRefusals, streampointHandshakeDuration,
+        mediaPulls, mediaViewers, mediaDroppedFrames, mediaAddedLatency, viewerTokenRefusals, streampointHandshakeDuration,
     ]
 
     public static let all = endpoint + streampoint

@@ -103,6 +103,7 @@ public enum StreampointMetrics {
         ($0, MetricCatalog.mediaViewers.meter([("output", $0.rawValue)]))
     })
     private static let droppedFrames = MetricCatalog.mediaDroppedFrames.counter()
+    private static let addedLatency = MetricCatalog.mediaAddedLatency.timers(by: MetricCatalog.MediaOutput.self)
     private static let tokenRefusals = MetricCatalog.viewerTokenRefusals.counter()
 
     public static func mediaPullStarted() { pulls.increment() }
@@ -114,6 +115,16 @@ public enum StreampointMetrics {
     public static func mediaViewerLeft(_ output: MetricCatalog.MediaOutput) { mediaViewerCounts[output]?.decrement() }
 
     public static func mediaFramesDropped(_ count: Int) { droppedFrames.increment(by: Int64(count)) }
+
+    /// Frames just written to one viewer of `output`, by when each came in from
+    /// the tunnel (uptime nanoseconds, 0: not timed); `now` on the same clock.
+    /// One clock read per written batch, by the caller.
+    public static func mediaFramesWritten(_ output: MetricCatalog.MediaOutput, arrivals: [UInt64], now: UInt64) {
+        guard let histogram = addedLatency[output] else { return }
+        for arrival in arrivals where arrival != 0 && arrival <= now {
+            histogram.recordNanoseconds(Int64(now - arrival))
+        }
+    }
 
     public static func viewerTokenRefused() { tokenRefusals.increment() }
 

@@ -63,6 +63,21 @@ extension Cluster {
     func tunnelsOpened(toPort port: Int) -> Int {
         (agent?.stderr ?? "").components(separatedBy: ": open to 127.0.0.1:\(port)").count - 1
     }
+
+    /// How many of the agent's tunnels have finished (its log line per tunnel closed).
+    func tunnelsClosed() -> Int {
+        (agent?.stderr ?? "").components(separatedBy: ": closed (").count - 1
+    }
+
+    /// The bytes the agent has sent up its finished tunnels, from a fresh
+    /// AGENT_STATS asked for through the endpoint's API (STATS_REQUEST).
+    func agentBytesToStreampoint() throws -> Int {
+        let (code, answer) = try endpointPost("/api/agents/\(agentID)/stats")
+        guard code == 200, let stats = answer["stats"] as? [String: Any], let counters = stats["counters"] as? [String: Any],
+              let bytes = (counters["bytesToStreampoint"] as? NSNumber)?.intValue
+        else { throw ClusterError("no bytesToStreampoint in the agent's stats: \(answer)") }
+        return bytes
+    }
 }
 
 /// The realistic camera streams (Scripts/make-simcam-media --realistic), made

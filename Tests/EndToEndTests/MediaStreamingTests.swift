@@ -42,9 +42,16 @@ extension EndToEnd {
     @Test func tenRTSPViewersAndTwoBrowsersShareOneTunnel() throws {
         let cluster = try Cluster()
         defer { cluster.stop(); cluster.removeDirectory() }
-        let ports = try cluster.startMediaCamera()
+        // No linger: the pull's tunnel ends with its last viewer, and the agent
+        // counts a tunnel's bytes in AGENT_STATS once it has ended.
+        let ports = try cluster.startMediaCamera(streampointArguments: ["--pull-linger", "0"])
         let token = try cluster.viewerToken()
         let url = "rtsp://127.0.0.1:\(ports.rtsp)/\(cluster.agentID)/rtsp?token=\(token)"
+        let uplinkBefore = try cluster.agentBytesToStreampoint()
+        let closedBefore = cluster.tunnelsClosed()
+        // One more RTSP viewer, which counts what it receives: it starts the pull
+        // and leaves last, so its window is the pull's.
+        let single = try CountingRTSPViewer(port: ports.rtsp, url: url)
 
         let player = "http://127.0.0.1:\(ports.web)/play/\(cluster.agentID)/rtsp?token=\(token)"
 
@@ -61,6 +68,20 @@ extension EndToEnd {
                 lock.lock(); pages[index - viewers] = result; lock.unlock()
             }
         }
+        let singleViewer = single.stop()
+        let closed = (0..<150).contains { _ in
+            if cluster.tunnelsClosed() > closedBefore { return true }
+            Thread.sleep(forTimeInterval: 0.1)
+            return false
+        }
+        #expect(closed, "the pull's tunnel must end with its last viewer\n\(cluster.agent?.stderr ?? "")")
+        // A pull per viewer would send 13 streams' worth for 11 RTSP viewers and 2 browsers.
+        let uplink = try cluster.agentBytesToStreampoint() - uplinkBefore
+        let ratio = Double(uplink) / Double(max(singleViewer.bytes, 1))
+        print(String(format: "media uplink: the camera sent %d bytes for %d RTSP viewers and %d browsers; one viewer received %d bytes in %.1f s; ratio %.3f (limit 1.15)",
+                     uplink, viewers + 1, browsers, singleViewer.bytes, singleViewer.seconds, ratio))
+        #expect(singleViewer.bytes > 100_000, "the counting viewer must have played: \(singleViewer)")
+        #expect(ratio <= 1.15, "the camera's bytes sent (\(uplink), AGENT_STATS) must stay within 1.15× of one viewer's (\(singleViewer.bytes))")
         for (index, page) in pages.enumerated() {
             let seen: [String: Any]
             do { seen = try page.get() } catch { Issue.record("browser \(index): \(error)\n\(cluster.allLogs)"); continue }
@@ -80,10 +101,15 @@ extension EndToEnd {
             }
         }
         #expect(cluster.tunnelsOpened(toPort: cluster.rtspPort) == 1, "one pull for every viewer\n\(cluster.agent?.stderr ?? "")\n\(cluster.streampoint.stderr)")
-        // The pull lingers after its viewers: /metrics shows one pull and no media viewers left.
+        // The pull stopped with its last viewer: /metrics shows no pull and no media viewers left,
+        // and the latency the streampoint added was timed for the frames written.
         let metrics = try apiRequest(port: ports.admin, "GET", "/metrics").body
-        #expect(metrics.contains("camagent_streampoint_media_pulls 1"), "\(metrics)")
+        #expect(metrics.contains("camagent_streampoint_media_pulls 0"), "\(metrics)")
         #expect(metrics.contains(#"camagent_streampoint_media_viewers{output="rtsp"} 0"#), "\(metrics)")
+        for output in ["rtsp", "web"] {
+            let count = metrics.split(separator: "\n").first { $0.hasPrefix(#"camagent_streampoint_media_added_latency_seconds_count{output="\#(output)"} "#) }
+            #expect((count?.split(separator: " ").last.flatMap { Double($0) } ?? 0) >= 100, "frames to \(output) viewers timed: \(count ?? "none")")
+        }
         #expect(!cluster.allLogs.contains(token), "viewer tokens must never be logged")
     }
 

@@ -96,6 +96,24 @@ import Testing
         #expect(value("camagent_endpoint_handshake_duration_seconds_count") >= handshakeBefore + 1)
     }
 
+    @Test func addedMediaLatencyIsRecordedPerTimedFrameAndOutput() {
+        func value(_ suffix: String, _ labels: [(String, String)]) -> Double {
+            Self.sample(Self.series("camagent_streampoint_media_added_latency_seconds" + suffix, labels), in: ServerMetrics.exposition()) ?? -1
+        }
+        let rtsp = [("output", "rtsp")], web = [("output", "web")]
+        let countBefore = value("_count", rtsp), webBefore = value("_count", web)
+        let fastBefore = value("_bucket", rtsp + [("le", "0.0001")])
+        let within2_5msBefore = value("_bucket", rtsp + [("le", "0.0025")])
+        let now: UInt64 = 10_000_000_000
+        // 50 µs and 2 ms; an untimed frame (0) and a clock that went backwards are skipped.
+        StreampointMetrics.mediaFramesWritten(.rtsp, arrivals: [now - 50_000, now - 2_000_000, 0, now + 5], now: now)
+        // At least: a streampoint running in this test process may write frames too.
+        #expect(value("_count", rtsp) >= countBefore + 2)
+        #expect(value("_bucket", rtsp + [("le", "0.0001")]) >= fastBefore + 1)
+        #expect(value("_bucket", rtsp + [("le", "0.0025")]) >= within2_5msBefore + 2)
+        #expect(value("_count", web) >= webBefore)
+    }
+
     @Test func refusalsMapFromProtocolErrorCodes() {
         #expect(MetricCatalog.Refusal(code: nil) == .disconnected)
         #expect(MetricCatalog.Refusal(code: .authenticationFailed) == .authenticationFailed)

@@ -19,6 +19,7 @@ final class LiveViewerHandler: ChannelInboundHandler, MediaViewerOutput {
     private var leftOut: [Int] = []
     private var tracks: [TrackDescription] = []
     private var closing = false
+    private var writtenArrivals: [UInt64] = []
     /// Largest batch written before yielding to the event loop.
     private static let writeBatch = 64
 
@@ -42,11 +43,15 @@ final class LiveViewerHandler: ChannelInboundHandler, MediaViewerOutput {
     func mediaAvailable() {
         guard let context, let viewer, !closing else { return }
         var written = 0
-        while context.channel.isWritable, written < Self.writeBatch, let item = stream.next(for: viewer) {
-            write(item, context: context)
+        writtenArrivals.removeAll(keepingCapacity: true)
+        while context.channel.isWritable, written < Self.writeBatch, let taken = stream.take(for: viewer) {
+            if write(taken.item, context: context) { writtenArrivals.append(taken.arrivedAt) }
             written += 1
         }
         if written > 0 { context.flush() }
+        if !writtenArrivals.isEmpty {
+            StreampointMetrics.mediaFramesWritten(.web, arrivals: writtenArrivals, now: NIODeadline.now().uptimeNanoseconds)
+        }
         if written == Self.writeBatch {
             context.eventLoop.execute { [weak self] in self?.mediaAvailable() }
         } else if !context.channel.isWritable {
@@ -66,7 +71,8 @@ final class LiveViewerHandler: ChannelInboundHandler, MediaViewerOutput {
         context.flush()
     }
 
-    private func write(_ item: ViewerItem, context: ChannelHandlerContext) {
+    /// Whether a media segment went out (for the added-latency histogram).
+    private func write(_ item: ViewerItem, context: ChannelHandlerContext) -> Bool {
         switch item {
         case .tracks(let tracks, _):
             self.tracks = tracks
@@ -76,12 +82,13 @@ final class LiveViewerHandler: ChannelInboundHandler, MediaViewerOutput {
             // within one init, so the player starts over on a fresh one.
             startMuxer(tracks, context: context)
         case .frame(let frame):
-            guard var current = muxer, !leftOut.contains(frame.track) else { return }
-            if let segment = try? current.segment(frame) {
-                send(binary: LivePlayerProtocol.mediaSegmentMessage(segment), context: context)
-            }
-            muxer = current
+            guard var current = muxer, !leftOut.contains(frame.track) else { return false }
+            defer { muxer = current }
+            guard let segment = try? current.segment(frame) else { return false }
+            send(binary: LivePlayerProtocol.mediaSegmentMessage(segment), context: context)
+            return true
         }
+        return false
     }
 
     private func startMuxer(_ tracks: [TrackDescription], context: ChannelHandlerContext) {

@@ -88,6 +88,9 @@ final class MediaStream {
 
     func next(for id: ViewerID) -> ViewerItem? { fanout.next(for: id) }
 
+    /// `next(for:)`, with when the frame came in from the tunnel (uptime ns; 0: not timed).
+    func take(for id: ViewerID) -> (item: ViewerItem, arrivedAt: UInt64)? { fanout.take(for: id) }
+
     func setWritable(_ id: ViewerID, _ writable: Bool) {
         if fanout.setWritable(id, writable) { outputs[id]?.mediaAvailable() }
     }
@@ -270,9 +273,10 @@ final class MediaStream {
             }
         }
         var woken: Set<ViewerID> = []
+        let arrivedAt = NIODeadline.now().uptimeNanoseconds
         for frame in frames {
             handle(.frameReceived(id))
-            for viewer in fanout.ingest(frame) { woken.insert(viewer) }
+            for viewer in fanout.ingest(frame, arrivedAt: arrivedAt) { woken.insert(viewer) }
         }
         for viewer in woken { outputs[viewer]?.mediaAvailable() }
     }

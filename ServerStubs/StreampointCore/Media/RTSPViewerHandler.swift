@@ -39,6 +39,9 @@ final class RTSPViewerHandler: ChannelInboundHandler, MediaViewerOutput {
     private let sessionID = String(UInt64.random(in: 1 ... .max), radix: 16)
     private var packets: [[UInt8]] = []
     private var timestamps = TimestampRebaser()
+    /// When PLAY came (uptime ns): frames that waited for it are not the streampoint's latency.
+    private var playingSince: UInt64 = 0
+    private var writtenArrivals: [UInt64] = []
     private static let describeTimeout: TimeAmount = .seconds(15)
     /// A connection that has not asked for a stream by then is closed: an
     /// unauthenticated socket must not be held open for free.
@@ -201,6 +204,7 @@ final class RTSPViewerHandler: ChannelInboundHandler, MediaViewerOutput {
         headers.set("Range", "npt=0.000-")
         reply(context, RTSPResponse(status: 200, reason: "OK", headers: headers), cseq: cseq)
         phase = .playing
+        playingSince = NIODeadline.now().uptimeNanoseconds
         mediaAvailable()
     }
 
@@ -236,8 +240,9 @@ final class RTSPViewerHandler: ChannelInboundHandler, MediaViewerOutput {
             answerDescribe(tracks: tracks, cseq: cseq, context: context)
         case .playing:
             var written = 0
-            while context.channel.isWritable, written < Self.writeBatch, let item = stream.next(for: viewer) {
-                switch item {
+            writtenArrivals.removeAll(keepingCapacity: true)
+            while context.channel.isWritable, written < Self.writeBatch, let taken = stream.take(for: viewer) {
+                switch taken.item {
                 case .tracks(_, let isChange) where isChange:
                     // New codec or picture size: this session's SDP is stale. End it
                     // cleanly; the player reconnects and DESCRIBEs the new stream.
@@ -250,10 +255,14 @@ final class RTSPViewerHandler: ChannelInboundHandler, MediaViewerOutput {
                     timestamps.restart()
                 case .frame(let frame):
                     write(frame, context: context)
+                    if taken.arrivedAt >= playingSince { writtenArrivals.append(taken.arrivedAt) }
                 }
                 written += 1
             }
             if written > 0 { context.flush() }
+            if !writtenArrivals.isEmpty {
+                StreampointMetrics.mediaFramesWritten(.rtsp, arrivals: writtenArrivals, now: NIODeadline.now().uptimeNanoseconds)
+            }
             if written == Self.writeBatch {
                 context.eventLoop.execute { [weak self] in self?.mediaAvailable() }
             } else if !context.channel.isWritable {
