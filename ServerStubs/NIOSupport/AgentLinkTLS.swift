@@ -136,8 +136,9 @@ public final class AgentLinkTLS: Sendable {
     }
 
     /// The same for a viewer port, which has no link keepalive: a connection
-    /// that has not finished its handshake within `handshakeTimeout` (a plain
-    /// client waiting for the server to speak, a slowloris) is closed.
+    /// that has not finished its handshake and sent its first bytes within
+    /// `handshakeTimeout` (a plain client waiting for the server to speak, a
+    /// slowloris) is closed.
     public func addViewerHandlers(to channel: Channel, component: String, handshakeTimeout: TimeAmount = .seconds(10)) throws {
         try channel.pipeline.syncOperations.addHandlers([
             NIOSSLServerHandler(context: sslContext),
@@ -147,9 +148,10 @@ public final class AgentLinkTLS: Sendable {
     }
 }
 
-/// Closes a connection whose TLS handshake has not completed in time. Sits
-/// right behind NIOSSLServerHandler, whose handshakeCompleted event travels
-/// towards the tail, and leaves the pipeline once it has seen it.
+/// Closes a connection that has not completed its TLS handshake and sent its
+/// first request in time. Sits right behind NIOSSLServerHandler, where
+/// plaintext only ever arrives after a completed handshake, and leaves the
+/// pipeline with the first bytes.
 final class TLSHandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
@@ -167,7 +169,7 @@ final class TLSHandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler
         let component = self.component
         let seconds = timeout.nanoseconds / 1_000_000_000
         timer = context.eventLoop.scheduleTask(in: timeout) {
-            ServerLog.info(component, "\(describeRemote(channel.remoteAddress)): no TLS handshake within \(seconds) s; closing")
+            ServerLog.info(component, "\(describeRemote(channel.remoteAddress)): no TLS handshake and request within \(seconds) s; closing")
             channel.close(promise: nil)
         }
     }
@@ -177,13 +179,11 @@ final class TLSHandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler
         timer = nil
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? TLSUserEvent, case .handshakeCompleted = event {
-            timer?.cancel()
-            timer = nil
-            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-        }
-        context.fireUserInboundEventTriggered(event)
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        timer?.cancel()
+        timer = nil
+        context.fireChannelRead(data)
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 }
 

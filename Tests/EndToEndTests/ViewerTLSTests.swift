@@ -97,7 +97,7 @@ extension EndToEnd {
         for (name, times) in zip(["web", "rtsp"], lifetimes) {
             #expect(times.count == 10 && times.allSatisfy { ($0 ?? 99) >= 8 && ($0 ?? 99) < 14 }, "\(name): \(times)")
         }
-        #expect(cluster.streampoint.stderr.contains("no TLS handshake within 10 s"))
+        #expect(cluster.streampoint.stderr.contains("no TLS handshake and request within 10 s"))
 
         // Still serving.
         #expect(try countFrames("\(rtsps)?token=\(token)", seconds: 2) >= 25, "\(cluster.allLogs)")
