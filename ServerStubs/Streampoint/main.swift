@@ -270,7 +270,7 @@ struct StreampointCommand: ParsableCommand {
         if passthroughOpen {
             ServerLog.warn("streampoint", "PASSTHROUGH PORTS ARE OPEN (--passthrough-open): anyone who can reach a viewer port gets into the camera's service without a viewer token, raw TCP targets included; lab use only")
         } else {
-            ServerLog.info("streampoint", "passthrough ports of http and rtsp targets need a viewer token (?token=, Authorization: Bearer or the streampoint's cookie); raw TCP targets get no port")
+            ServerLog.info("streampoint", "passthrough ports of http and rtsp targets need a viewer token (URL query, bearer header or the streampoint's cookie); raw TCP targets get no port")
         }
         ServerLog.info("streampoint", "streampoint \(id) ready; viewer listeners on \(viewerBind)"
             + (viewerPortBase == 0 ? " (ephemeral ports)" : " from port \(viewerPortBase)")
@@ -319,7 +319,8 @@ struct StreampointCommand: ParsableCommand {
             do {
                 let channel = try outputs.bindRTSP(host: address.host, port: address.port).wait()
                 announceListening("streampoint", "rtsp", channel)
-                ServerLog.info("streampoint", "RTSP viewers: \(outputs.rtspScheme)://\(urlHost(channel)):\(channel.localAddress?.port ?? 0)/<agent-id>/<target>?token=T")
+                // (No "token=" here: log redaction would eat the rest of the line.)
+                ServerLog.info("streampoint", "RTSP viewers: \(outputs.rtspScheme)://\(urlHost(channel)):\(channel.localAddress?.port ?? 0)/<agent-id>/<target> with a viewer token")
                 channels.append(channel)
             } catch {
                 throw ValidationFailure("cannot listen for RTSP viewers on \(address): \(error)")
@@ -330,7 +331,7 @@ struct StreampointCommand: ParsableCommand {
                 let channel = try outputs.bindWeb(host: address.host, port: address.port).wait()
                 announceListening("streampoint", "web", channel)
                 let base = "\(urlHost(channel)):\(channel.localAddress?.port ?? 0)"
-                ServerLog.info("streampoint", "browser viewers: \(outputs.webScheme)://\(base)/play/<agent-id>/<target>?token=T (fMP4: \(outputs.webSocketScheme)://\(base)/live/…)")
+                ServerLog.info("streampoint", "browser viewers: \(outputs.webScheme)://\(base)/play/<agent-id>/<target> with a viewer token (fMP4: \(outputs.webSocketScheme)://\(base)/live/...)")
                 channels.append(channel)
             } catch {
                 throw ValidationFailure("cannot listen for web viewers on \(address): \(error)")

@@ -40,8 +40,8 @@ extension EndToEnd {
         // The log names the schemes the ports speak.
         let log = cluster.streampoint.stderr
         #expect(log.contains("media viewer ports use TLS only (rtsps, https, wss)"), "\(log)")
-        #expect(log.contains("rtsps://127.0.0.1:\(ports.rtsp)/<agent-id>/<target>?token=T"), "\(log)")
-        #expect(log.contains("https://127.0.0.1:\(ports.web)/play/<agent-id>/<target>?token=T"), "\(log)")
+        #expect(log.contains("RTSP viewers: rtsps://127.0.0.1:\(ports.rtsp)/<agent-id>/<target> with a viewer token"), "\(log)")
+        #expect(log.contains("browser viewers: https://127.0.0.1:\(ports.web)/play/<agent-id>/<target> with a viewer token (fMP4: wss://"), "\(log)")
 
         // rtsps: ffprobe decodes with the token, gets 401 without.
         let rtsps = "rtsps://127.0.0.1:\(ports.rtsp)/\(agent)/rtsp"

@@ -31,7 +31,7 @@ final class PassthroughGateTests: XCTestCase {
     private func refusal(_ decision: PassthroughGate.Decision) -> (status: String, reason: String, tokenRefused: Bool)? {
         guard case .refuse(let response, let reason, let tokenRefused) = decision else { return nil }
         let text = String(decoding: response, as: UTF8.self)
-        return (String(text.prefix { $0 != "\r" }), reason, tokenRefused)
+        return (text.components(separatedBy: "\r\n").first ?? "", reason, tokenRefused)
     }
 
     func testTargetNamesDecideWhatThePortSpeaks() {
