@@ -5,14 +5,19 @@
 #   source Scripts/lib/cluster.sh
 #   cluster_init                       # work dir, cleanup trap, keys, test PKI
 #   CLUSTER_PLAIN=1                    # before cluster_start_servers: plain TCP (lab) instead of TLS
-#   cluster_start_servers BIN_DIR      # sets RTSP HTTP SP SP_ADMIN SP_RTSP SP_WEB EP EP_ADMIN EP_TOKEN_FILE (admin token
-#                                      # for /api/), SIMCAM_PID and SP_PID;
-#                                      # the streampoint keeps its channel to the endpoint (token sp1.token)
+#   CLUSTER_PASSTHROUGH_OPEN=1         # before cluster_start_servers: passthrough ports without viewer tokens
+#                                      # (needed for raw TCP targets, e.g. iperf)
+#   CLUSTER_VIEWER_TLS=1               # before cluster_start_servers: rtsps/https/wss on the media ports
+#   CLUSTER_SIMCAM_ARGS=(…) CLUSTER_STREAMPOINT_ARGS=(…)   # before cluster_start_servers: extra arguments
+#   cluster_start_servers BIN_DIR      # sets RTSP HTTP SP SP_ADMIN SP_RTSP SP_WEB EP EP_ADMIN EP_TOKEN_FILE (admin
+#                                      # token for /api/), SP_RTSP_URL and SP_WEB_URL (scheme://host:port),
+#                                      # SIMCAM_PID and SP_PID; the streampoint keeps its channel to the endpoint
+#                                      # (token sp1.token)
 #   cluster_start_agent NAME CMD...    # writes $CLUSTER_WORK/NAME.conf, runs CMD --config it
 #   cluster_target_url NAME TARGET [N] # URL the streampoint announced (N-th time)
-#   cluster_viewer_token [TARGET] [TTL] # a viewer token from the endpoint's API (POST /api/agents/<id>/viewer-token)
+#   cluster_viewer_token [TARGET] [TTL] # a viewer token for TARGET (default rtsp) of the agent from the endpoint's
+#                                      # API (POST /api/agents/<id>/viewer-token), once the streampoint can check it
 #   cluster_agent_bytes_up             # the agent's bytes sent up finished tunnels (fresh AGENT_STATS via the API)
-#   CLUSTER_SIMCAM_ARGS=(…) CLUSTER_STREAMPOINT_ARGS=(…)   # before cluster_start_servers: extra arguments
 # Every process started is stopped on exit. Logs: $CLUSTER_WORK/<name>.{out,err}
 
 if [[ -n "${_CAMAGENT_CLUSTER_SH:-}" ]]; then return 0; fi
@@ -61,7 +66,7 @@ cluster_wait_line() {
 }
 
 cluster_start_servers() {
-    local bin=$1 tls_args=() listen=127.0.0.1 sp_address
+    local bin=$1 tls_args=() listen=127.0.0.1 sp_address viewer_args=()
     if [[ -z "${CLUSTER_PLAIN:-}" ]]; then
         tls_args=(--tls-cert "$CLUSTER_WORK/pki/server.pem" --tls-key "$CLUSTER_WORK/pki/server.key")
         # The agent dials the first address "localhost" resolves to; listen there.
@@ -86,16 +91,26 @@ cluster_start_servers() {
     # so its API port is chosen now; the streampoint dials it until it answers.
     local api_port
     api_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    [[ -z "${CLUSTER_PASSTHROUGH_OPEN:-}" ]] || viewer_args+=(--passthrough-open)
+    if [[ -n "${CLUSTER_VIEWER_TLS:-}" ]]; then
+        viewer_args+=(--viewer-tls-cert "$CLUSTER_WORK/pki/server.pem" --viewer-tls-key "$CLUSTER_WORK/pki/server.key")
+    fi
     cluster_spawn streampoint "$bin/camagent-streampoint" --id sp1 --listen "$listen:0" --admin 127.0.0.1:0 \
         --ticket-key-file "$CLUSTER_WORK/ticket.key" "${tls_args[@]}" \
         --endpoint-api "http://127.0.0.1:$api_port" --endpoint-token-file "$CLUSTER_WORK/sp1.token" \
-        --rtsp 127.0.0.1:0 --web 127.0.0.1:0 ${CLUSTER_STREAMPOINT_ARGS[@]+"${CLUSTER_STREAMPOINT_ARGS[@]}"}
+        --rtsp 127.0.0.1:0 --web 127.0.0.1:0 "${viewer_args[@]}" ${CLUSTER_STREAMPOINT_ARGS[@]+"${CLUSTER_STREAMPOINT_ARGS[@]}"}
     SP_PID=$LAST_PID
     SP=$(cluster_wait_line streampoint "streampoint: agents listening on ")
     if [[ -n "${CLUSTER_PLAIN:-}" ]]; then sp_address=$SP; else sp_address="tls://localhost:${SP##*:}"; fi
     SP_ADMIN=$(cluster_wait_line streampoint "streampoint: admin listening on ")
     SP_RTSP=$(cluster_wait_line streampoint "streampoint: rtsp listening on ")
     SP_WEB=$(cluster_wait_line streampoint "streampoint: web listening on ")
+    if [[ -n "${CLUSTER_VIEWER_TLS:-}" ]]; then
+        # The test certificate names localhost; browsers must trust the test CA (pki/ca.pem).
+        SP_RTSP_URL="rtsps://localhost:${SP_RTSP##*:}" SP_WEB_URL="https://localhost:${SP_WEB##*:}"
+    else
+        SP_RTSP_URL="rtsp://$SP_RTSP" SP_WEB_URL="http://$SP_WEB"
+    fi
     cluster_spawn endpoint "$bin/camagent-endpoint" serve --listen 127.0.0.1:0 --admin "127.0.0.1:$api_port" \
         --registry "$CLUSTER_WORK/registry.sqlite" --ticket-key-file "$CLUSTER_WORK/ticket.key" --streampoint "sp1=$sp_address" \
         "${tls_args[@]}"
@@ -124,14 +139,15 @@ CONF
     cluster_spawn "$name" "$@" --config "$CLUSTER_WORK/$name.conf"
 }
 
-cluster_target_url() {
-    cluster_wait_line streampoint "streampoint: agent $CLUSTER_AGENT_ID target $1 at " "${2:-1}"
-}
-
-# cluster_viewer_token [TARGET] [TTL_SECONDS]: prints a token, as an operator's
-# portal would get one; retries while the endpoint is still starting.
+# cluster_viewer_token [TARGET] [TTL]: asks the endpoint's API for a viewer token for
+# TARGET (default rtsp) of $CLUSTER_AGENT_ID and prints it, after waiting (60 s at most) until the
+# streampoint holds the keys to check it.
 cluster_viewer_token() {
     local target=${1:-rtsp} ttl=${2:-86400} token=
+    for _ in $(seq 1 600); do
+        grep -q "viewer-token keys from the endpoint" "$CLUSTER_WORK/streampoint.err" 2>/dev/null && break
+        sleep 0.1
+    done
     for _ in $(seq 1 50); do
         token=$(curl -sS --max-time 10 -X POST -H "Authorization: Bearer $(cat "$EP_TOKEN_FILE")" \
             -H 'Content-Type: application/json' -d "{\"target\":\"$target\",\"ttl_seconds\":$ttl,\"label\":\"cluster\"}" \
@@ -140,8 +156,12 @@ cluster_viewer_token() {
         [[ -n $token ]] && { printf '%s\n' "$token"; return 0; }
         sleep 0.2
     done
-    echo "cluster: the endpoint issued no viewer token" >&2
+    echo "cluster: the endpoint issued no viewer token for $CLUSTER_AGENT_ID target $target" >&2
     return 1
+}
+
+cluster_target_url() {
+    cluster_wait_line streampoint "streampoint: agent $CLUSTER_AGENT_ID target $1 at " "${2:-1}"
 }
 
 # cluster_agent_bytes_up: the agent's "bytes to the streampoint" counter (finished

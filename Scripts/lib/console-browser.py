@@ -83,11 +83,11 @@ class Page:
         return path
 
 
-def start_chromium(binary, profile):
+def start_chromium(binary, profile, extra_arguments=()):
     arguments = [binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--no-first-run", "--no-default-browser-check", "--disable-extensions",
                  "--remote-debugging-port=0", "--remote-allow-origins=*", f"--user-data-dir={profile}",
-                 "--window-size=1400,1000", "about:blank"]
+                 "--window-size=1400,1000", *extra_arguments, "about:blank"]
     process = subprocess.Popen(arguments, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     lines = []

@@ -63,8 +63,8 @@ fleet_bench() {
         --out "$registry" | sed 's/^/  /'
 
     cluster_spawn fleet-streampoint "$bin/camagent-streampoint" --id fleet-sp --listen "$listen:0" --admin 127.0.0.1:0 \
-        --ticket-key-file "$CLUSTER_WORK/ticket.key" --log-level warn "${tls_args[@]}" \
-        --max-pending-per-address 256  # every simulated agent comes from 127.0.0.1
+        --ticket-key-file "$CLUSTER_WORK/ticket.key" --log-level warn "${tls_args[@]}" --passthrough-open \
+        --max-pending-per-address 256  # every simulated agent comes from 127.0.0.1; no channel, so open viewer ports
     sp_pid=$LAST_PID
     SP=$(cluster_wait_line fleet-streampoint "streampoint: agents listening on ")
     if [[ -n "${CLUSTER_PLAIN:-}" ]]; then sp_address=$SP; else sp_address="tls://localhost:${SP##*:}"; fi
@@ -125,7 +125,8 @@ fleet_cold_start_bench() {
         local run=cold-$jitter sp_pid ep_pid status=0 up
         cp "$CLUSTER_WORK/cold-registry.sqlite" "$CLUSTER_WORK/$run-registry.sqlite"
         cluster_spawn "$run-streampoint" "$bin/camagent-streampoint" --id fleet-sp --listen "$listen:0" --admin 127.0.0.1:0 \
-            --ticket-key-file "$CLUSTER_WORK/ticket.key" --log-level warn "${tls_args[@]}" --max-pending-per-address 256
+            --ticket-key-file "$CLUSTER_WORK/ticket.key" --log-level warn "${tls_args[@]}" --max-pending-per-address 256 \
+            --passthrough-open
         sp_pid=$LAST_PID
         SP=$(cluster_wait_line "$run-streampoint" "streampoint: agents listening on ")
         cluster_spawn "$run-endpoint" "$bin/camagent-endpoint" serve --admin 127.0.0.1:0 \

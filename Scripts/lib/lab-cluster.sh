@@ -128,7 +128,7 @@ spawn_streampoint() {
     local sp=$1 addr=${SERVER_ADDR[$1]}
     lab_spawn "$sp" "$NS_NET" "$LAB_BIN/camagent-streampoint" --id "$sp" \
         --listen "$addr:$SP_PORT" --admin "$addr:$SP_ADMIN_PORT" \
-        --ticket-key-file "$LAB_WORK/ticket.key" \
+        --ticket-key-file "$LAB_WORK/ticket.key" --passthrough-open \
         --tls-cert "$LAB_PKI/$sp.pem" --tls-key "$LAB_PKI/$sp.key" \
         --viewer-bind "$addr" --viewer-port-base "$SP_VIEWER_PORT_BASE" \
         --heartbeat "$HEARTBEAT_S" --peer-timeout "$PEER_TIMEOUT_S"

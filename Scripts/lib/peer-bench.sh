@@ -135,7 +135,8 @@ peer_start_camagent() {
     local mode=$1 target=$2 bin=$3 url f; shift 3
     if [[ $mode == plain* ]]; then CLUSTER_PLAIN=1; else unset CLUSTER_PLAIN; fi
     CLUSTER_AGENT_ID=bench-iperf-$mode
-    cluster_start_servers "$bin"
+    # "iperf" is raw TCP: no viewer token can be checked on it, so its port is open.
+    CLUSTER_PASSTHROUGH_OPEN=1 cluster_start_servers "$bin"
     cluster_start_agent "agent-iperf-$mode" "target = iperf=127.0.0.1:$target" -- "$@"
     PEER_AGENT_PID=$LAST_PID
     url=$(cluster_wait_line streampoint "streampoint: agent $CLUSTER_AGENT_ID target iperf at ")

@@ -4,6 +4,7 @@ for Tests/StreampointTests/PlayerBrowserTests (and the streampoint's end-to-end
 tests). Reuses console-browser.py's Chromium driver.
 
   player-browser.py --play URL --out DIR [--unsupported URL]
+                    [--accept-cert PEM | --ignore-certificate-errors]
 
 --play: a player page whose stream the browser can decode. Waits (bounded) until
 the video has decoded >= 50 frames, reads video.currentTime twice a second
@@ -11,10 +12,15 @@ apart, the page's codec/resolution/latency/state, and takes a screenshot of the
 video element (DIR/player.png).
 --unsupported: a player page announcing a codec the browser cannot play; waits
 for the page's state "unsupported" and reads its message (DIR/unsupported.png).
+--accept-cert: an https player page whose server certificate (PEM, e.g. from
+the test PKI) Chromium accepts by its public key, for the page and its wss
+stream alike, while every other certificate error still counts;
+--ignore-certificate-errors accepts any certificate.
 Prints one JSON object; the Swift test judges it. Exit status 2 with a message
 on stderr when Chromium cannot be started or driven.
 """
 import argparse
+import hashlib
 import importlib.util
 import json
 import os
@@ -69,6 +75,21 @@ def gray_statistics(png):
     return {"distinct": len(set(pixels)), "deviation": variance ** 0.5}
 
 
+def certificate_arguments(args):
+    """Chromium flags that make it accept the test server's certificate."""
+    if args.ignore_certificate_errors:
+        return ["--ignore-certificate-errors"]
+    if not args.accept_cert:
+        return []
+    # Chromium pins by base64(SHA-256(SubjectPublicKeyInfo)).
+    spki = console_browser.subprocess.run(
+        ["openssl", "x509", "-in", args.accept_cert, "-noout", "-pubkey"], check=True, capture_output=True, timeout=30).stdout
+    der = console_browser.subprocess.run(
+        ["openssl", "pkey", "-pubin", "-outform", "DER"], input=spki, check=True, capture_output=True, timeout=30).stdout
+    digest = console_browser.base64.b64encode(hashlib.sha256(der).digest()).decode()
+    return [f"--ignore-certificate-errors-spki-list={digest}"]
+
+
 def run(args):
     binary = console_browser.find_chromium()
     if not binary:
@@ -78,7 +99,7 @@ def run(args):
     profile = tempfile.mkdtemp(prefix="player-chromium-")
     process = None
     try:
-        process, browser_ws = console_browser.start_chromium(binary, profile)
+        process, browser_ws = console_browser.start_chromium(binary, profile, certificate_arguments(args))
         page = console_browser.Page(console_browser.page_socket(browser_ws))
         page.call("Page.enable")
         page.call("Runtime.enable")
@@ -118,10 +139,13 @@ def main():
     parser.add_argument("--play", required=True)
     parser.add_argument("--unsupported")
     parser.add_argument("--out", required=True)
+    certificates = parser.add_mutually_exclusive_group()
+    certificates.add_argument("--accept-cert", help="PEM certificate of an https player page to accept")
+    certificates.add_argument("--ignore-certificate-errors", action="store_true")
     args = parser.parse_args()
     try:
         run(args)
-    except (RuntimeError, OSError, websocket.WebSocketException) as error:
+    except (RuntimeError, OSError, websocket.WebSocketException, console_browser.subprocess.SubprocessError) as error:
         print(f"player-browser: {error}", file=sys.stderr)
         sys.exit(2)
 

@@ -47,8 +47,9 @@ tls_cost_servers() {
     CLUSTER_PIDS+=($!)
     for _ in $(seq 1 50); do grep -q listening "$CLUSTER_WORK/cost-bulk.out" && break; sleep 0.1; done
     TLS_COST_BULK_PORT=$(awk '/listening/ {print $NF}' "$CLUSTER_WORK/cost-bulk.out")
+    # "bulk" is raw TCP, which only an open streampoint gives a viewer port.
     cluster_spawn cost-streampoint "$bin/camagent-streampoint" --id sp1 --listen 127.0.0.1:0 --admin 127.0.0.1:0 \
-        --ticket-key-file "$CLUSTER_WORK/ticket.key"
+        --ticket-key-file "$CLUSTER_WORK/ticket.key" --passthrough-open
     local sp
     sp=$(cluster_wait_line cost-streampoint "streampoint: agents listening on ")
     declare -gA TLS_COST_ENDPOINT=()

@@ -3,8 +3,9 @@ import NIOCore
 import NIOSSL
 
 /// TLS on the agent-facing listener of a server (`--tls-cert FILE --tls-key FILE`),
-/// shared by the endpoint and the streampoint. Admin APIs and viewer listeners
-/// never use it: they stay plain.
+/// shared by the endpoint and the streampoint; the streampoint's media viewer
+/// ports use it too (`--viewer-tls-cert`/`--viewer-tls-key`: https, wss, rtsps).
+/// Admin APIs and the passthrough viewer ports stay plain.
 ///
 /// Pipeline of an agent link with TLS:
 ///   NIOSSLServerHandler → TLSLinkObserver → LinkKeepaliveHandler → ByteToMessageHandler(LinkDecoder) → link handler
@@ -20,31 +21,47 @@ public final class AgentLinkTLS: Sendable {
     public let sslContext: NIOSSLContext
     private let leaf: NIOSSLCertificate
 
+    /// The command-line options a certificate and key came from, for error messages.
+    public struct OptionNames: Sendable {
+        public var certificate: String
+        public var key: String
+        /// What the pair secures, e.g. "agent links".
+        public var purpose: String
+
+        public init(certificate: String, key: String, purpose: String) {
+            self.certificate = certificate
+            self.key = key
+            self.purpose = purpose
+        }
+
+        public static let agentLinks = OptionNames(certificate: "--tls-cert", key: "--tls-key", purpose: "agent links")
+    }
+
     /// Both or neither: nil for plain links, a ValidationFailure for only one of them.
-    public static func checkOptions(certificateFile: String?, keyFile: String?) throws {
+    public static func checkOptions(certificateFile: String?, keyFile: String?, names: OptionNames = .agentLinks) throws {
         switch (certificateFile, keyFile) {
         case (nil, nil), (.some, .some):
             return
         case (.some, nil):
-            throw ValidationFailure("--tls-cert needs --tls-key too (give both for TLS on agent links, or neither for plain TCP)")
+            throw ValidationFailure("\(names.certificate) needs \(names.key) too (give both for TLS on \(names.purpose), or neither for plain TCP)")
         case (nil, .some):
-            throw ValidationFailure("--tls-key needs --tls-cert too (give both for TLS on agent links, or neither for plain TCP)")
+            throw ValidationFailure("\(names.key) needs \(names.certificate) too (give both for TLS on \(names.purpose), or neither for plain TCP)")
         }
     }
 
     /// Loads the pair if both options are given; nil if neither is.
-    public static func load(certificateFile: String?, keyFile: String?) throws -> AgentLinkTLS? {
-        try checkOptions(certificateFile: certificateFile, keyFile: keyFile)
+    public static func load(certificateFile: String?, keyFile: String?, names: OptionNames = .agentLinks) throws -> AgentLinkTLS? {
+        try checkOptions(certificateFile: certificateFile, keyFile: keyFile, names: names)
         guard let certificateFile, let keyFile else { return nil }
-        return try AgentLinkTLS(certificateFile: certificateFile, keyFile: keyFile)
+        return try AgentLinkTLS(certificateFile: certificateFile, keyFile: keyFile, names: names)
     }
 
     /// Reads and checks the files. Errors name the file and never show its content.
-    public init(certificateFile: String, keyFile: String) throws {
+    public init(certificateFile: String, keyFile: String, names: OptionNames = .agentLinks) throws {
         self.certificateFile = certificateFile
         self.keyFile = keyFile
         guard let certificateBytes = FileManager.default.contents(atPath: certificateFile) else {
-            throw ValidationFailure("cannot read --tls-cert \(certificateFile)")
+            throw ValidationFailure("cannot read \(names.certificate) \(certificateFile)")
         }
         let chain: [NIOSSLCertificate]
         do {
@@ -53,17 +70,17 @@ public final class AgentLinkTLS: Sendable {
             chain = []
         }
         guard let leaf = chain.first else {
-            throw ValidationFailure("--tls-cert \(certificateFile) holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)")
+            throw ValidationFailure("\(names.certificate) \(certificateFile) holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)")
         }
         self.leaf = leaf
         guard let keyBytes = FileManager.default.contents(atPath: keyFile) else {
-            throw ValidationFailure("cannot read --tls-key \(keyFile)")
+            throw ValidationFailure("cannot read \(names.key) \(keyFile)")
         }
         let key: NIOSSLPrivateKey
         do {
             key = try NIOSSLPrivateKey(bytes: Array(keyBytes), format: .pem)
         } catch {
-            throw ValidationFailure("--tls-key \(keyFile) holds no usable PEM private key (an unencrypted EC or RSA key is expected)")
+            throw ValidationFailure("\(names.key) \(keyFile) holds no usable PEM private key (an unencrypted EC or RSA key is expected)")
         }
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
@@ -74,7 +91,7 @@ public final class AgentLinkTLS: Sendable {
         do {
             sslContext = try NIOSSLContext(configuration: configuration)
         } catch {
-            throw ValidationFailure("--tls-key \(keyFile) does not match the certificate in --tls-cert \(certificateFile) (or cannot be used with it)")
+            throw ValidationFailure("\(names.key) \(keyFile) does not match the certificate in \(names.certificate) \(certificateFile) (or cannot be used with it)")
         }
     }
 
@@ -116,6 +133,57 @@ public final class AgentLinkTLS: Sendable {
             NIOSSLServerHandler(context: sslContext),
             TLSLinkObserver(component: component),
         ])
+    }
+
+    /// The same for a viewer port, which has no link keepalive: a connection
+    /// that has not finished its handshake and sent its first bytes within
+    /// `handshakeTimeout` (a plain client waiting for the server to speak, a
+    /// slowloris) is closed.
+    public func addViewerHandlers(to channel: Channel, component: String, handshakeTimeout: TimeAmount = .seconds(10)) throws {
+        try channel.pipeline.syncOperations.addHandlers([
+            NIOSSLServerHandler(context: sslContext),
+            TLSHandshakeDeadline(timeout: handshakeTimeout, component: component),
+            TLSLinkObserver(component: component),
+        ])
+    }
+}
+
+/// Closes a connection that has not completed its TLS handshake and sent its
+/// first request in time. Sits right behind NIOSSLServerHandler, where
+/// plaintext only ever arrives after a completed handshake, and leaves the
+/// pipeline with the first bytes.
+final class TLSHandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    private let timeout: TimeAmount
+    private let component: String
+    private var timer: Scheduled<Void>?
+
+    init(timeout: TimeAmount, component: String) {
+        self.timeout = timeout
+        self.component = component
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        let component = self.component
+        let seconds = timeout.nanoseconds / 1_000_000_000
+        timer = context.eventLoop.scheduleTask(in: timeout) {
+            ServerLog.info(component, "\(describeRemote(channel.remoteAddress)): no TLS handshake and request within \(seconds) s; closing")
+            channel.close(promise: nil)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        timer?.cancel()
+        timer = nil
+        context.fireChannelRead(data)
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 }
 

@@ -25,9 +25,21 @@ struct StreampointCommand: ParsableCommand {
                    streampoint: agent cam-0001 target rtsp at rtsp://127.0.0.1:40123/
                  (the same URLs are listed by GET /agents on the admin API).
               2. Point any ordinary client at that address: ffplay, ffprobe, VLC,
-                 curl. Add the camera's own path, e.g. rtsp://…:40123/stream1 or
-                 http://…:40124/snapshot.jpg.
-              3. For each viewer connection the streampoint asks the camera
+                 curl. Add the camera's own path and a viewer token for that camera
+                 and target, e.g. rtsp://…:40123/stream1?token=T or
+                 http://…:40124/snapshot.jpg?token=T.
+                 The streampoint reads the connection's first request (at most
+                 16 KiB within 10 s) and checks its token: the URL's token=, else
+                 Authorization: Bearer T, else (HTTP) the cookie it set on the
+                 first response of an admitted connection (HttpOnly,
+                 SameSite=Strict), so that a camera's web pages load their images
+                 and scripts too. It takes the token out before the request goes
+                 on; only the first request of each connection is read, the rest
+                 is spliced untouched. Missing or bad token: 401, no tunnel.
+                 Targets named neither http nor rtsp (raw TCP) get no viewer port.
+                 --passthrough-open admits anyone, raw TCP included (lab use; it
+                 is required without --endpoint-api, which brings the token keys).
+              3. For each admitted viewer connection the streampoint asks the camera
                  (TUNNEL_OPEN on its control link) to connect to the target locally
                  and to open a new data connection back to --listen. The bytes are
                  then spliced both ways, with flow control, so the viewer talks to
@@ -41,8 +53,8 @@ struct StreampointCommand: ParsableCommand {
             it and the CA flashed into them. A failed TLS handshake is logged with the
             client's address and closes only that connection; the 10 s handshake
             deadline covers TLS too. Without both options agent links are plain TCP,
-            for lab use only (logged at startup). Viewer ports and the admin API are
-            always plain: they serve ordinary RTSP and HTTP clients.
+            for lab use only (logged at startup). The passthrough viewer ports and the
+            admin API are always plain; for the media ports see --viewer-tls-cert.
 
             Media server (--rtsp and --web; they need the streampoint channel, see
             below): the streampoint pulls each camera target once, through one
@@ -51,6 +63,10 @@ struct StreampointCommand: ParsableCommand {
               rtsp://RTSP/<agent-id>/<target>?token=T        VLC, ffplay, NVRs (TCP)
               http://WEB/play/<agent-id>/<target>?token=T    player page (browsers)
               ws://WEB/live/<agent-id>/<target>?token=T      fMP4 over WebSocket
+            With --viewer-tls-cert and --viewer-tls-key (PEM, both or neither) those
+            two ports speak TLS only: rtsps://RTSP/…, https://WEB/play/… and
+            wss://WEB/live/… (a plain client there is refused by the failed
+            handshake; a handshake must finish within 10 s).
             T is a viewer token from the endpoint (POST /api/agents/<id>/viewer-token),
             checked here with the keys the channel brings; without a valid token
             for that camera and target a viewer gets 401. The pull stops
@@ -94,9 +110,10 @@ struct StreampointCommand: ParsableCommand {
               camagent-streampoint --id sp1 --ticket-key-file /etc/camagent/ticket.key \\
                   --tls-cert /etc/camagent/sp1.pem --tls-key /etc/camagent/sp1.key \\
                   --listen 0.0.0.0:7100 --viewer-bind 0.0.0.0 \\
-                  --public-host sp1.example.net --viewer-port-base 20000
+                  --public-host sp1.example.net --viewer-port-base 20000 \\
+                  --endpoint-api http://ep1.example.net:7001 --endpoint-token-file /etc/camagent/sp1.token
               curl -s http://127.0.0.1:7101/agents
-              ffplay -rtsp_transport tcp rtsp://sp1.example.net:20000/stream1
+              ffplay -rtsp_transport tcp "rtsp://sp1.example.net:20000/stream1?token=T"
             """
     )
 
@@ -143,6 +160,15 @@ struct StreampointCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Address of the viewers' web port: the player page /play/<agent-id>/<target>?token=T and the fMP4 WebSocket /live/<agent-id>/<target>.", valueName: "host:port"))
     var web: String?
 
+    @Flag(help: ArgumentHelp("Let anyone who reaches a passthrough viewer port in without a viewer token, and give raw TCP targets a port (lab use, logged loudly). Needed without --endpoint-api, which brings the keys tokens are checked with."))
+    var passthroughOpen = false
+
+    @Option(help: ArgumentHelp("PEM certificate for the media viewer ports (leaf first, then any intermediates). With --viewer-tls-key, --rtsp speaks rtsps and --web https and wss, TLS only; without both they are plain.", valueName: "file"))
+    var viewerTlsCert: String?
+
+    @Option(help: ArgumentHelp("PEM private key of --viewer-tls-cert (unencrypted).", valueName: "file"))
+    var viewerTlsKey: String?
+
     @Option(help: ArgumentHelp("Seconds a camera's pull stays open after its last viewer leaves.", valueName: "seconds"))
     var pullLinger: Double = 20
 
@@ -168,6 +194,17 @@ struct StreampointCommand: ParsableCommand {
         if let web, HostPort(web) == nil { throw ValidationError("--web must be HOST:PORT, got \(web)") }
         guard pullLinger >= 0, pullLinger <= 3600 else { throw ValidationError("--pull-linger must be 0...3600 seconds") }
         guard (256...262_144).contains(viewerQueueKib) else { throw ValidationError("--viewer-queue-kib must be 256...262144") }
+        do {
+            try AgentLinkTLS.checkOptions(certificateFile: viewerTlsCert, keyFile: viewerTlsKey, names: Self.viewerTLSNames)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        if viewerTlsCert != nil && rtsp == nil && web == nil {
+            throw ValidationError("--viewer-tls-cert and --viewer-tls-key secure --rtsp and --web: give at least one of them")
+        }
+        if endpointAPI.isEmpty && !passthroughOpen {
+            throw ValidationError("the passthrough viewer ports need viewer tokens, checked with keys from the streampoint channel: give --endpoint-api and --endpoint-token-file, or --passthrough-open to let anyone in without a token (lab use)")
+        }
         if (rtsp != nil || web != nil) && endpointAPI.isEmpty {
             throw ValidationError("--rtsp and --web need the streampoint channel (--endpoint-api and --endpoint-token-file): viewer tokens are checked with the keys it brings")
         }
@@ -181,9 +218,11 @@ struct StreampointCommand: ParsableCommand {
         let key: [UInt8]
         let tls: AgentLinkTLS?
         let channelToken: String?
+        let viewerTLS: AgentLinkTLS?
         do {
             key = try readHexSecret(path: ticketKeyFile)
             tls = try AgentLinkTLS.load(certificateFile: link.tlsCert, keyFile: link.tlsKey)
+            viewerTLS = try AgentLinkTLS.load(certificateFile: viewerTlsCert, keyFile: viewerTlsKey, names: Self.viewerTLSNames)
             channelToken = try endpointTokenFile.map(EndpointChannelOptions.readToken(path:))
         } catch let failure as ValidationFailure {
             throw ValidationError(failure.description)
@@ -206,6 +245,7 @@ struct StreampointCommand: ParsableCommand {
             peerTimeout: link.peerTimeoutInterval, maxTunnels: maxTunnels)
         config.mediaLinger = pullLinger
         config.viewerQueueBytes = viewerQueueKib * 1024
+        config.passthroughOpen = passthroughOpen
         let registry = StreampointRegistry(config: config, eventLoop: loop)
 
         let agents: Channel
@@ -227,6 +267,11 @@ struct StreampointCommand: ParsableCommand {
         }
         announceListening("streampoint", "admin", adminChannel)
         AgentLinkTLS.logMode("streampoint", tls)
+        if passthroughOpen {
+            ServerLog.warn("streampoint", "PASSTHROUGH PORTS ARE OPEN (--passthrough-open): anyone who can reach a viewer port gets into the camera's service without a viewer token, raw TCP targets included; lab use only")
+        } else {
+            ServerLog.info("streampoint", "passthrough ports of http and rtsp targets need a viewer token (URL query, bearer header or the streampoint's cookie); raw TCP targets get no port")
+        }
         ServerLog.info("streampoint", "streampoint \(id) ready; viewer listeners on \(viewerBind)"
             + (viewerPortBase == 0 ? " (ephemeral ports)" : " from port \(viewerPortBase)")
             + ", URLs name \(config.publicHost), at most \(maxTunnels) tunnels")
@@ -234,7 +279,7 @@ struct StreampointCommand: ParsableCommand {
         let channelTask = startEndpointChannel(token: channelToken, registry: registry)
         let mediaChannels: [Channel]
         do {
-            mediaChannels = try bindMediaOutputs(group: group, registry: registry)
+            mediaChannels = try bindMediaOutputs(group: group, registry: registry, tls: viewerTLS)
         } catch let failure as ValidationFailure {
             throw failure
         }
@@ -254,14 +299,28 @@ struct StreampointCommand: ParsableCommand {
         channelTask?.cancel()
     }
 
+    static let viewerTLSNames = AgentLinkTLS.OptionNames(
+        certificate: "--viewer-tls-cert", key: "--viewer-tls-key", purpose: "the media viewer ports")
+
     /// The RTSP server and the web port, each optional; both serve from the single pull per camera target.
-    private func bindMediaOutputs(group: EventLoopGroup, registry: StreampointRegistry) throws -> [Channel] {
+    private func bindMediaOutputs(group: EventLoopGroup, registry: StreampointRegistry, tls: AgentLinkTLS?) throws -> [Channel] {
         var channels: [Channel] = []
-        let outputs = MediaOutputs(registry: registry)
+        let outputs = MediaOutputs(registry: registry, tls: tls)
+        if let tls {
+            let formatter = ISO8601DateFormatter()
+            ServerLog.info("streampoint", "media viewer ports use TLS only (rtsps, https, wss) with certificate \(tls.certificateFile) (\(tls.names)), valid \(formatter.string(from: tls.notValidBefore)) to \(formatter.string(from: tls.notValidAfter))")
+            if tls.notValidAfter < Date() {
+                ServerLog.warn("streampoint", "viewer certificate \(tls.certificateFile) expired at \(formatter.string(from: tls.notValidAfter)); players and browsers will refuse it")
+            }
+        } else if rtsp != nil || web != nil {
+            ServerLog.info("streampoint", "media viewer ports are plain (rtsp, http, ws): no --viewer-tls-cert/--viewer-tls-key")
+        }
         if let rtsp, let address = HostPort(rtsp) {
             do {
                 let channel = try outputs.bindRTSP(host: address.host, port: address.port).wait()
                 announceListening("streampoint", "rtsp", channel)
+                // (No "token=" here: log redaction would eat the rest of the line.)
+                ServerLog.info("streampoint", "RTSP viewers: \(outputs.rtspScheme)://\(urlHost(channel)):\(channel.localAddress?.port ?? 0)/<agent-id>/<target> with a viewer token")
                 channels.append(channel)
             } catch {
                 throw ValidationFailure("cannot listen for RTSP viewers on \(address): \(error)")
@@ -271,12 +330,20 @@ struct StreampointCommand: ParsableCommand {
             do {
                 let channel = try outputs.bindWeb(host: address.host, port: address.port).wait()
                 announceListening("streampoint", "web", channel)
+                let base = "\(urlHost(channel)):\(channel.localAddress?.port ?? 0)"
+                ServerLog.info("streampoint", "browser viewers: \(outputs.webScheme)://\(base)/play/<agent-id>/<target> with a viewer token (fMP4: \(outputs.webSocketScheme)://\(base)/live/...)")
                 channels.append(channel)
             } catch {
                 throw ValidationFailure("cannot listen for web viewers on \(address): \(error)")
             }
         }
         return channels
+    }
+
+    /// The host viewers use in URLs: --public-host, else the bound address.
+    private func urlHost(_ channel: Channel) -> String {
+        let host = publicHost ?? channel.localAddress?.ipAddress ?? "?"
+        return host.contains(":") ? "[\(host)]" : host
     }
 
     private func startEndpointChannel(token: String?, registry: StreampointRegistry) -> Task<Void, Never>? {

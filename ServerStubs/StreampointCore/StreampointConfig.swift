@@ -16,6 +16,10 @@ public struct StreampointConfig {
     public var mediaLinger: Double = 20
     /// Bytes a media viewer's queue may hold before it skips to the next keyframe.
     public var viewerQueueBytes = 8 << 20
+    /// --passthrough-open: the passthrough ports admit anyone, as they did before
+    /// viewer tokens, and raw TCP targets get a port. Otherwise HTTP and RTSP
+    /// targets need a viewer token and raw TCP targets get no port.
+    public var passthroughOpen = false
 
     public init(streampointID: String, ticketKey: [UInt8], viewerBind: String, publicHost: String, viewerPortBase: Int,
                 heartbeat: TimeAmount, peerTimeout: TimeAmount, maxTunnels: Int) {

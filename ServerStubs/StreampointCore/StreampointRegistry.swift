@@ -169,6 +169,12 @@ public final class StreampointRegistry {
             promise.fail(ValidationFailure("agent left"))
             return
         }
+        let kind = PassthroughProtocol(targetName: listener.target.name)
+        let gated = !config.passthroughOpen
+        guard kind != .raw || !gated else {
+            promise.fail(ValidationFailure("target \(listener.target.name) is raw TCP (neither http nor rtsp), so no viewer token can be checked on it: it gets no viewer port without --passthrough-open"))
+            return
+        }
         guard let port = ports.reserve(from: from) else {
             promise.fail(ValidationFailure("no free viewer port at or above \(config.viewerPortBase)"))
             return
@@ -176,6 +182,7 @@ public final class StreampointRegistry {
         let target = listener.target
         let sessionID = session.sessionID
         let agentID = session.agentID
+        let verifier = viewerTokens
         ServerBootstrap(group: eventLoop)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
@@ -183,8 +190,13 @@ public final class StreampointRegistry {
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if gated {
+                        let gate = PassthroughGate(proto: kind, agentID: agentID, target: target.name)
+                        try channel.pipeline.syncOperations.addHandler(PassthroughGateHandler(gate: gate, verifier: verifier))
+                    }
                     try channel.pipeline.syncOperations.addHandler(
-                        ViewerHandler(registry: self, sessionID: sessionID, agentID: agentID, target: target))
+                        ViewerHandler(registry: self, sessionID: sessionID, agentID: agentID, target: target,
+                                      waitsForAdmission: gated))
                 }
             }
             .bind(host: config.viewerBind, port: port)

@@ -17,15 +17,18 @@ final class ViewerHandler: ChannelDuplexHandler {
     private let target: TunnelTarget
     /// Set for the streampoint's own media pull, whose socket has no remote address.
     private let fixedViewerAddress: String?
+    /// Behind a PassthroughGateHandler the tunnel waits for its PassthroughAdmitted.
+    private let waitsForAdmission: Bool
     private var tunnel: Tunnel?
 
     init(registry: StreampointRegistry, sessionID: UInt64, agentID: String, target: TunnelTarget,
-         viewerAddress: String? = nil) {
+         viewerAddress: String? = nil, waitsForAdmission: Bool = false) {
         self.registry = registry
         self.sessionID = sessionID
         self.agentID = agentID
         self.target = target
         self.fixedViewerAddress = viewerAddress
+        self.waitsForAdmission = waitsForAdmission
     }
 
     /// The streampoint's own pull is not a viewer of the viewer ports.
@@ -33,11 +36,15 @@ final class ViewerHandler: ChannelDuplexHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         if countsAsViewer { StreampointMetrics.viewerConnected() }
+        if !waitsForAdmission { openTunnel(context: context) }
+        context.fireChannelActive()
+    }
+
+    private func openTunnel(context: ChannelHandlerContext) {
         let viewer = fixedViewerAddress ?? describeRemote(context.channel.remoteAddress)
         tunnel = registry.openTunnel(sessionID: sessionID, agentID: agentID, target: target,
                                      viewer: context, viewerAddress: viewer)
         if tunnel == nil { context.close(promise: nil) }
-        context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -58,6 +65,10 @@ final class ViewerHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is PassthroughAdmitted {
+            if waitsForAdmission, tunnel == nil { openTunnel(context: context) }
+            return
+        }
         if let event = event as? ChannelEvent, event == .inputClosed {
             if let tunnel { tunnel.inputClosed(.viewer) } else { context.close(promise: nil) }
             return

@@ -55,7 +55,7 @@ extension EndToEnd {
         try cluster.ticketKey.write(toFile: cluster.path("ticket.key"), atomically: true, encoding: .utf8)
         let sp2 = try cluster.spawn("streampoint-2", Binaries.host("camagent-streampoint"), [
             "--id", "sp2", "--listen", "\(Cluster.tlsListenHost):0", "--admin", "127.0.0.1:0",
-            "--ticket-key-file", cluster.path("ticket.key"),
+            "--ticket-key-file", cluster.path("ticket.key"), "--passthrough-open",
             "--tls-cert", cluster.pkiPath("server.pem"), "--tls-key", cluster.pkiPath("server.key"),
         ])
         let sp2Port = try announcedPort(sp2.waitForLine(startingWith: "streampoint: agents listening on "))

@@ -252,9 +252,11 @@ final class Cluster {
         rtspPort = try port(fromAnnouncement: simcam.waitForLine(startingWith: "simcam: rtsp listening on "))
         httpPort = try port(fromAnnouncement: simcam.waitForLine(startingWith: "simcam: http listening on "))
 
+        // No streampoint channel here, so no viewer-token keys: the passthrough
+        // ports are opened explicitly (tests with tokens: MediaCluster, PassthroughTokenTests).
         streampoint = try spawn("streampoint", Binaries.host("camagent-streampoint"), [
             "--id", streampointID, "--listen", "\(listenHost):0", "--admin", "127.0.0.1:0",
-            "--ticket-key-file", path("ticket.key"),
+            "--ticket-key-file", path("ticket.key"), "--passthrough-open",
         ] + streampointTLS + streampointArguments)
         streampointPort = try port(fromAnnouncement: streampoint.waitForLine(startingWith: "streampoint: agents listening on "))
         streampointAdminPort = try port(fromAnnouncement: streampoint.waitForLine(startingWith: "streampoint: admin listening on "))
@@ -263,7 +265,7 @@ final class Cluster {
         if let secondStreampointID {
             let second = try spawn("streampoint2", Binaries.host("camagent-streampoint"), [
                 "--id", secondStreampointID, "--listen", "\(listenHost):0", "--admin", "127.0.0.1:0",
-                "--ticket-key-file", path("ticket.key"),
+                "--ticket-key-file", path("ticket.key"), "--passthrough-open",
             ] + streampointTLS + streampointArguments)
             streampoint2 = second
             streampoint2Port = try port(fromAnnouncement: second.waitForLine(startingWith: "streampoint: agents listening on "))

@@ -79,11 +79,16 @@ extension EndToEnd {
                 "--endpoint-api", "http://127.0.0.1:\(apiPort)", "--endpoint-token-file", cluster.path("sp.token"),
             ])
             _ = try cluster.streampoint.waitForLine(startingWith: "streampoint: agents listening on ")
-            let channelUp = await eventually(10) { cluster.streampoint.stderr.contains("revoked set from the endpoint: 0 agent(s)") }
+            let channelUp = await eventually(10) {
+                cluster.streampoint.stderr.contains("revoked set from the endpoint: 0 agent(s)")
+                    && cluster.streampoint.stderr.contains("viewer-token keys from the endpoint")
+            }
             #expect(channelUp, "\(cluster.allLogs)")
+            // With the channel the passthrough port wants a viewer token.
+            let viewerToken = try cluster.viewerToken()
 
             let admin = ["Authorization: Bearer \(cluster.adminToken)"]
-            try await revocationScenario(cluster, via: "the endpoint's API and the streampoint channel", revoke: {
+            try await revocationScenario(cluster, via: "the endpoint's API and the streampoint channel", viewerToken: viewerToken, revoke: {
                 let answer = try apiRequest(port: apiPort, "POST", "/api/agents/\(cluster.agentID)/revoke", headers: admin,
                                             body: #"{"reason":"stolen camera"}"#)
                 #expect(answer.code == 200, "\(answer)")
@@ -99,13 +104,13 @@ extension EndToEnd {
         /// streampoint's channel leads; the streampoint must close the viewer,
         /// the session and the viewer port within 5 s and refuse the agent's
         /// re-REGISTER; after `lift` the agent registers again.
-        private func revocationScenario(_ cluster: Cluster, via: String, revoke: () async throws -> Void,
+        private func revocationScenario(_ cluster: Cluster, via: String, viewerToken: String? = nil, revoke: () async throws -> Void,
                                         lift: () async throws -> Void) async throws {
             try cluster.startAgent()
             let url = try cluster.viewerURL(target: "rtsp")
             let viewerPort = try #require(Int(url.split(separator: ":").last?.filter(\.isNumber) ?? ""))
             let viewer = try RawClient(port: viewerPort)
-            viewer.send("OPTIONS rtsp://127.0.0.1:\(viewerPort)/ RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+            viewer.send("OPTIONS rtsp://127.0.0.1:\(viewerPort)/\(viewerToken.map { "?token=\($0)" } ?? "") RTSP/1.0\r\nCSeq: 1\r\n\r\n")
             let reply = viewer.read(atLeast: 12)
             #expect(reply.starts(with: Array("RTSP/1.0 200".utf8)), "\(String(decoding: reply, as: UTF8.self))\n\(cluster.allLogs)")
 

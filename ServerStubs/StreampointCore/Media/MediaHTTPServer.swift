@@ -39,7 +39,9 @@ public enum MediaHTTPServer {
     /// Largest frame a player may send us; it only ever sends close and pong.
     static let maxInboundFrame = 4096
 
-    public static func bind(host: String, port: Int, group: EventLoopGroup, hooks: Hooks) -> EventLoopFuture<Channel> {
+    /// `tls`: the port speaks https and wss only (the TLS handshake must finish within 10 s).
+    public static func bind(host: String, port: Int, group: EventLoopGroup, tls: AgentLinkTLS? = nil,
+                            hooks: Hooks) -> EventLoopFuture<Channel> {
         ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
@@ -66,6 +68,11 @@ public enum MediaHTTPServer {
                 // Nothing read or written for a minute (an idle keep-alive, a
                 // viewer stalled that long): the connection goes.
                 let idle = IdleStateHandler(allTimeout: idleTimeout)
+                do {
+                    try tls?.addViewerHandlers(to: channel, component: "streampoint")
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
                 return channel.pipeline.addHandlers([idle, IdleConnectionCloser()]).flatMap {
                     channel.pipeline.configureHTTPServerPipeline(
                     withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in

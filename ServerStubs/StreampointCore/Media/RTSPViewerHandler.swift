@@ -25,6 +25,8 @@ final class RTSPViewerHandler: ChannelInboundHandler, MediaViewerOutput {
     }
 
     private let table: MediaStreamTable
+    /// "rtsps" on a TLS port: the Content-Base a player resolves track URLs against.
+    private let scheme: String
     private let admit: (ViewerRoute) -> ViewerAdmissionResult
     private var decoder = RTSPDecoder()
     private var context: ChannelHandlerContext?
@@ -48,8 +50,9 @@ final class RTSPViewerHandler: ChannelInboundHandler, MediaViewerOutput {
     private static let firstDescribeDeadline: TimeAmount = .seconds(15)
     private static let writeBatch = 64
 
-    init(table: MediaStreamTable, admit: @escaping (ViewerRoute) -> ViewerAdmissionResult) {
+    init(table: MediaStreamTable, scheme: String = "rtsp", admit: @escaping (ViewerRoute) -> ViewerAdmissionResult) {
         self.table = table
+        self.scheme = scheme
         self.admit = admit
     }
 
@@ -167,7 +170,7 @@ final class RTSPViewerHandler: ChannelInboundHandler, MediaViewerOutput {
         let host = describeLocal(context.channel.localAddress)
         let port = context.channel.localAddress?.port ?? 0
         let hostPart = host.contains(":") ? "[\(host)]" : host
-        return "rtsp://\(hostPart):\(port)/\(route?.agentID ?? "")/\(route?.target ?? "")/"
+        return "\(scheme)://\(hostPart):\(port)/\(route?.agentID ?? "")/\(route?.target ?? "")/"
     }
 
     private func setup(_ request: RTSPRequest, cseq: String?, context: ChannelHandlerContext) {
