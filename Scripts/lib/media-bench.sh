@@ -97,8 +97,9 @@ media_bench() {
     # Passthrough needs a tunnel per viewer; the agent's own cap is 64 (default 8).
     cluster_start_agent agent-media "max_tunnels = 64" -- "${agent[@]}"
     local agent_pid=$LAST_PID
-    pass_url=$(cluster_target_url rtsp)
     token=$(cluster_viewer_token rtsp 3600)
+    # The passthrough port checks the same token on the first request (PROTOCOL §16.7).
+    pass_url="$(cluster_target_url rtsp)?token=$token"
     media_url="rtsp://$SP_RTSP/$CLUSTER_AGENT_ID/rtsp?token=$token"
     direct_url="rtsp://$RTSP/"
     local sp_err=$CLUSTER_WORK/streampoint.err agent_err=$CLUSTER_WORK/agent-media.err
