@@ -92,7 +92,7 @@ static void send_setup(struct conn *c) {
     char request[2048], uri[1400];
     const char *control = c->controls[c->track];
     if (strncmp(control, "rtsp://", 7) == 0) snprintf(uri, sizeof uri, "%s", control);
-    else snprintf(uri, sizeof uri, "%s%s%s", c->base, c->base[strlen(c->base) - 1] == '/' ? "" : "/", control);
+    else snprintf(uri, sizeof uri, "%s%s%s", c->base, c->base[0] && c->base[strlen(c->base) - 1] == '/' ? "" : "/", control);
     char session[160] = "";
     if (c->session[0]) snprintf(session, sizeof session, "Session: %s\r\n", c->session);
     snprintf(request, sizeof request,

@@ -60,7 +60,7 @@ struct RTSPAuthCheck {
             return username == policy.username && password == policy.password
                 ? .allowed : .refused(challenge, why: "wrong Basic credentials for user \(printable(username))")
         case (.digest, .digest(let parameters)?):
-            return digestMatches(parameters, method: request.method)
+            return digestMatches(parameters, method: request.method, requestURI: request.uri)
                 ? .allowed : .refused(challenge, why: "wrong Digest answer for user \(printable(parameters["username"] ?? ""))")
         default:
             return .refused(challenge, why: "credentials of another scheme than \(policy.scheme.rawValue)")
@@ -76,9 +76,13 @@ struct RTSPAuthCheck {
 
     /// Recomputes the answer with CamMedia's own Digest (the client side's
     /// code, fed the client's uri, cnonce and nc) and compares the responses.
-    private func digestMatches(_ offered: RTSPDigestParameters, method: String) -> Bool {
+    /// The answer must be for this request's URI, and with qop only `auth`,
+    /// as a real camera insists.
+    private func digestMatches(_ offered: RTSPDigestParameters, method: String, requestURI: String) -> Bool {
         guard offered["username"] == policy.username, offered["realm"] == RTSPAuthPolicy.realm,
-              offered["nonce"] == nonce, let uri = offered["uri"], let response = offered["response"] else { return false }
+              offered["nonce"] == nonce, let uri = offered["uri"], uri == requestURI,
+              let response = offered["response"] else { return false }
+        if let qop = offered["qop"], qop != "auth" { return false }
         let usesQop = offered["qop"] != nil
         let cnonce = offered["cnonce"] ?? ""
         let nonceCount = offered["nc"].flatMap { UInt32($0, radix: 16) } ?? 0

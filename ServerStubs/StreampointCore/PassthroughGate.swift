@@ -23,7 +23,11 @@ struct PassthroughGate {
 
     /// One cookie per camera target: browsers send a host's cookies to every
     /// port on it, so the name, not the path, keeps targets apart.
-    var cookieName: String { "camagent_viewer.\(agentID).\(target)" }
+    var cookieName: String { Self.viewerCookiePrefix + "\(agentID).\(target)" }
+    /// Connections reading their first request, in all and from one address.
+    static let maxPendingConnections = 256
+    static let maxPendingConnectionsPerAddress = 32
+    static let viewerCookiePrefix = "camagent_viewer."
 
     enum Scan: Equatable {
         case needMore
@@ -90,21 +94,21 @@ struct PassthroughGate {
         }
 
         var bearerToken: String?
-        var bearerLine: Int?
         var cookieToken: String?
         for index in lines.indices.dropFirst() {
             let line = Self.trimmed(lines[index])
             guard let colon = line.firstIndex(of: 0x3A) else { continue }
             let name = String(decoding: line[..<colon], as: UTF8.self).lowercased()
             let value = Self.trimmedSpaces(line[(colon + 1)...])
-            if name == "authorization", bearerToken == nil,
+            if name == "authorization",
                let presented = ViewerToken.presented(query: nil, authorization: String(decoding: value, as: UTF8.self)) {
-                bearerToken = presented
-                bearerLine = index
+                // Every bearer line is ours, whichever token wins: none goes on to the camera.
+                if bearerToken == nil { bearerToken = presented }
+                lines[index] = []
             } else if name == "cookie" {
-                let (kept, found) = removeCookie(from: value)
+                let (kept, found, removed) = removeCookie(from: value)
                 if cookieToken == nil { cookieToken = found }
-                if found != nil {
+                if removed {
                     lines[index] = kept.isEmpty ? [] : Array("Cookie: ".utf8) + kept + Self.lineEnd(lines[index])
                 }
             }
@@ -119,7 +123,6 @@ struct PassthroughGate {
         } else if let bearerToken, !bearerToken.isEmpty {
             presented = bearerToken
             fromCookie = false
-            if let bearerLine { lines[bearerLine] = [] }
         }
         let token: ViewerToken
         switch verify(presented) {
@@ -139,24 +142,32 @@ struct PassthroughGate {
         return .admit(head: forwarded, setCookie: setCookie)
     }
 
-    /// Takes this gate's cookie out of a Cookie header value; returns what is left and its value.
-    private func removeCookie(from value: ArraySlice<UInt8>) -> (kept: [UInt8], found: String?) {
+    /// Takes every viewer cookie out of a Cookie header value (browsers send a
+    /// host's cookies to all its ports, so other cameras' tokens arrive here
+    /// too, and no camera may see one); returns what is left and this gate's value.
+    private func removeCookie(from value: ArraySlice<UInt8>) -> (kept: [UInt8], found: String?, removed: Bool) {
         var kept: [UInt8] = []
         var found: String?
+        var removed = false
         for pair in value.split(separator: 0x3B, omittingEmptySubsequences: true) {
             let pair = Self.trimmedSpaces(pair)
             guard !pair.isEmpty else { continue }
             let name = pair.firstIndex(of: 0x3D).map { pair[..<$0] } ?? pair
             if Array(name) == Array(cookieName.utf8) {
+                removed = true
                 if found == nil, let equals = pair.firstIndex(of: 0x3D) {
                     found = String(decoding: pair[(equals + 1)...], as: UTF8.self)
                 }
                 continue
             }
+            if name.starts(with: Self.viewerCookiePrefix.utf8) {
+                removed = true
+                continue
+            }
             if !kept.isEmpty { kept += [0x3B, 0x20] }
             kept += pair
         }
-        return (kept, found)
+        return (kept, found, removed)
     }
 
     func badRequest(_ cseq: String?) -> Decision {

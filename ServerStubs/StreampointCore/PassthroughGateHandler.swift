@@ -38,10 +38,13 @@ final class PassthroughGateHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var deadline: Scheduled<Void>?
     private var held: ByteBuffer?
     private var heldPromises: [EventLoopPromise<Void>] = []
+    /// Given back once the head is judged, or the connection goes.
+    private let pending: PendingLinkSlot?
 
-    init(gate: PassthroughGate, verifier: ViewerTokenVerifier) {
+    init(gate: PassthroughGate, verifier: ViewerTokenVerifier, pending: PendingLinkSlot? = nil) {
         self.gate = gate
         self.verifier = verifier
+        self.pending = pending
     }
 
     private var label: String { "agent \(gate.agentID) target \(gate.target)" }
@@ -56,6 +59,7 @@ final class PassthroughGateHandler: ChannelDuplexHandler, RemovableChannelHandle
     func handlerRemoved(context: ChannelHandlerContext) {
         deadline?.cancel()
         deadline = nil
+        pending?.release()
         releaseHeld(context: context)
     }
 
@@ -85,6 +89,7 @@ final class PassthroughGateHandler: ChannelDuplexHandler, RemovableChannelHandle
             case .admit(let head, let setCookie):
                 deadline?.cancel()
                 deadline = nil
+                pending?.release()
                 var forward = context.channel.allocator.buffer(capacity: head.count + received.count - length)
                 forward.writeBytes(head)
                 forward.writeBytes(received[length...])
@@ -121,6 +126,7 @@ final class PassthroughGateHandler: ChannelDuplexHandler, RemovableChannelHandle
     func channelInactive(context: ChannelHandlerContext) {
         deadline?.cancel()
         deadline = nil
+        pending?.release()
         for promise in heldPromises { promise.fail(ChannelError.ioOnClosedChannel) }
         heldPromises = []
         held = nil

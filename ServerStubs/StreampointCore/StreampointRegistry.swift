@@ -25,6 +25,11 @@ public final class StreampointRegistry {
     /// Checks viewer tokens with the keys from the streampoint channel; thread-safe,
     /// so viewer outputs on any event loop may call it.
     public let viewerTokens = ViewerTokenVerifier()
+    /// Passthrough connections still reading their first request (no token
+    /// checked yet): bounded, in all and per address, so strangers cannot
+    /// hold the process's descriptors; the agents' links share them.
+    let passthroughPending = PendingLinkBudget(limit: PassthroughGate.maxPendingConnections,
+                                               perAddressLimit: PassthroughGate.maxPendingConnectionsPerAddress)
 
     public init(config: StreampointConfig, eventLoop: EventLoop) {
         self.config = config
@@ -191,8 +196,12 @@ public final class StreampointRegistry {
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     if gated {
+                        guard let slot = passthroughPending.admit(channel, component: "streampoint") else {
+                            channel.close(promise: nil)
+                            return
+                        }
                         let gate = PassthroughGate(proto: kind, agentID: agentID, target: target.name)
-                        try channel.pipeline.syncOperations.addHandler(PassthroughGateHandler(gate: gate, verifier: verifier))
+                        try channel.pipeline.syncOperations.addHandler(PassthroughGateHandler(gate: gate, verifier: verifier, pending: slot))
                     }
                     try channel.pipeline.syncOperations.addHandler(
                         ViewerHandler(registry: self, sessionID: sessionID, agentID: agentID, target: target,

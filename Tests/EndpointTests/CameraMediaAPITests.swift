@@ -43,13 +43,17 @@ import Testing
         let kept = try #require(try store.setCameraMedia(agentID: "cam-1", target: "rtsp", path: nil, username: "operator",
                                                          password: .keep, at: "t3"))
         #expect(kept.settings.credentials == CameraCredentials(username: "operator", password: "s3cret") && kept.settings.path == nil)
+        // Only a path (main to substream): the credentials stay.
+        let switched = try #require(try store.setCameraMedia(agentID: "cam-1", target: "rtsp", path: "/Streaming/Channels/102",
+                                                             username: nil, password: .keep, at: "t3"))
+        #expect(switched.settings.credentials == CameraCredentials(username: "operator", password: "s3cret"))
         #expect(throws: ValidationFailure.self) {
             try store.setCameraMedia(agentID: "cam-1", target: "rtsp-sub", path: nil, username: "admin", password: .keep, at: "t4")
         }
         #expect(throws: ValidationFailure.self) {
             try store.setCameraMedia(agentID: "cam-1", target: "rtsp", path: "relative", username: nil, password: .keep, at: "t4")
         }
-        #expect(try store.generation() == start + 3, "a refused change moves nothing")
+        #expect(try store.generation() == start + 4, "a refused change moves nothing")
 
         // Another store on the file (another endpoint, the CLI) reads the same.
         let other = try scratch.open()
@@ -59,7 +63,7 @@ import Testing
 
         #expect(try store.clearCameraMedia(agentID: "cam-1", target: "rtsp"))
         #expect(try !store.clearCameraMedia(agentID: "cam-1", target: "rtsp"))
-        #expect(try store.generation() == start + 4)
+        #expect(try store.generation() == start + 5)
         #expect(try other.cameraMediaSettings(agentID: "cam-1", target: "rtsp") == nil)
     }
 

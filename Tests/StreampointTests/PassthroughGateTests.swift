@@ -79,6 +79,24 @@ final class PassthroughGateTests: XCTestCase {
         XCTAssertEqual(only, "GET / HTTP/1.1\r\nHost: sp\r\n\r\n")
     }
 
+    func testOtherCamerasViewerCookiesNeverReachThisCamera() throws {
+        let good = token(), other = token(agent: "cam-2")
+        let (head, _) = try XCTUnwrap(admitted(decide(
+            "GET / HTTP/1.1\r\nCookie: camagent_viewer.cam-2.http=\(other); session=abc; camagent_viewer.cam-1.http=\(good)\r\n\r\n")))
+        XCTAssertEqual(head, "GET / HTTP/1.1\r\nCookie: session=abc\r\n\r\n")
+        // Admitted by the query, with another camera's cookie beside it: that cookie goes too.
+        let (byQuery, _) = try XCTUnwrap(admitted(decide(
+            "GET /?token=\(good) HTTP/1.1\r\nCookie: camagent_viewer.cam-2.http=\(other)\r\nHost: sp\r\n\r\n")))
+        XCTAssertEqual(byQuery, "GET / HTTP/1.1\r\nHost: sp\r\n\r\n")
+    }
+
+    func testNoBearerTokenReachesTheCameraWhicheverTokenWins() throws {
+        let good = token(), other = token(agent: "cam-2")
+        let (head, _) = try XCTUnwrap(admitted(decide(
+            "GET /x?token=\(good) HTTP/1.1\r\nAuthorization: Bearer \(other)\r\nauthorization: bearer \(good)\r\nAccept: */*\r\n\r\n")))
+        XCTAssertEqual(head, "GET /x HTTP/1.1\r\nAccept: */*\r\n\r\n")
+    }
+
     func testMissingForgedOtherCameraAndOtherTargetTokensGet401() throws {
         var forged = Array(token().utf8)
         forged[forged.count / 2] = forged[forged.count / 2] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")

@@ -10,7 +10,8 @@ public protocol CameraMediaStore: AnyObject, Sendable {
     func cameraMediaSettings() throws -> [CameraMediaRecord]
     func cameraMediaSettings(agentID: String, target: String) throws -> CameraMediaRecord?
     /// Replaces one target's settings; nil when the agent is not enrolled.
-    /// Throws ValidationFailure for `.keep` without a stored password.
+    /// Without a username (and `.keep`) the stored credentials stay.
+    /// Throws ValidationFailure for `.keep` with a username but no stored password.
     func setCameraMedia(agentID: String, target: String, path: String?, username: String?, password: CameraPasswordChange,
                         at: String) throws -> CameraMediaRecord?
     /// Whether there was anything to clear.
@@ -55,7 +56,8 @@ extension SQLRegistryStore: CameraMediaStore {
         return try database.transaction { session in
             guard !(try session.rows("SELECT id FROM agents WHERE id = ?", [.text(agentID)])).isEmpty else { return nil }
             let existing = try Self.cameraMediaRow(session, agentID: agentID, target: target)
-            var credentials: CameraCredentials?
+            // Only a path (a switch to the substream, say): the camera still wants its credentials.
+            var credentials: CameraCredentials? = username == nil && password == .keep ? existing?.settings.credentials : nil
             if let username {
                 switch password {
                 case .set(let text):

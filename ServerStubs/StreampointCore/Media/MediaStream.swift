@@ -233,7 +233,9 @@ final class MediaStream {
     // Events from IngestRTSPHandler.
 
     func received(_ response: RTSPResponse, on id: IngestStateMachine.ConnectionID) {
-        if response.status == 401, authorizedConnection == id {
+        // A 401 to a keep-alive or TEARDOWN (a camera's nonce went stale) is
+        // not a refusal: IngestStateMachine ignores those once the pull plays.
+        if response.status == 401, authorizedConnection == id, !isPlaying {
             authorizedConnection = nil
             let user = registry.media.cameraMedia(agentID: agentID, target: target)?.credentials?.username ?? "?"
             ServerLog.warn("streampoint", "\(label): the camera refused the credentials of user \(LogText.peer(user)) (401); check them with GET /api/agents/\(agentID)/targets/\(target)/media")
