@@ -47,6 +47,17 @@ extension Cluster {
         return ports
     }
 
+    /// The servers and the media streampoint, with a second camera enrolled
+    /// (same key) whose tokens must not open this camera's streams.
+    func startMediaServersWithASecondCamera(_ otherAgentID: String) throws -> MediaPorts {
+        try startServers()
+        let (enrolled, _, enrollError) = try run(Binaries.host("camagent-endpoint"), [
+            "enroll", "--registry", registry, "--id", otherAgentID, "--key-file", path("device.key"),
+        ])
+        guard enrolled == 0 else { throw ClusterError("enrolling \(otherAgentID) failed: \(enrollError)") }
+        return try startMediaStreampoint()
+    }
+
     /// A viewer token from the endpoint's API, as an operator's portal would get one.
     func viewerToken(agent: String? = nil, target: String = "rtsp", ttlSeconds: Int = 600) throws -> String {
         let answer = try apiRequest(port: endpointAdminPort, "POST", "/api/agents/\(agent ?? agentID)/viewer-token",

@@ -116,12 +116,7 @@ extension EndToEnd {
     @Test func everyViewerURLRefusesMissingForgedExpiredAndOtherCameraTokens() throws {
         let cluster = try Cluster()
         defer { cluster.stop(); cluster.removeDirectory() }
-        try cluster.startServers()
-        let (enrolled, _, enrollError) = try run(Binaries.host("camagent-endpoint"), [
-            "enroll", "--registry", cluster.registry, "--id", "cam-other", "--key-file", cluster.path("device.key"),
-        ])
-        #expect(enrolled == 0, "\(enrollError)")
-        let ports = try cluster.startMediaStreampoint()
+        let ports = try cluster.startMediaServersWithASecondCamera("cam-other")
         try cluster.startAgent()
         _ = try cluster.viewerURL(target: "rtsp")
 

@@ -32,12 +32,7 @@ extension EndToEnd {
     @Test func tokensGuardTheHTTPAndRTSPPassthroughPortsAndRawTCPGetsNoPort() throws {
         let cluster = try Cluster()
         defer { cluster.stop(); cluster.removeDirectory() }
-        try cluster.startServers()
-        let (enrolled, _, enrollError) = try run(Binaries.host("camagent-endpoint"), [
-            "enroll", "--registry", cluster.registry, "--id", "cam-other", "--key-file", cluster.path("device.key"),
-        ])
-        #expect(enrolled == 0, "\(enrollError)")
-        let ports = try cluster.startMediaStreampoint()
+        let ports = try cluster.startMediaServersWithASecondCamera("cam-other")
         // A raw TCP target beside rtsp and http: no token can be checked on it.
         try cluster.startAgent(config: cluster.agentConfig(extra: "target = bulk=127.0.0.1:\(cluster.httpPort)"))
         let rtspURL = try cluster.viewerURL(target: "rtsp")
