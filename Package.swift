@@ -107,12 +107,15 @@ let package = Package(
         // Host-side media stages on CamMedia frames: fMP4 muxer, GOP cache, viewer
         // queues, ingest state machine. Pure; shared by the streampoint and recording.
         .target(name: "MediaCore", dependencies: ["CamMedia"], path: "ServerStubs/MediaCore", swiftSettings: stubSettings),
+        // Recording: the frame log (docs/RECORDING.md), its writer, index,
+        // retention, playback and export. Files, not a database.
+        .target(name: "RecordingCore", dependencies: ["CamMedia", "MediaCore"], path: "ServerStubs/RecordingCore", swiftSettings: stubSettings),
         // The streampoint's logic: link and splice state machines, the registry of
         // sessions and tunnels, the NIO handlers, and the channel to the endpoint.
         .target(
             name: "StreampointCore",
             dependencies: [
-                "CamNIO", "CamProtocol", "ServerMetrics", "MediaCore",
+                "CamNIO", "CamProtocol", "ServerMetrics", "MediaCore", "RecordingCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -171,6 +174,7 @@ let package = Package(
             name: "CamMediaTests", dependencies: ["CamMedia", .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/CamMediaTests"),
         .testTarget(name: "MediaCoreTests", dependencies: ["MediaCore"], path: "Tests/MediaCoreTests", swiftSettings: stubSettings),
+        .testTarget(name: "RecordingCoreTests", dependencies: ["RecordingCore", "MediaCore", "CamMedia"], path: "Tests/RecordingCoreTests", swiftSettings: stubSettings),
         .testTarget(name: "CamCoreTests", dependencies: ["CamCore"], path: "Tests/CamCoreTests", resources: [.copy("Fixtures")]),
         .testTarget(
             name: "EndToEndTests",
