@@ -27,7 +27,24 @@ final class ViewerRouteTests: XCTestCase {
         XCTAssertEqual(try ViewerRoute.rtsp("/cam/rtsp").get().agentID, "cam")
     }
 
+    func testRecordingRoutesKeepTheirParametersButNeverTheToken() throws {
+        let ranges = try ViewerRoute.http("/recordings/cam-0001/rtsp?day=2026-12-03&token=T").get()
+        XCTAssertEqual(ranges.kind, .recordedRanges)
+        XCTAssertEqual(ranges.parameters, ["day": "2026-12-03"])
+        XCTAssertEqual(ranges.token, "T")
+        let play = try ViewerRoute.http("/recordings/cam-0001/rtsp/play?from=2026-12-03T10%3A00%3A00Z&speed=2&token=T").get()
+        XCTAssertEqual(play.kind, .playback)
+        XCTAssertEqual(play.parameters, ["from": "2026-12-03T10:00:00Z", "speed": "2"])
+        let export = try ViewerRoute.http("/recordings/cam/rtsp/export.mp4?from=1&to=2&from=9").get()
+        XCTAssertEqual(export.kind, .export)
+        XCTAssertEqual(export.parameters, ["from": "1", "to": "2"])
+        XCTAssertEqual(try ViewerRoute.http("/live/cam/rtsp?day=1").get().parameters, [:])
+    }
+
     func testRefusals() {
+        XCTAssertEqual(ViewerRoute.http("/recordings/cam/rtsp/delete"), .failure(.notAViewerPath))
+        XCTAssertEqual(ViewerRoute.http("/recordings/cam"), .failure(.notAViewerPath))
+        XCTAssertEqual(ViewerRoute.http("/recordings/cam/rtsp/play/x"), .failure(.notAViewerPath))
         XCTAssertEqual(ViewerRoute.http("/play/cam"), .failure(.notAViewerPath))
         XCTAssertEqual(ViewerRoute.http("/agents/cam/rtsp"), .failure(.notAViewerPath))
         XCTAssertEqual(ViewerRoute.http("/play/cam/rtsp/extra"), .failure(.notAViewerPath))

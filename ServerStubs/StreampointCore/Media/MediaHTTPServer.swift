@@ -158,6 +158,8 @@ final class MediaHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             send(context, head, .badRequest, json: "this URL is a WebSocket: connect with a WebSocket client (the player page does)")
         case .rtsp:
             send(context, head, .notFound, json: "not an HTTP path")
+        case .recordedRanges, .playback, .export:
+            send(context, head, .notFound, json: "this streampoint keeps no recordings (it runs without --recordings)")
         }
     }
 
